@@ -1,0 +1,156 @@
+"""The AMI adapter: one panoramisk connection, kept alive, feeding a queue.
+
+panoramisk 1.4 has pitfalls this wraps:
+- ``send_action`` has no timeout: every action here is bounded by ``asyncio.wait_for``.
+- On reconnect it re-sends unanswered actions (an Originate could run twice): every
+  action is declared forgettable, so nothing is re-sent behind our back.
+- It never checks Ping replies, so a half-open connection goes unnoticed: a watchdog
+  pings and drops the connection when no reply comes.
+- It decodes each TCP chunk alone and drops bytes of a UTF-8 character split between
+  chunks (Japanese names!): the protocol here decodes incrementally.
+- Callbacks must never block the reader (Asterisk drops a client whose socket stalls):
+  the event callback only puts the raw message on a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+
+log = structlog.get_logger(__name__)
+
+#: Never re-send any action after a reconnect; the controller resynchronises instead.
+_FORGETTABLE = ("ping", "login", "logoff", "command", "coreshowchannels", "queuestatus",
+                "queueadd", "queueremove", "queuepause", "originate", "hangup", "redirect",
+                "dbput", "dbget", "dbdel", "userevent", "getvar", "setvar", "mixmonitor",
+                "stopmixmonitor", "pjsipshowcontacts", "reload")
+
+
+class _Utf8Protocol(AMIProtocol):
+    def connection_made(self, transport):  # noqa: D401 - panoramisk hook
+        super().connection_made(transport)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def data_received(self, data: bytes) -> None:
+        text = self._decoder.decode(data)
+        if text:
+            super().data_received(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Connected:
+    at: float
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    message: Mapping[str, str]
+
+
+AmiItem = Connected | Disconnected | RawEvent
+
+
+class AmiError(RuntimeError):
+    pass
+
+
+class AmiClient:
+    """Connects, logs in, and reconnects forever; puts what happens on ``queue``."""
+
+    def __init__(self, host: str, port: int, username: str, secret: str,
+                 queue: asyncio.Queue[AmiItem], action_timeout: float = 5.0,
+                 ping_interval: float = 5.0) -> None:
+        self._queue = queue
+        self._timeout = action_timeout
+        self._ping_interval = ping_interval
+        self._logged_in = asyncio.Event()
+        self._manager = Manager(
+            host=host, port=port, username=username, secret=secret, events="on",
+            loop=asyncio.get_running_loop(), protocol_factory=_Utf8Protocol,
+            forgetable_actions=_FORGETTABLE, ping_delay=3600, ping_interval=3600,
+            reconnect_timeout=1, on_login=self._on_login, on_disconnect=self._on_disconnect,
+            log=_QuietLog())
+        self._manager.register_event("*", self._on_event)
+
+    @property
+    def connected(self) -> bool:
+        return self._logged_in.is_set()
+
+    def _on_login(self, _manager: Manager) -> None:
+        self._logged_in.set()
+        self._queue.put_nowait(Connected(time.time()))
+
+    def _on_disconnect(self, _manager: Manager, exc: object) -> None:
+        was = self._logged_in.is_set()
+        self._logged_in.clear()
+        if was:
+            self._queue.put_nowait(Disconnected(time.time(), str(exc)[:200]))
+
+    def _on_event(self, _manager: Manager, message) -> None:
+        self._queue.put_nowait(RawEvent(dict(message)))
+
+    async def run(self) -> None:
+        """Connect and keep the connection healthy until cancelled."""
+        self._manager.connect()
+        try:
+            while True:
+                await asyncio.sleep(self._ping_interval)
+                if self._logged_in.is_set():
+                    await self._check_alive()
+        finally:
+            self._manager.close()
+
+    async def _check_alive(self) -> None:
+        try:
+            await self.action({"Action": "Ping"})
+        except (AmiError, asyncio.TimeoutError) as exc:
+            log.warning("ami.ping_failed", error=str(exc))
+            protocol = self._manager.protocol
+            if protocol is not None:
+                protocol.connection_lost(exc)  # triggers panoramisk's reconnect
+
+    async def wait_connected(self, timeout: float) -> None:
+        await asyncio.wait_for(self._logged_in.wait(), timeout)
+
+    async def action(self, action: dict[str, str], as_list: bool | None = None):
+        if not self._logged_in.is_set():
+            raise AmiError(f"AMI not connected ({action.get('Action')})")
+        future = self._manager.send_action(dict(action), as_list=as_list)
+        try:
+            response = await asyncio.wait_for(future, self._timeout)
+        except asyncio.TimeoutError:
+            raise AmiError(f"AMI action {action.get('Action')} got no answer in "
+                           f"{self._timeout} s") from None
+        first = response[0] if isinstance(response, list) else response
+        if first.get("Response") == "Error":
+            raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message')}")
+        return response
+
+    async def live_uniqueids(self) -> frozenset[str]:
+        response = await self.action({"Action": "CoreShowChannels"}, as_list=True)
+        return frozenset(m["Uniqueid"] for m in response
+                         if m.get("Event") == "CoreShowChannel" and "Uniqueid" in m)
+
+
+class _QuietLog:
+    """panoramisk logs every reconnect attempt as an error; route it to structlog debug."""
+
+    def __getattr__(self, name: str):
+        def emit(message, *args, **_kw):
+            text = message % args if args else str(message)
+            if name in ("warning", "error", "exception"):
+                log.info("ami.panoramisk", detail=text[:200])
+        return emit

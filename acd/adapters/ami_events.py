@@ -1,0 +1,107 @@
+"""Translate AMI messages into typed domain events, at the border.
+
+Only the events the controller uses are translated; others return ``None``. A message
+of a known kind that lacks a field, or has one that does not parse, raises
+:class:`AmiTranslationError`: a missing field is an error, not an empty string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from acd.domain.events import (
+    AgentAnswered,
+    AgentCallEnded,
+    AgentRinging,
+    AgentRingNoAnswer,
+    CallerAbandoned,
+    ChannelHungUp,
+    Event,
+    LineEntered,
+    QueueJoined,
+)
+
+LINE_ENTER_USEREVENT = "MadoguchiLineEnter"
+
+
+class AmiTranslationError(ValueError):
+    pass
+
+
+class _Fields:
+    def __init__(self, message: Mapping[str, str]) -> None:
+        self._message = {k.lower(): v for k, v in message.items()}
+        self.name = self._message.get("event", "?")
+
+    def text(self, key: str) -> str:
+        value = self._message.get(key.lower())
+        if value is None:
+            raise AmiTranslationError(f"AMI {self.name} without {key}")
+        return value
+
+    def optional(self, key: str) -> str | None:
+        value = self._message.get(key.lower())
+        return value or None
+
+    def integer(self, key: str) -> int:
+        raw = self.text(key)
+        try:
+            return int(raw)
+        except ValueError:
+            raise AmiTranslationError(f"AMI {self.name}: {key}={raw!r} is not an integer") from None
+
+    def at(self) -> float:
+        raw = self.text("Timestamp")
+        try:
+            return float(raw)
+        except ValueError:
+            raise AmiTranslationError(f"AMI {self.name}: Timestamp={raw!r} is not a time") from None
+
+    def agent(self) -> str:
+        """The agent id from a queue member interface such as ``PJSIP/1001``."""
+        interface = self.text("Interface")
+        return interface.rsplit("/", 1)[-1]
+
+
+def _user_event(f: _Fields) -> Event | None:
+    if f.text("UserEvent") != LINE_ENTER_USEREVENT:
+        return None
+    return LineEntered(at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"),
+                       queue=f.text("Queue"), caller=f.text("Caller"),
+                       recording_file=f.optional("Recording"))
+
+
+_TRANSLATORS: dict[str, Callable[[_Fields], Event | None]] = {
+    "userevent": _user_event,
+    "queuecallerjoin": lambda f: QueueJoined(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"),
+        position=f.integer("Position")),
+    "agentcalled": lambda f: AgentRinging(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent()),
+    "agentringnoanswer": lambda f: AgentRingNoAnswer(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent(),
+        ring_seconds=f.integer("RingTime") / 1000),
+    "agentconnect": lambda f: AgentAnswered(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent(),
+        hold_seconds=f.integer("HoldTime"), ring_seconds=f.integer("RingTime")),
+    "agentcomplete": lambda f: AgentCallEnded(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent(),
+        talk_seconds=f.integer("TalkTime"), reason=f.text("Reason")),
+    "queuecallerabandon": lambda f: CallerAbandoned(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"),
+        position=f.integer("Position"), hold_seconds=f.integer("HoldTime")),
+    "hangup": lambda f: ChannelHungUp(
+        at=f.at(), uniqueid=f.text("Uniqueid"), channel=f.text("Channel"),
+        cause=f.integer("Cause")),
+}
+
+#: The AMI events the controller listens to; manager.conf filters on these names.
+USED_EVENTS = ("UserEvent", "QueueCallerJoin", "AgentCalled", "AgentRingNoAnswer",
+               "AgentConnect", "AgentComplete", "QueueCallerAbandon", "Hangup",
+               "FullyBooted", "Shutdown")
+
+
+def translate(message: Mapping[str, str]) -> Event | None:
+    fields = _Fields(message)
+    translator = _TRANSLATORS.get(fields.name.lower())
+    return translator(fields) if translator else None

@@ -1,0 +1,174 @@
+"""Find, start and stop the Asterisk that Madoguchi drives.
+
+Asterisk is either the system's (``/usr/sbin/asterisk`` >= 20) or the self-contained
+Debian root that ``make setup`` builds in the cache. In the latter case Asterisk runs
+chrooted in a private mount namespace, with the state and recordings directories
+bind-mounted at the same absolute paths, so every path is identical inside and outside;
+the mounts vanish with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MIN_MAJOR = 20
+MODULE_DIRS = ("usr/lib/x86_64-linux-gnu/asterisk/modules", "usr/lib/aarch64-linux-gnu/asterisk/modules",
+               "usr/lib/asterisk/modules", "usr/lib64/asterisk/modules")
+
+
+class AsteriskUnavailable(RuntimeError):
+    """No usable Asterisk; the message says what is missing and how to get it."""
+
+
+@dataclass(frozen=True)
+class AsteriskInstallation:
+    root: Path | None  # a chroot holding Asterisk, or None for the system's
+    version: str
+    moddir: str  # paths as Asterisk sees them
+    datadir: str
+
+    def path(self, inside: str) -> Path:
+        return (self.root / inside.lstrip("/")) if self.root else Path(inside)
+
+
+def default_cache_root() -> Path:
+    cache = os.environ.get("MADOGUCHI_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "madoguchi")
+    return Path(cache) / "asterisk-root"
+
+
+def find_installation(root: Path | None = None) -> AsteriskInstallation:
+    candidates: list[Path | None] = [root] if root else [None, default_cache_root()]
+    for candidate in candidates:
+        binary = (candidate / "usr/sbin/asterisk") if candidate else shutil.which("asterisk")
+        if not binary or not Path(binary).exists():
+            continue
+        version = _version(candidate, Path(binary))
+        match = re.match(r"Asterisk (\d+)", version)
+        if not match or int(match.group(1)) < MIN_MAJOR:
+            continue
+        base = candidate or Path("/")
+        moddir = next(("/" + d for d in MODULE_DIRS if (base / d / "app_queue.so").exists()), None)
+        if moddir is None:
+            continue
+        return AsteriskInstallation(candidate, version, moddir, "/usr/share/asterisk")
+    raise AsteriskUnavailable(
+        f"no Asterisk >= {MIN_MAJOR} found (looked for the system's 'asterisk' and the root "
+        f"{default_cache_root()}); run 'make setup' to build one (needs root and debootstrap)"
+    )
+
+
+def _version(root: Path | None, binary: Path) -> str:
+    ready = root / ".madoguchi-ready" if root else None
+    if ready and ready.exists():
+        return ready.read_text().strip()
+    done = subprocess.run([str(binary), "-V"], capture_output=True, text=True, timeout=10)
+    return done.stdout.strip()
+
+
+def ensure_ports_free(bind: str, tcp: dict[str, int], udp: dict[str, int]) -> None:
+    """Raise OSError naming the first port that is already taken."""
+    for kind, ports in (("tcp", tcp), ("udp", udp)):
+        for what, port in ports.items():
+            sock = socket.socket(socket.AF_INET,
+                                 socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((bind, port))
+            except OSError as exc:
+                raise OSError(f"{what} port {bind}:{port}/{kind} is already in use") from exc
+            finally:
+                sock.close()
+
+
+class AsteriskProcess:
+    """One Asterisk process running the rendered configuration in ``config_dir``."""
+
+    def __init__(self, installation: AsteriskInstallation, asterisk_conf: Path,
+                 shared_dirs: list[Path], log_file: Path) -> None:
+        self._inst = installation
+        self._conf = asterisk_conf
+        self._shared = shared_dirs
+        self._log_file = log_file
+        self._proc: asyncio.subprocess.Process | None = None
+
+    def command(self) -> list[str]:
+        run = ["/usr/sbin/asterisk", "-f", "-n", "-C", str(self._conf)]
+        if self._inst.root is None:
+            return [shutil.which("asterisk") or "/usr/sbin/asterisk", *run[1:]]
+        root = str(self._inst.root)
+        binds = " ".join(
+            f'mkdir -p "{root}{d}" && mount --bind "{d}" "{root}{d}" &&' for d in self._shared)
+        script = (f'mount --rbind /dev "{root}/dev" && mount -t proc proc "{root}/proc" && '
+                  f'{binds} exec chroot "{root}" {" ".join(run)}')
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        for d in self._shared:
+            d.mkdir(parents=True, exist_ok=True)
+        self._log_file.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self._log_file, "ab")
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True)
+        finally:
+            out.close()
+        log.info("asterisk.started", pid=self._proc.pid, version=self._inst.version)
+
+    async def wait_ready(self, host: str, ami_port: int, timeout: float = 60.0) -> None:
+        """Wait until AMI accepts connections; fail with Asterisk's own words if it dies."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self._proc is None or self._proc.returncode is not None:
+                raise RuntimeError(f"Asterisk exited at start: {self.tail_log()}")
+            try:
+                _, writer = await asyncio.open_connection(host, ami_port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError:
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"Asterisk did not open AMI on {host}:{ami_port} in {timeout:.0f} s")
+
+    def tail_log(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self._log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    async def stop(self, grace: float = 10.0) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except asyncio.TimeoutError:
+            log.warning("asterisk.kill", pid=proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        log.info("asterisk.stopped", returncode=proc.returncode)
+
+    async def kill(self) -> None:
+        """Kill Asterisk abruptly (used to check that the controller survives it)."""
+        if self._proc and self._proc.returncode is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            await self._proc.wait()

@@ -1,0 +1,164 @@
+"""The database adapter: the event log and call records (SQLAlchemy Core, async).
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is selected by URL.
+Times are stored as UNIX epoch seconds (double precision) so durations and KPI maths are
+the same SQL on both databases. The schema is owned by Alembic (migrations/); the
+tables here mirror it for queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from acd.domain.calls import CallRecord
+
+log = structlog.get_logger(__name__)
+
+metadata = MetaData()
+
+call_events = Table(
+    "call_events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("occurred_at", Double, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("uniqueid", String(64), index=True),
+    Column("payload", Text, nullable=False),
+)
+
+call_records = Table(
+    "call_records", metadata,
+    Column("uniqueid", String(64), primary_key=True),
+    Column("line", String(32), nullable=False, index=True),
+    Column("queue", String(40), nullable=False, index=True),
+    Column("caller", String(32), nullable=False),
+    Column("agent", String(16), index=True),
+    Column("entered_at", Double, nullable=False, index=True),
+    Column("queue_joined_at", Double),
+    Column("answered_at", Double),
+    Column("ended_at", Double, nullable=False),
+    Column("wait_seconds", Double),
+    Column("talk_seconds", Double),
+    Column("outcome", String(16), nullable=False),
+    Column("agents_rung", Integer, nullable=False),
+    Column("recording_file", Text),
+    Column("close_reason", String(16), nullable=False),
+)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        return create_async_engine(url, connect_args={"timeout": 30})
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """Writes of the controller. A write that fails is retried; while the database stays
+    unreachable, records wait in a spool file and are written when it is back."""
+
+    def __init__(self, engine: AsyncEngine, spool_file: Path, retries: int = 3) -> None:
+        self.engine = engine
+        self._spool = spool_file
+        self._retries = retries
+
+    async def check(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def append_event(self, kind: str, occurred_at: float, uniqueid: str | None,
+                           payload: dict[str, Any]) -> None:
+        await self._write({"op": "event", "kind": kind, "occurred_at": occurred_at,
+                           "uniqueid": uniqueid, "payload": payload})
+
+    async def save_record(self, record: CallRecord) -> None:
+        await self._write({"op": "record", "record": asdict(record)})
+
+    async def _write(self, item: dict[str, Any]) -> None:
+        if self._spool.exists() and not await self._drain_spool():
+            self._append_spool(item)
+            return
+        if not await self._try(item):
+            self._append_spool(item)
+
+    async def _try(self, item: dict[str, Any]) -> bool:
+        for attempt in range(self._retries):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(_statement(conn.dialect.name, item))
+                return True
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("db.write_failed", attempt=attempt + 1, error=str(exc)[:200])
+                await asyncio.sleep(0.2 * 2 ** attempt)
+        return False
+
+    def _append_spool(self, item: dict[str, Any]) -> None:
+        self._spool.parent.mkdir(parents=True, exist_ok=True)
+        with self._spool.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        log.error("db.spooled", spool=str(self._spool), op=item["op"])
+
+    async def _drain_spool(self) -> bool:
+        """Write what was spooled, in order. True when the spool is empty again."""
+        items = [json.loads(line) for line in self._spool.read_text("utf-8").splitlines()
+                 if line.strip()]
+        for index, item in enumerate(items):
+            if not await self._try(item):
+                remaining = items[index:]
+                self._spool.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n"
+                                               for i in remaining), "utf-8")
+                return False
+        self._spool.unlink()
+        log.info("db.spool_drained", items=len(items))
+        return True
+
+    async def open_call_events(self, since: float) -> list[dict[str, Any]]:
+        """Events of calls that have no record yet (to rebuild state after a restart)."""
+        done = select(call_records.c.uniqueid)
+        query = (select(call_events)
+                 .where(call_events.c.occurred_at >= since,
+                        call_events.c.uniqueid.is_not(None),
+                        call_events.c.uniqueid.not_in(done))
+                 .order_by(call_events.c.id))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(row) for row in rows]
+
+    async def call_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(call_records).order_by(call_records.c.entered_at.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+
+def _statement(dialect: str, item: dict[str, Any]):
+    if item["op"] == "event":
+        return insert(call_events).values(
+            occurred_at=item["occurred_at"], kind=item["kind"], uniqueid=item["uniqueid"],
+            payload=json.dumps(item["payload"], ensure_ascii=False))
+    values = item["record"]
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(call_records).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=[call_records.c.uniqueid],
+        set_={k: statement.excluded[k] for k in values if k != "uniqueid"})

@@ -1,0 +1,83 @@
+"""Render the Asterisk configuration from asterisk_conf/ templates, settings and the site.
+
+Files are written into the runtime directory (``<state_dir>/asterisk/etc``); the
+installed Asterisk configuration is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from acd.adapters.ami_events import USED_EVENTS
+from acd.adapters.asterisk_runtime import AsteriskInstallation
+from acd.ivr.models import Site
+from acd.secrets import SecretStore
+from acd.settings import PROJECT_DIR, Settings
+
+TEMPLATES_DIR = PROJECT_DIR / "asterisk_conf"
+AMI_USER = "madoguchi"
+
+
+@dataclass(frozen=True)
+class RuntimeDirs:
+    run: Path
+
+    @property
+    def etc(self) -> Path:
+        return self.run / "etc"
+
+    @property
+    def asterisk_conf(self) -> Path:
+        return self.etc / "asterisk.conf"
+
+
+@dataclass(frozen=True)
+class AgentCredentials:
+    id: str
+    name: str
+    password: str
+    queues: tuple[str, ...]
+
+
+def agent_credentials(site: Site, secrets: SecretStore) -> list[AgentCredentials]:
+    return [AgentCredentials(a.id, a.name, secrets.get(f"sip:{a.id}"), tuple(a.queues))
+            for a in site.agents]
+
+
+def render(settings: Settings, site: Site, installation: AsteriskInstallation,
+           secrets: SecretStore, prompts: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The text of every configuration file, by file name."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    context = {
+        "settings": settings,
+        "install": installation,
+        "dirs": RuntimeDirs(settings.asterisk_dir),
+        "ami_secret": secrets.get("ami"),
+        "used_events": USED_EVENTS,
+        "agents": agent_credentials(site, secrets),
+        "queues": site.queues,
+        "queue_of": {q.name: q for q in site.queues},
+        "lines": site.lines,
+        "prompts": prompts,
+        "recordings_dir": settings.recordings_dir.resolve(),
+    }
+    return {template.removesuffix(".j2"): env.get_template(template).render(context)
+            for template in sorted(env.list_templates(extensions=["j2"]))}
+
+
+def write_config(settings: Settings, files: dict[str, str]) -> RuntimeDirs:
+    dirs = RuntimeDirs(settings.asterisk_dir)
+    for sub in ("etc", "cache", "lib", "db", "keys", "spool", "run", "log"):
+        (dirs.run / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = dirs.etc / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(target)
+    return dirs

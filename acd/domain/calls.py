@@ -1,0 +1,165 @@
+"""The call tracker: a pure state machine from typed events to call records.
+
+``step(calls, event)`` returns the new state and the commands to carry out. It does no
+I/O and reads no clock: every time comes from the events. An event that makes no sense in
+the current state (an answer for a call never seen, a second answer...) is returned as a
+:class:`DomainProblem`, never silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, Mapping
+
+from acd.domain.events import (
+    AgentAnswered,
+    AgentCallEnded,
+    AgentRinging,
+    AgentRingNoAnswer,
+    AmiConnected,
+    AmiDisconnected,
+    CallerAbandoned,
+    ChannelHungUp,
+    ChannelsSnapshot,
+    Event,
+    LineEntered,
+    QueueJoined,
+)
+
+Outcome = Literal["answered", "abandoned"]
+CloseReason = Literal["hangup", "resync"]
+
+
+@dataclass(frozen=True)
+class CallState:
+    uniqueid: str
+    line: str
+    queue: str
+    caller: str
+    entered_at: float
+    recording_file: str | None
+    queue_joined_at: float | None = None
+    agent: str | None = None
+    agents_rung: int = 0
+    answered_at: float | None = None
+    talk_ended_at: float | None = None
+    abandoned_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One row per call: what the city's reports and searches are built on."""
+
+    uniqueid: str
+    line: str
+    queue: str
+    caller: str
+    agent: str | None
+    entered_at: float
+    queue_joined_at: float | None
+    answered_at: float | None
+    ended_at: float
+    wait_seconds: float | None
+    talk_seconds: float | None
+    outcome: Outcome
+    agents_rung: int
+    recording_file: str | None
+    close_reason: CloseReason
+
+
+@dataclass(frozen=True)
+class SaveCallRecord:
+    record: CallRecord
+
+
+@dataclass(frozen=True)
+class DomainProblem:
+    message: str
+    uniqueid: str
+    agent: str | None = None
+
+
+Command = SaveCallRecord | DomainProblem
+Calls = Mapping[str, CallState]
+
+
+def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
+    match event:
+        case LineEntered():
+            if event.uniqueid in calls:
+                return calls, [DomainProblem("line entered twice", event.uniqueid)]
+            call = CallState(event.uniqueid, event.line, event.queue, event.caller,
+                             event.at, event.recording_file)
+            return {**calls, event.uniqueid: call}, []
+        case ChannelHungUp():
+            call = calls.get(event.uniqueid)
+            if call is None:  # an agent's leg or a channel that is not a call of ours
+                return calls, []
+            return _without(calls, call.uniqueid), [_finish(call, event.at, "hangup")]
+        case ChannelsSnapshot():
+            gone = [c for c in calls.values() if c.uniqueid not in event.uniqueids]
+            remaining = {k: v for k, v in calls.items() if k in event.uniqueids}
+            return remaining, [_finish(c, event.at, "resync") for c in gone]
+        case AmiConnected() | AmiDisconnected():
+            return calls, []
+    call = calls.get(event.uniqueid)
+    if call is None:
+        return calls, [DomainProblem(f"{type(event).__name__} for a call never seen",
+                                     event.uniqueid, getattr(event, "agent", None))]
+    updated, problem = _advance(call, event)
+    if problem:
+        return calls, [DomainProblem(problem, call.uniqueid, getattr(event, "agent", None))]
+    return {**calls, call.uniqueid: updated}, []
+
+
+def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
+    match event:
+        case QueueJoined():
+            if call.queue_joined_at is not None:
+                return call, "joined a queue twice"
+            return replace(call, queue=event.queue, queue_joined_at=event.at), None
+        case AgentRinging():
+            return replace(call, agents_rung=call.agents_rung + 1), None
+        case AgentRingNoAnswer():
+            return call, None
+        case AgentAnswered():
+            if call.answered_at is not None:
+                return call, f"answered again (already by {call.agent})"
+            return replace(call, agent=event.agent, answered_at=event.at), None
+        case AgentCallEnded():
+            if call.answered_at is None:
+                return call, "agent call ended before it was answered"
+            return replace(call, talk_ended_at=event.at), None
+        case CallerAbandoned():
+            if call.answered_at is not None:
+                return call, "abandoned after being answered"
+            return replace(call, abandoned_at=event.at), None
+    raise TypeError(f"unexpected event {event!r}")
+
+
+def _finish(call: CallState, ended_at: float, reason: CloseReason) -> SaveCallRecord:
+    waited_from = call.queue_joined_at
+    if call.answered_at is not None:
+        wait = call.answered_at - waited_from if waited_from is not None else None
+        talk_end = call.talk_ended_at if call.talk_ended_at is not None else ended_at
+        talk: float | None = max(0.0, talk_end - call.answered_at)
+        outcome: Outcome = "answered"
+    else:
+        left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
+        wait = left_at - waited_from if waited_from is not None else None
+        talk = None
+        outcome = "abandoned"
+    return SaveCallRecord(CallRecord(
+        uniqueid=call.uniqueid, line=call.line, queue=call.queue, caller=call.caller,
+        agent=call.agent, entered_at=call.entered_at, queue_joined_at=call.queue_joined_at,
+        answered_at=call.answered_at, ended_at=ended_at,
+        wait_seconds=None if wait is None else round(wait, 3),
+        talk_seconds=None if talk is None else round(talk, 3),
+        outcome=outcome, agents_rung=call.agents_rung,
+        recording_file=call.recording_file if call.answered_at is not None else None,
+        close_reason=reason,
+    ))
+
+
+def _without(calls: Calls, uniqueid: str) -> Calls:
+    return {k: v for k, v in calls.items() if k != uniqueid}

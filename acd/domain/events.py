@@ -1,0 +1,121 @@
+"""Typed events the domain core is fed with.
+
+Adapters translate what Asterisk says (AMI messages) into these frozen values at the
+border. Times are UNIX epoch seconds (float) as Asterisk stamped them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AmiConnected:
+    """The controller (re)connected and logged in to Asterisk."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class AmiDisconnected:
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChannelsSnapshot:
+    """The channels alive in Asterisk right now (resynchronisation after a (re)connect)."""
+
+    at: float
+    uniqueids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class LineEntered:
+    """A caller reached one of our lines (DIDs); the dialplan announces it."""
+
+    at: float
+    uniqueid: str
+    line: str
+    queue: str
+    caller: str
+    recording_file: str | None
+
+
+@dataclass(frozen=True)
+class QueueJoined:
+    at: float
+    uniqueid: str
+    queue: str
+    position: int
+
+
+@dataclass(frozen=True)
+class AgentRinging:
+    at: float
+    uniqueid: str
+    queue: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class AgentRingNoAnswer:
+    at: float
+    uniqueid: str
+    queue: str
+    agent: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    at: float
+    uniqueid: str
+    queue: str
+    agent: str
+    hold_seconds: int
+    ring_seconds: int
+
+
+@dataclass(frozen=True)
+class AgentCallEnded:
+    at: float
+    uniqueid: str
+    queue: str
+    agent: str
+    talk_seconds: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallerAbandoned:
+    at: float
+    uniqueid: str
+    queue: str
+    position: int
+    hold_seconds: int
+
+
+@dataclass(frozen=True)
+class ChannelHungUp:
+    at: float
+    uniqueid: str
+    channel: str
+    cause: int
+
+
+CallEvent = (
+    LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
+    | AgentCallEnded | CallerAbandoned | ChannelHungUp
+)
+ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot
+Event = CallEvent | ConnectionEvent
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
+        AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
+        ChannelHungUp,
+    )
+}

@@ -1,0 +1,70 @@
+"""The one settings model of Madoguchi, validated at start.
+
+Every value can be given as an environment variable prefixed ``MADOGUCHI_`` (for example
+``MADOGUCHI_SIP_PORT=5070``); the database is chosen by ``DATABASE_URL`` as is usual.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_", extra="forbid", frozen=True)
+
+    state_dir: Path = Field(
+        default=PROJECT_DIR / "var",
+        description="Generated secrets, the rendered Asterisk config, its database and logs, "
+        "the SQLite database and synthesized prompts. Never committed.",
+    )
+    recordings_dir: Path = PROJECT_DIR / "recordings"
+    flows_dir: Path = PROJECT_DIR / "ivr_flows"
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "MADOGUCHI_DATABASE_URL"),
+        description="SQLAlchemy async URL; empty means a SQLite file in state_dir.",
+    )
+    bind_address: str = "127.0.0.1"
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    rtp_start: int = Field(default=10000, ge=1024, le=65535)
+    rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    carrier_address: str = Field(
+        default="127.0.0.2",
+        description="Source address that identifies the carrier trunk (inbound calls).",
+    )
+    gateway_port: int = Field(default=8080, ge=1, le=65535)
+    asterisk_root: Path | None = Field(
+        default=None,
+        description="A Debian root holding Asterisk (built by make setup); "
+        "empty means the system's Asterisk or the cached root.",
+    )
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+
+    @field_validator("bind_address", "carrier_address")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if not value.startswith("127."):
+            raise ValueError("must be a loopback address (127.0.0.0/8): AMI, SIP and the "
+                             "gateway are never exposed beyond this machine by default")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.state_dir / 'madoguchi.db'}"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        """Runtime directory of the rendered Asterisk configuration and its data."""
+        return self.state_dir / "asterisk"
+
+    @property
+    def sounds_dir(self) -> Path:
+        return self.state_dir / "sounds"
