@@ -7,7 +7,9 @@ hash of their source, so an unchanged prompt is never synthesized twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import shutil
 import subprocess
 import tempfile
@@ -57,7 +59,8 @@ def _audio_for(prompt: Prompt, lang: str, flows_dir: Path, sounds_dir: Path) -> 
 
 def _speak(lang: str, text: str, out: Path) -> None:
     if lang == "ja":
-        import pyopenjtalk  # heavy import, only when something must be synthesized
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints an ONNX notice
+            import pyopenjtalk  # heavy import, only when something must be synthesized
 
         samples, rate = pyopenjtalk.tts(text)
         peak = float(np.max(np.abs(samples))) or 1.0

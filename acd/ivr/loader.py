@@ -39,7 +39,7 @@ def load_site(flows_dir: Path) -> Site:
         except ValidationError as exc:
             for err in exc.errors():
                 loc = tuple(err["loc"])
-                where = doc.position_of(loc)
+                where = doc.position_of(loc, key=err["type"] == "extra_forbidden")
                 problems.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {err['msg']}")
     if problems:
         raise FlowError(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+import re
 from typing import Any
 
 import yaml
@@ -26,9 +27,13 @@ class SourceDocument:
     path: Path
     data: Any
     positions: dict[Loc, Position]
+    key_positions: dict[Loc, Position]
 
-    def position_of(self, loc: Loc) -> Position:
-        """The position of ``loc`` or of its nearest ancestor that has one."""
+    def position_of(self, loc: Loc, key: bool = False) -> Position:
+        """Where the value at ``loc`` starts (or its key, with ``key=True``), falling back
+        to the nearest ancestor that has a position."""
+        if key and tuple(loc) in self.key_positions:
+            return self.key_positions[tuple(loc)]
         for end in range(len(loc), -1, -1):
             found = self.positions.get(tuple(loc[:end]))
             if found is not None:
@@ -40,31 +45,47 @@ class YamlSyntaxError(ValueError):
     pass
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. An admin's `recording: off` stays the string
+    'off' (YAML 1.1 would turn on/off/yes/no into booleans)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                              re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
 def load_source(path: Path) -> SourceDocument:
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise YamlSyntaxError(f"{where}: invalid YAML: {exc.problem}") from exc
     positions: dict[Loc, Position] = {}
+    keys: dict[Loc, Position] = {}
     if node is not None:
-        _walk(node, (), path, positions)
-    return SourceDocument(path, data if data is not None else {}, positions)
+        _walk(node, (), path, positions, keys)
+    return SourceDocument(path, data if data is not None else {}, positions, keys)
 
 
-def _walk(node: yaml.Node, loc: Loc, path: Path, out: dict[Loc, Position]) -> None:
-    out[loc] = Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
+def _position(path: Path, node: yaml.Node) -> Position:
+    return Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _walk(node: yaml.Node, loc: Loc, path: Path, out: dict[Loc, Position],
+          keys: dict[Loc, Position]) -> None:
+    out[loc] = _position(path, node)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = key_node.value
-            out[loc + (key,)] = Position(path, key_node.start_mark.line + 1,
-                                         key_node.start_mark.column + 1)
-            _walk(value_node, loc + (key,), path, out)
-            out[loc + (key,)] = Position(path, key_node.start_mark.line + 1,
-                                         key_node.start_mark.column + 1)
+            keys[loc + (key_node.value,)] = _position(path, key_node)
+            _walk(value_node, loc + (key_node.value,), path, out, keys)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, loc + (index,), path, out)
+            _walk(item, loc + (index,), path, out, keys)

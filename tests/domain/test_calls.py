@@ -1,0 +1,99 @@
+"""The call tracker, with fixed times: every record field follows from the events."""
+
+from acd.domain.calls import DomainProblem, SaveCallRecord, step
+from acd.domain.events import (
+    AgentAnswered,
+    AgentCallEnded,
+    AgentRinging,
+    CallerAbandoned,
+    ChannelHungUp,
+    ChannelsSnapshot,
+    LineEntered,
+    QueueJoined,
+)
+
+T0 = 1_790_000_000.0
+
+
+def run(events):
+    calls, commands = {}, []
+    for event in events:
+        calls, produced = step(calls, event)
+        commands.extend(produced)
+    return calls, commands
+
+
+def only_record(commands):
+    assert [type(c) for c in commands] == [SaveCallRecord]
+    return commands[0].record
+
+
+def entered(uid="1.1", at=T0):
+    return LineEntered(at, uid, "0570000123", "main", "0312345678", "/rec/1.1.wav")
+
+
+def test_answered_call_gives_wait_talk_and_agent():
+    calls, commands = run([
+        entered(),
+        QueueJoined(T0 + 6, "1.1", "main", 1),
+        AgentRinging(T0 + 6.1, "1.1", "main", "1001"),
+        AgentAnswered(T0 + 8.5, "1.1", "main", "1001", 2, 2),
+        AgentCallEnded(T0 + 38.5, "1.1", "main", "1001", 30, "agent"),
+        ChannelHungUp(T0 + 38.7, "1.1", "PJSIP/carrier-00000001", 16),
+    ])
+    assert calls == {}
+    r = only_record(commands)
+    assert (r.line, r.queue, r.agent, r.caller) == ("0570000123", "main", "1001", "0312345678")
+    assert (r.entered_at, r.answered_at, r.ended_at) == (T0, T0 + 8.5, T0 + 38.7)
+    assert r.wait_seconds == 2.5 and r.talk_seconds == 30.0
+    assert r.outcome == "answered" and r.agents_rung == 1 and r.close_reason == "hangup"
+    assert r.recording_file == "/rec/1.1.wav"
+
+
+def test_abandoned_in_queue_keeps_the_wait_and_no_recording():
+    r = only_record(run([
+        entered(),
+        QueueJoined(T0 + 6, "1.1", "main", 1),
+        CallerAbandoned(T0 + 26, "1.1", "main", 1, 20),
+        ChannelHungUp(T0 + 26.1, "1.1", "PJSIP/carrier-1", 16),
+    ])[1])
+    assert r.outcome == "abandoned" and r.wait_seconds == 20.0 and r.talk_seconds is None
+    assert r.agent is None and r.recording_file is None
+
+
+def test_hangup_during_the_notice_has_no_queue_wait():
+    r = only_record(run([entered(), ChannelHungUp(T0 + 3, "1.1", "c", 16)])[1])
+    assert r.outcome == "abandoned" and r.wait_seconds is None and r.queue_joined_at is None
+
+
+def test_hangup_of_an_agent_leg_is_not_a_call():
+    calls, commands = run([entered(), ChannelHungUp(T0 + 1, "9.9", "PJSIP/1001-1", 16)])
+    assert list(calls) == ["1.1"] and commands == []
+
+
+def test_answer_for_an_unknown_call_is_a_problem_not_silence():
+    _, [problem] = run([AgentAnswered(T0, "7.7", "main", "1001", 0, 0)])
+    assert isinstance(problem, DomainProblem)
+    assert problem.uniqueid == "7.7" and problem.agent == "1001"
+
+
+def test_second_answer_is_a_problem_and_keeps_the_first_agent():
+    calls, commands = run([
+        entered(),
+        AgentAnswered(T0 + 1, "1.1", "main", "1001", 0, 0),
+        AgentAnswered(T0 + 2, "1.1", "main", "1002", 0, 0),
+    ])
+    assert calls["1.1"].agent == "1001"
+    assert [type(c) for c in commands] == [DomainProblem]
+
+
+def test_resync_closes_calls_that_ended_while_disconnected():
+    calls, commands = run([
+        entered("1.1"), entered("2.2"),
+        AgentAnswered(T0 + 5, "1.1", "main", "1001", 5, 1),
+        ChannelsSnapshot(T0 + 60, frozenset({"2.2", "3.3"})),
+    ])
+    assert list(calls) == ["2.2"]
+    r = only_record(commands)
+    assert r.uniqueid == "1.1" and r.close_reason == "resync" and r.ended_at == T0 + 60
+    assert r.talk_seconds == 55.0

@@ -1,0 +1,92 @@
+"""Run the real `acd up` (Asterisk + controller + gateway) as a subprocess for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+
+class StackFailed(AssertionError):
+    pass
+
+
+class RunningStack:
+    def __init__(self, env: dict[str, str], state_dir: Path, gateway_port: int) -> None:
+        self.env = env
+        self.state_dir = state_dir
+        self.gateway = f"http://127.0.0.1:{gateway_port}"
+        self.log_path = state_dir / "acd-up.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.returncode: int | None = None
+
+    async def __aenter__(self) -> RunningStack:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "acd.cli", "up", env=self.env,
+                stdout=log, stderr=asyncio.subprocess.STDOUT)
+        try:
+            await self.wait_healthy(timeout=90)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.stop()
+
+    async def health(self) -> dict | None:
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{self.gateway}/healthz",
+                                    timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    return await resp.json() if resp.status == 200 else None
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return None
+
+    async def wait_healthy(self, timeout: float) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.proc.returncode is not None:
+                raise StackFailed(f"acd up exited {self.proc.returncode}:\n{self.log_tail()}")
+            health = await self.health()
+            if health:
+                return health
+            await asyncio.sleep(0.3)
+        raise StackFailed(f"acd up not healthy after {timeout} s:\n{self.log_tail()}")
+
+    async def stop(self, timeout: float = 30) -> int:
+        if self.proc is None:
+            return -1
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+                raise StackFailed(f"acd up did not stop in {timeout} s:\n{self.log_tail()}")
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_events(self) -> list[dict]:
+        events = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                events.append(json.loads(line))
+        return events
+
+    def secrets(self) -> dict[str, str]:
+        return json.loads((self.state_dir / "secrets.json").read_text())
