@@ -39,7 +39,7 @@ class Controller:
         self._ami = ami
         self._queue = queue
         self._db = db
-        self.calls: call_tracker.Calls = {}
+        self.calls = call_tracker.Calls()
         self.events_handled = 0
 
     @property

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         description="A Debian root holding Asterisk (built by make setup); "
         "empty means the system's Asterisk or the cached root.",
     )
+    ami_capture_file: Path | None = Field(
+        default=None, description="append the raw AMI stream to this file (for bug reports "
+        "and adapter test fixtures)")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
 
     @field_validator("bind_address", "carrier_address")

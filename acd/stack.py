@@ -9,6 +9,7 @@ that was started is stopped in reverse order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import structlog
@@ -87,6 +88,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                dirs.run / "log" / "asterisk.out")
     engine = make_engine(settings.resolved_database_url)
     runner: web.AppRunner | None = None
+    capture = None
+    stack = contextlib.ExitStack()
     try:
         await asterisk.start()
         try:
@@ -94,8 +97,10 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         except RuntimeError as exc:
             raise StartupError(str(exc)) from exc
         queue: asyncio.Queue = asyncio.Queue()
+        if settings.ami_capture_file:
+            capture = stack.enter_context(open(settings.ami_capture_file, "ab"))
         ami = AmiClient(settings.bind_address, settings.ami_port, AMI_USER, secrets.get("ami"),
-                        queue)
+                        queue, capture=capture)
         controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"))
         runner = web.AppRunner(create_app(controller), access_log=None)
         await runner.setup()
@@ -118,6 +123,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await runner.cleanup()
         await asterisk.stop()
         await engine.dispose()
+        stack.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         log.info("stack.stopped")

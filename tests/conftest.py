@@ -17,12 +17,24 @@ TEST_PORTS = {"sip_port": 15060, "ami_port": 15038, "gateway_port": 18080,
               "rtp_start": 16000, "rtp_end": 16999}
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed
+    return report
+
+
 @pytest.fixture
-def state_dir() -> Iterator[Path]:
+def state_dir(request) -> Iterator[Path]:
+    """A fresh state directory; kept (and named in the output) when the test fails."""
     # short path: Asterisk's control socket path must stay under 108 characters
     path = Path(tempfile.mkdtemp(prefix="mdg-", dir="/tmp"))
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if getattr(request.node, "failed_call", False):
+        print(f"\nstate of the failed test kept in {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import codecs
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import structlog
 from panoramisk import Manager
@@ -72,7 +73,7 @@ class AmiClient:
 
     def __init__(self, host: str, port: int, username: str, secret: str,
                  queue: asyncio.Queue[AmiItem], action_timeout: float = 5.0,
-                 ping_interval: float = 5.0) -> None:
+                 ping_interval: float = 5.0, capture: BinaryIO | None = None) -> None:
         self._queue = queue
         self._timeout = action_timeout
         self._ping_interval = ping_interval
@@ -82,7 +83,7 @@ class AmiClient:
             loop=asyncio.get_running_loop(), protocol_factory=_Utf8Protocol,
             forgetable_actions=_FORGETTABLE, ping_delay=3600, ping_interval=3600,
             reconnect_timeout=1, on_login=self._on_login, on_disconnect=self._on_disconnect,
-            log=_QuietLog())
+            log=_QuietLog(), save_stream=capture)
         self._manager.register_event("*", self._on_event)
 
     @property

@@ -8,7 +8,7 @@ the current state (an answer for a call never seen, a second answer...) is retur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 
 from acd.domain.events import (
@@ -80,36 +80,59 @@ class DomainProblem:
 
 
 Command = SaveCallRecord | DomainProblem
-Calls = Mapping[str, CallState]
+
+#: How many closed calls are remembered, so that queue events Asterisk sends just after
+#: the caller's hangup (AgentComplete often comes a few ms later) are recognised.
+CLOSED_MEMORY = 2000
+
+
+@dataclass(frozen=True)
+class Calls:
+    active: Mapping[str, CallState] = field(default_factory=dict)
+    recently_closed: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    def _with(self, call: CallState) -> Calls:
+        return replace(self, active={**self.active, call.uniqueid: call})
+
+    def _closing(self, uniqueids: list[str]) -> Calls:
+        active = {k: v for k, v in self.active.items() if k not in uniqueids}
+        closed = (self.recently_closed + tuple(uniqueids))[-CLOSED_MEMORY:]
+        return Calls(active, closed)
 
 
 def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
     match event:
         case LineEntered():
-            if event.uniqueid in calls:
+            if event.uniqueid in calls.active or event.uniqueid in calls.recently_closed:
                 return calls, [DomainProblem("line entered twice", event.uniqueid)]
             call = CallState(event.uniqueid, event.line, event.queue, event.caller,
                              event.at, event.recording_file)
-            return {**calls, event.uniqueid: call}, []
+            return calls._with(call), []
         case ChannelHungUp():
-            call = calls.get(event.uniqueid)
+            call = calls.active.get(event.uniqueid)
             if call is None:  # an agent's leg or a channel that is not a call of ours
                 return calls, []
-            return _without(calls, call.uniqueid), [_finish(call, event.at, "hangup")]
+            return calls._closing([call.uniqueid]), [_finish(call, event.at, "hangup")]
         case ChannelsSnapshot():
-            gone = [c for c in calls.values() if c.uniqueid not in event.uniqueids]
-            remaining = {k: v for k, v in calls.items() if k in event.uniqueids}
-            return remaining, [_finish(c, event.at, "resync") for c in gone]
+            gone = [c for c in calls.active.values() if c.uniqueid not in event.uniqueids]
+            return (calls._closing([c.uniqueid for c in gone]),
+                    [_finish(c, event.at, "resync") for c in gone])
         case AmiConnected() | AmiDisconnected():
             return calls, []
-    call = calls.get(event.uniqueid)
+    call = calls.active.get(event.uniqueid)
     if call is None:
+        if event.uniqueid in calls.recently_closed and isinstance(
+                event, (AgentCallEnded, CallerAbandoned)):
+            return calls, []  # the queue's own report of an end we already recorded
         return calls, [DomainProblem(f"{type(event).__name__} for a call never seen",
                                      event.uniqueid, getattr(event, "agent", None))]
     updated, problem = _advance(call, event)
     if problem:
         return calls, [DomainProblem(problem, call.uniqueid, getattr(event, "agent", None))]
-    return {**calls, call.uniqueid: updated}, []
+    return calls._with(updated), []
 
 
 def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
@@ -160,6 +183,3 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> SaveCallRe
         close_reason=reason,
     ))
 
-
-def _without(calls: Calls, uniqueid: str) -> Calls:
-    return {k: v for k, v in calls.items() if k != uniqueid}

@@ -1,6 +1,6 @@
 """The call tracker, with fixed times: every record field follows from the events."""
 
-from acd.domain.calls import DomainProblem, SaveCallRecord, step
+from acd.domain.calls import Calls, DomainProblem, SaveCallRecord, step
 from acd.domain.events import (
     AgentAnswered,
     AgentCallEnded,
@@ -16,7 +16,7 @@ T0 = 1_790_000_000.0
 
 
 def run(events):
-    calls, commands = {}, []
+    calls, commands = Calls(), []
     for event in events:
         calls, produced = step(calls, event)
         commands.extend(produced)
@@ -41,7 +41,7 @@ def test_answered_call_gives_wait_talk_and_agent():
         AgentCallEnded(T0 + 38.5, "1.1", "main", "1001", 30, "agent"),
         ChannelHungUp(T0 + 38.7, "1.1", "PJSIP/carrier-00000001", 16),
     ])
-    assert calls == {}
+    assert len(calls) == 0
     r = only_record(commands)
     assert (r.line, r.queue, r.agent, r.caller) == ("0570000123", "main", "1001", "0312345678")
     assert (r.entered_at, r.answered_at, r.ended_at) == (T0, T0 + 8.5, T0 + 38.7)
@@ -68,7 +68,7 @@ def test_hangup_during_the_notice_has_no_queue_wait():
 
 def test_hangup_of_an_agent_leg_is_not_a_call():
     calls, commands = run([entered(), ChannelHungUp(T0 + 1, "9.9", "PJSIP/1001-1", 16)])
-    assert list(calls) == ["1.1"] and commands == []
+    assert list(calls.active) == ["1.1"] and commands == []
 
 
 def test_answer_for_an_unknown_call_is_a_problem_not_silence():
@@ -83,7 +83,7 @@ def test_second_answer_is_a_problem_and_keeps_the_first_agent():
         AgentAnswered(T0 + 1, "1.1", "main", "1001", 0, 0),
         AgentAnswered(T0 + 2, "1.1", "main", "1002", 0, 0),
     ])
-    assert calls["1.1"].agent == "1001"
+    assert calls.active["1.1"].agent == "1001"
     assert [type(c) for c in commands] == [DomainProblem]
 
 
@@ -93,7 +93,22 @@ def test_resync_closes_calls_that_ended_while_disconnected():
         AgentAnswered(T0 + 5, "1.1", "main", "1001", 5, 1),
         ChannelsSnapshot(T0 + 60, frozenset({"2.2", "3.3"})),
     ])
-    assert list(calls) == ["2.2"]
+    assert list(calls.active) == ["2.2"]
     r = only_record(commands)
     assert r.uniqueid == "1.1" and r.close_reason == "resync" and r.ended_at == T0 + 60
     assert r.talk_seconds == 55.0
+
+
+def test_queue_reports_just_after_the_hangup_are_expected_not_problems():
+    calls, commands = run([
+        entered(),
+        AgentAnswered(T0 + 5, "1.1", "main", "1001", 5, 1),
+        ChannelHungUp(T0 + 20, "1.1", "PJSIP/carrier-1", 16),
+        AgentCallEnded(T0 + 20.01, "1.1", "main", "1001", 15, "agent"),
+    ])
+    assert only_record(commands).talk_seconds == 15.0
+
+
+def test_a_uniqueid_seen_again_after_closing_is_a_problem():
+    _, commands = run([entered(), ChannelHungUp(T0 + 1, "1.1", "c", 16), entered()])
+    assert [type(c) for c in commands] == [SaveCallRecord, DomainProblem]
