@@ -19,11 +19,14 @@ Exit status 0 when every check passes. SIPp's files stay under ``<state-dir>/sip
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import contextlib
 import json
+import math
 import sys
 import time
+import wave
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -116,6 +119,18 @@ def recordings(root: Path) -> set[Path]:
     return set(root.rglob("*.wav")) if root.exists() else set()
 
 
+def wav_level(path: Path) -> tuple[float, float]:
+    """(duration in seconds, RMS of the samples) of a 16-bit PCM WAV file."""
+    with wave.open(str(path)) as w:
+        frames = w.getnframes()
+        samples = array.array("h", w.readframes(frames))
+        rate = w.getframerate()
+    if sys.byteorder != "little":
+        samples.byteswap()
+    rms = math.sqrt(sum(x * x for x in samples) / len(samples)) if samples else 0.0
+    return frames / rate, rms
+
+
 async def main(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +151,8 @@ async def main(args: argparse.Namespace) -> int:
                                    [state_dir, settings.recordings_dir],
                                    settings.asterisk_dir / "log" / "stdout.log")
     agents: list[SippAgent] = []
+    contact_ports = {a: free_udp_port() for a in agent_ids}
+    registered: list[tuple[str, str]] = []
     ami = AmiEvents(settings.ami_port, secrets["ami"])
     failures: list[str] = []
     try:
@@ -144,10 +161,10 @@ async def main(args: argparse.Namespace) -> int:
             await asterisk.wait_ready("127.0.0.1", settings.ami_port)
             print(f"asterisk up, pid {asterisk.pid}")
         await ami.start()
-        contact_ports = {a: free_udp_port() for a in agent_ids}
         t0 = time.monotonic()
-        await register_agents([(a, secrets[f"sip:{a}"]) for a in agent_ids], settings.sip_port,
-                              contact_ports, workdir)
+        credentials = [(a, secrets[f"sip:{a}"]) for a in agent_ids]
+        await register_agents(credentials, settings.sip_port, contact_ports, workdir)
+        registered = credentials
         print(f"registered {agent_ids} in {time.monotonic() - t0:.2f} s at {contact_ports}")
         for a in agent_ids:
             agent = SippAgent(a, contact_ports[a], workdir, talk_seconds=args.talk)
@@ -173,15 +190,17 @@ async def main(args: argparse.Namespace) -> int:
         new = sorted(recordings(settings.recordings_dir) - before)
         today = datetime.now(RECORDING_TZ).strftime("%Y/%m/%d")
         print(f"{len(new)} new recordings under {settings.recordings_dir / today}:")
-        for path in new:
-            print(f"  {path.relative_to(settings.recordings_dir)}  {path.stat().st_size} bytes")
+        levels = {path: wav_level(path) for path in new}
+        for path, (seconds, rms) in levels.items():
+            print(f"  {path.relative_to(settings.recordings_dir)}  {path.stat().st_size} bytes, "
+                  f"{seconds:.1f} s, RMS {rms:.0f}")
 
         if not result.ok:
             failures.append("not every caller succeeded")
         if result.overload_warnings:
             failures.append("SIPp reported overload")
+        answered = {a: c.answered for a, c in counts.items()}
         if args.hangup_after is None:
-            answered = {a: c.answered for a, c in counts.items()}
             if sum(answered.values()) != args.calls:
                 failures.append(f"agents answered {answered}, expected {args.calls} in all")
             if args.calls >= len(agents) and min(answered.values()) == 0:
@@ -190,16 +209,33 @@ async def main(args: argparse.Namespace) -> int:
                 failures.append("an agent counted failed calls")
             if len(connects) != args.calls:
                 failures.append(f"{len(connects)} AgentConnect events, expected {args.calls}")
-        if len(new) != args.calls:
-            failures.append(f"{len(new)} new recordings, expected {args.calls}")
-        elif any(p.stat().st_size <= 44 for p in new):
-            failures.append("an empty recording")
-        elif any(p.parent != settings.recordings_dir / today for p in new):
+            if result.remote_hangups != args.calls:
+                failures.append(f"{result.remote_hangups} callers hung up by Asterisk, "
+                                f"expected {args.calls}")
+            if len(new) != args.calls:
+                failures.append(f"{len(new)} new recordings, expected {args.calls}")
+            # Both parties play speech, so a recording of a bridged call is never silent.
+            elif any(rms < 100 for _, rms in levels.values()):
+                failures.append("a recording is silent (no audio reached Asterisk)")
+        else:
+            if result.local_hangups + result.remote_hangups != args.calls:
+                failures.append("not every caller ended by a hang-up")
+            bridged = sum(answered.values())
+            if len(connects) != bridged:
+                failures.append(f"{len(connects)} AgentConnect events, {bridged} answered")
+        if any(p.parent != settings.recordings_dir / today for p in new):
             failures.append(f"recordings outside {today}")
     finally:
         for agent in agents:
             if agent.running:
                 await agent.stop(grace=2)
+        if registered:
+            # Asterisk keeps registrations in its astdb across restarts: leave none
+            # pointing at ports where nothing listens any more.
+            with contextlib.suppress(Exception):
+                await register_agents(registered, settings.sip_port, contact_ports, workdir,
+                                      expires=0)
+                print("agents unregistered")
         await ami.stop()
         if asterisk:
             await asterisk.stop()

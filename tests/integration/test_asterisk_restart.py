@@ -1,0 +1,93 @@
+"""Asterisk killed under a running controller: it retries, logs it, resynchronises when
+Asterisk is back, and closes the call that died meanwhile. Nothing received is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from acd.adapters.ami import AmiClient
+from acd.adapters.asterisk_runtime import AsteriskProcess
+from acd.adapters.db import Database, call_events, call_records, make_engine
+from acd.asterisk_config import AMI_USER
+from acd.migrate import upgrade
+from acd.runtime import Controller
+from acd.settings import Settings
+from acd.stack import prepare
+from tests.conftest import FIXTURES, TEST_PORTS
+from tests.support.sipp import run_callers
+
+pytestmark = pytest.mark.integration
+
+
+async def until(condition, timeout: float, what: str) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_controller_survives_an_asterisk_crash_and_resynchronises(
+        state_dir: Path, database_url: str):
+    settings = Settings(state_dir=state_dir, recordings_dir=state_dir / "recordings",
+                        flows_dir=FIXTURES / "flows", database_url=database_url, **TEST_PORTS)
+    await upgrade(database_url)
+    _site, installation, secrets, dirs = prepare(settings)
+
+    def asterisk() -> AsteriskProcess:
+        return AsteriskProcess(installation, dirs.asterisk_conf,
+                               [state_dir, settings.recordings_dir], dirs.run / "log" / "out")
+
+    first = asterisk()
+    await first.start()
+    await first.wait_ready("127.0.0.1", settings.ami_port)
+    engine = make_engine(database_url)
+    queue: asyncio.Queue = asyncio.Queue()
+    ami = AmiClient("127.0.0.1", settings.ami_port, AMI_USER, secrets.get("ami"), queue,
+                    ping_interval=1.0)
+    controller = Controller(ami, queue, Database(engine, state_dir / "spool.jsonl"))
+    second = asterisk()
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            ami_task = tasks.create_task(ami.run())
+            controller_task = tasks.create_task(controller.run())
+            await ami.wait_connected(10)
+            # a caller waits in the queue (no agent is registered)
+            caller = tasks.create_task(run_callers(
+                "0570000123", settings.sip_port, 1, rate=1.0, workdir=state_dir / "sipp",
+                hangup_after=25, max_seconds=45))
+            await until(lambda: any(c.queue_joined_at for c in controller.calls.active.values()),
+                        20, "the call to wait in the queue")
+
+            await first.kill()
+            await until(lambda: not controller.connected, 10, "the disconnection")
+            await asyncio.sleep(2.5)  # a few failed reconnection attempts
+
+            await second.start()
+            await second.wait_ready("127.0.0.1", settings.ami_port)
+            await ami.wait_connected(15)
+            await until(lambda: len(controller.calls) == 0, 10, "the resync to close the call")
+
+            await caller  # the caller's dialog died with the first Asterisk; its result is moot
+            ami_task.cancel()
+            controller_task.cancel()
+    except* asyncio.CancelledError:
+        pass
+    finally:
+        await second.stop()
+        await first.stop()
+
+    async with engine.connect() as conn:
+        kinds = [r.kind for r in (await conn.execute(
+            select(call_events.c.kind).order_by(call_events.c.id)))]
+        [record] = (await conn.execute(select(call_records))).mappings().all()
+    await engine.dispose()
+    assert kinds.count("AmiConnected") == 2 and kinds.count("AmiDisconnected") == 1
+    assert kinds.index("LineEntered") < kinds.index("AmiDisconnected")
+    assert kinds.count("ChannelsSnapshot") == 2
+    assert record["close_reason"] == "resync" and record["outcome"] == "abandoned"
+    assert record["queue_joined_at"] is not None
