@@ -39,9 +39,9 @@ def state_dir(request) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
-    from tests.support.postgres import postgres_server
+    from tests.support.postgres import postgres_server_sync
 
-    return postgres_server()
+    return postgres_server_sync()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,7 +51,7 @@ async def database_url(request, state_dir: Path) -> AsyncIterator[str]:
         return
     from tests.support.postgres import fresh_database
 
-    url, drop = await fresh_database(request.getfixturevalue("postgres_admin_url"))
+    url, drop, _name = await fresh_database(request.getfixturevalue("postgres_admin_url"))
     try:
         yield url
     finally:

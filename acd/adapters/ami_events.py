@@ -57,6 +57,12 @@ class _Fields:
         except ValueError:
             raise AmiTranslationError(f"AMI {self.name}: Timestamp={raw!r} is not a time") from None
 
+    def caller_uniqueid(self) -> str:
+        """The caller's uniqueid in a queue event. When the caller's channel is already
+        gone (AgentComplete often comes after the caller hung up), Asterisk sends no
+        caller snapshot; the agent leg's linked id is then the caller's uniqueid."""
+        return self.optional("Uniqueid") or self.text("DestLinkedid")
+
     def agent(self) -> str:
         """The agent id from a queue member interface such as ``PJSIP/1001``."""
         interface = self.text("Interface")
@@ -85,7 +91,7 @@ _TRANSLATORS: dict[str, Callable[[_Fields], Event | None]] = {
         at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent(),
         hold_seconds=f.integer("HoldTime"), ring_seconds=f.integer("RingTime")),
     "agentcomplete": lambda f: AgentCallEnded(
-        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), agent=f.agent(),
+        at=f.at(), uniqueid=f.caller_uniqueid(), queue=f.text("Queue"), agent=f.agent(),
         talk_seconds=f.integer("TalkTime"), reason=f.text("Reason")),
     "queuecallerabandon": lambda f: CallerAbandoned(
         at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"),

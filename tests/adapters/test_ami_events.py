@@ -97,3 +97,14 @@ def test_utf8_split_between_tcp_reads_is_kept_whole():
     protocol.data_received(raw[:cut])
     protocol.data_received(raw[cut:])
     assert received and received[0]["Name"] == "山田 花子"
+
+
+def test_agent_complete_after_the_callers_channel_is_gone_uses_the_linked_id():
+    message = dict(next(m for m in recorded_messages() if m["Event"] == "AgentComplete"))
+    caller = message["Uniqueid"]
+    for key in [k for k in message if not k.startswith(("Dest", "Event", "Queue", "Interface",
+                                                         "MemberName", "HoldTime", "TalkTime",
+                                                         "Reason", "Timestamp"))]:
+        del message[key]
+    event = translate(message)
+    assert isinstance(event, AgentCallEnded) and event.uniqueid == caller

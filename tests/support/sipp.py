@@ -27,11 +27,11 @@ output files:
 
 Ports: every SIPp process binds its SIP port, a control port (``-cp``; SIPp refuses to
 start when it is taken), and a media port *pair* (``-mp p`` binds ``p`` and ``p+2``).
-The control and media ports are chosen free here (:func:`free_udp_port`,
-:func:`free_media_port`); a process that still loses a port race (exit code 254) is
-restarted with fresh ports. The control socket is bound to 127.0.0.1 (``-ci``; SIPp binds
-it to every address otherwise), SIP and media to the given loopback address
-(``-i ... -bind_local``), so nothing here is reachable from outside the machine.
+The control and media ports, and the SIP port but an agent's, are chosen free here
+(:func:`free_udp_port`, :func:`free_media_port`); a process that still loses a port race
+(exit code 254) is restarted with fresh ports. The control socket is bound to 127.0.0.1
+(``-ci``; SIPp binds it to every address otherwise), SIP and media to the given loopback
+address (``-i ... -bind_local -mi ...``), so nothing here is reachable from elsewhere.
 
 Audio: ``play_pcap_audio`` sends RTP from a raw socket, which needs root (or
 CAP_NET_RAW); it plays ``/usr/share/sip-tester/g711a.pcap``, 7 s of G.711 A-law (PT 8).
@@ -67,7 +67,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,8 +215,10 @@ def overload_warnings(entries: list[str]) -> list[str]:
     """SIPp's overload/watchdog warnings and errors among the error-log entries.
 
     SIPp says "Overload warning: the major/minor watchdog timer ...ms has been tripped"
-    when its event loop ran late (the machine is too busy for the load asked of it), and
-    "Overload error: ..." before ending the test when that happened too often.
+    when its event loop ran late (the watchdog task, due every 400 ms, ran more than
+    500 ms / 3 s after the previous run: the machine is too busy for the load asked of
+    it), and "Overload error: ..." before ending the test when that happened too often
+    (more than 120 minor or 10 major trips).
     """
     return [e for e in entries if "Overload" in e or "watchdog" in e.lower()]
 
@@ -261,20 +262,20 @@ class _SippProcess:
     """
 
     def __init__(self, name: str, workdir: Path, scenario: str, values: dict[str, object],
-                 args: list[str], address: str) -> None:
+                 args: list[str], address: str, sip_port: int | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir))
         self.scenario = render_scenario(scenario, self.dir / f"{name}.xml", **values)
         self.address = _loopback(address)
         self.args = args
+        self.sip_port = sip_port  # None: a free one, chosen at each start
         self.stats_file = self.dir / "stats.csv"
         self.events_file = self.dir / "events.log"
         self.errors_file = self.dir / "errors.log"
         self.stderr_file = self.dir / "stderr.log"
         self.screen_file = self.dir / "screen.log"
         self.proc: asyncio.subprocess.Process | None = None
-        self.started_at = 0.0
 
     def command(self) -> list[str]:
         sipp = shutil.which("sipp")
@@ -283,6 +284,7 @@ class _SippProcess:
         return [
             sipp, *self.args, "-sf", str(self.scenario),
             "-i", self.address, "-bind_local", "-mi", self.address,
+            "-p", str(self.sip_port or free_udp_port(self.address)),
             "-cp", str(free_udp_port(AGENT_ADDRESS)), "-ci", AGENT_ADDRESS,
             "-mp", str(free_media_port(self.address)),
             "-nostdin", "-aa",
@@ -293,37 +295,37 @@ class _SippProcess:
         ]
 
     async def start(self, ready_timeout: float = 10.0) -> None:
-        """Start SIPp and wait until it runs its traffic loop (its stats file appears).
+        """Start SIPp and wait until it runs its traffic loop (its stats file appears),
+        or has already run and ended (a short run: exit code 0 or 1).
 
-        A start lost to a port race (exit 254 while another process took one of our
-        free ports) is retried with fresh ports; any other early exit raises.
+        A start lost to a port race (exit 254: another process took one of the ports
+        chosen free) is retried with fresh ports; any other early exit raises.
         """
+        loop = asyncio.get_running_loop()
         for attempt in range(1, _START_ATTEMPTS + 1):
             for stale in (self.stats_file, self.events_file, self.errors_file, self.screen_file):
                 stale.unlink(missing_ok=True)
-            env = {**os.environ, "TERM": "dumb"}
+            env = {**os.environ, "TERM": "dumb"}  # SIPp's curses screen wants a terminal type
             with open(self.stderr_file, "wb") as err:
                 self.proc = await asyncio.create_subprocess_exec(
                     *self.command(), cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-            self.started_at = time.monotonic()
-            loop = asyncio.get_running_loop()
             deadline = loop.time() + ready_timeout
-            while loop.time() < deadline:
-                if self.proc.returncode is not None or self.stats_file.exists():
-                    break
+            while self.proc.returncode is None and loop.time() < deadline:
+                if self.stats_file.exists():
+                    return  # running (SIPp writes it when its traffic loop starts)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.proc.wait(), 0.05)
-            if self.proc.returncode is None and self.stats_file.exists():
-                return
-            if self.proc.returncode is None:
+            code = self.proc.returncode
+            if code is None:
                 await self.kill()
                 raise SippError(f"{self.name}: SIPp did not start in {ready_timeout:.0f} s\n"
                                 f"{self.diagnostics()}")
-            if self.proc.returncode != EXIT_BIND_ERROR or attempt == _START_ATTEMPTS:
-                break
-        raise SippError(f"{self.name}: SIPp exited at start with code {self.proc.returncode}\n"
-                        f"{self.diagnostics()}")
+            if code in (EXIT_OK, EXIT_CALLS_FAILED):
+                return  # it ran and is already done
+            if code != EXIT_BIND_ERROR or attempt == _START_ATTEMPTS:
+                raise SippError(f"{self.name}: SIPp exited at start with code {code}\n"
+                                f"{self.diagnostics()}")
 
     @property
     def returncode(self) -> int | None:
@@ -432,8 +434,7 @@ async def register_agents(agents: list[tuple[str, str]], asterisk_port: int,
                   "contact_port": contact_ports[agent_id], "expires": int(expires)}
         runs.append((agent_id, _SippProcess(
             f"register-{agent_id}", workdir, "register.xml", values,
-            [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-m", "1", "-p",
-             str(free_udp_port(AGENT_ADDRESS))], AGENT_ADDRESS)))
+            [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-m", "1"], AGENT_ADDRESS)))
 
     async def one(run: _SippProcess) -> int | None:
         try:
@@ -449,7 +450,7 @@ async def register_agents(agents: list[tuple[str, str]], asterisk_port: int,
             failures.append(f"agent {agent_id}: {code}")
         elif code is None:
             failures.append(f"agent {agent_id}: no answer in {timeout:.0f} s\n{run.diagnostics()}")
-        elif code != EXIT_OK or run.stats().successful != 1:
+        elif code != EXIT_OK or not any(e[:1] == ["registered"] for e in run.events()):
             failures.append(f"agent {agent_id}: registration failed\n{run.diagnostics()}")
     if failures:
         raise SippError("REGISTER failed:\n" + "\n\n".join(failures))
@@ -465,8 +466,8 @@ class AgentCounts:
     as ``completed`` (the agent hung up after ``talk_seconds``, 200 to its BYE) or
     ``remote_hangups`` (Asterisk hung up first), unless still ``talking``.
     ``cancelled``: offers withdrawn while ringing (CANCEL). ``failed``: calls SIPp counted
-    as failed (unexpected message, timeout; see the agent's diagnostics). ``offered``:
-    INVITEs received, per SIPp's statistics (updated once a second while running).
+    as failed (unexpected message, timeout; see the agent's diagnostics; from SIPp's
+    statistics, updated once a second while running). ``offered``: INVITEs received.
     """
 
     offered: int
@@ -487,13 +488,15 @@ class SippAgent:
     For every INVITE: 180, ring ``ring_seconds``, 200 OK with SDP (PCMA/8); on ACK play
     ``g711a.pcap``; after ``talk_seconds`` in total from the ACK, BYE and expect 200. A
     BYE from Asterisk while talking is answered and ends the call, a CANCEL while ringing
-    ends the offer (487). Calls in sequence or overlapping are all answered.
+    ends the offer (487). Calls in sequence or overlapping are all answered; out-of-call
+    requests (a qualify OPTIONS) get SIPp's automatic 200.
 
-    Counting: :meth:`counts` reads the scenario's ``<log>`` lines (one per call outcome,
-    flushed by SIPp as they happen, so the counts are live and per outcome) plus SIPp's
-    ``-trace_stat`` row for the offered and failed totals. The log is the primary source
-    because the statistics file is written only once a second and, if SIPp is killed,
-    lacks its final row; :meth:`call_ids` gives the Call-IDs for matching against AMI.
+    Counting: :meth:`counts` reads the scenario's ``<log>`` lines (one per step of each
+    call: offered, answered, then how it ended; flushed by SIPp as they happen, so the
+    counts are live and per outcome), plus SIPp's ``-trace_stat`` row for the failed
+    calls. The log is the primary source because the statistics file is written only
+    once a second, lacks its final row if SIPp is killed, and counts out-of-call
+    requests as calls; :meth:`call_ids` gives the Call-IDs for matching against AMI.
 
     Use ``async with SippAgent(...) as agent:`` or :meth:`start` / :meth:`stop`.
     Register the agent separately (:func:`register_agents`) with the same contact port.
@@ -509,8 +512,8 @@ class SippAgent:
         self.talk_seconds = talk_seconds
         self.ring_seconds = ring_seconds
         values = {"pcap": pcap, "ring_ms": _ms(ring_seconds), "talk_ms": _ms(talk_seconds)}
-        self._run = _SippProcess(f"agent-{agent_id}", workdir, "agent.xml", values,
-                                 ["-p", str(contact_port)], AGENT_ADDRESS)
+        self._run = _SippProcess(f"agent-{agent_id}", workdir, "agent.xml", values, [],
+                                 AGENT_ADDRESS, sip_port=contact_port)
 
     @property
     def dir(self) -> Path:
@@ -545,14 +548,14 @@ class SippAgent:
         events = self._run.events()
         kinds = [e[0] for e in events]
         stats = self._run.stats()
-        return AgentCounts(offered=stats.created, answered=kinds.count("answered"),
+        return AgentCounts(offered=kinds.count("offered"), answered=kinds.count("answered"),
                            completed=kinds.count("completed"),
                            remote_hangups=kinds.count("remote-hangup"),
                            cancelled=kinds.count("cancelled"), failed=stats.failed)
 
     def call_ids(self, outcome: str = "answered") -> list[str]:
-        """Call-IDs (Asterisk's, of the INVITEs to this agent) with that logged outcome:
-        answered, completed, remote-hangup or cancelled."""
+        """Call-IDs (Asterisk's, of the INVITEs to this agent) with that logged step:
+        offered, answered, completed, remote-hangup or cancelled."""
         return [e[1] for e in self._run.events() if e[0] == outcome and len(e) > 1]
 
     async def wait_for(self, answered: int, timeout: float) -> AgentCounts:
@@ -613,6 +616,15 @@ class CallerResult:
     caller_numbers: list[str]
     call_ids: list[str]
     workdir: Path
+
+    @property
+    def overloaded(self) -> bool:
+        """SIPp's major watchdog tripped (its loop stalled > 3 s) or it ended the test on
+        overload: its timing (rate, timeouts) cannot be trusted. Minor trips (the loop ran
+        > 100 ms late: the watchdog fires every 400 ms, minor threshold 500 ms) happen on
+        a busy 2-CPU machine and are only listed in ``overload_warnings``."""
+        return (self.stats.watchdog_major > 0
+                or any("Overload error" in w for w in self.overload_warnings))
 
     @property
     def unfinished(self) -> int:
@@ -718,7 +730,6 @@ async def run_callers(did: str, asterisk_port: int, calls: int, rate: float, wor
     injection = run.dir / "callers.csv"
     injection.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers))
     run.args = [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-s", did, "-inf", str(injection),
-                "-p", str(free_udp_port(CARRIER_ADDRESS)),
                 "-m", str(calls), "-l", str(calls), "-r", f"{rate:g}", "-rp", "1000"]
 
     loop = asyncio.get_running_loop()

@@ -197,8 +197,11 @@ async def main(args: argparse.Namespace) -> int:
 
         if not result.ok:
             failures.append("not every caller succeeded")
-        if result.overload_warnings:
-            failures.append("SIPp reported overload")
+        if result.overloaded:
+            failures.append("SIPp was overloaded (major watchdog trips)")
+        elif result.overload_warnings:
+            print(f"note: {len(result.overload_warnings)} minor SIPp watchdog trip(s): its "
+                  "loop ran >100 ms late (a busy machine), not a failure")
         answered = {a: c.answered for a, c in counts.items()}
         if args.hangup_after is None:
             if sum(answered.values()) != args.calls:
