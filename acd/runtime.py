@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -109,9 +110,28 @@ class Controller:
                     log.info("call.recorded", uniqueid=record.uniqueid, outcome=record.outcome,
                              agent=record.agent, wait=record.wait_seconds,
                              talk=record.talk_seconds, reason=record.close_reason)
+                case call_tracker.DiscardEmptyRecording(path=path, uniqueid=uid):
+                    discard_empty_recording(Path(path), uid)
                 case call_tracker.DomainProblem(message=message, uniqueid=uid, agent=agent):
                     log.error("domain.problem", problem=message, uniqueid=uid, agent=agent,
                               event=type(event).__name__)
+
+
+#: A WAV file with nothing but its header.
+EMPTY_WAV_BYTES = 44
+
+
+def discard_empty_recording(path: Path, uniqueid: str) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size <= EMPTY_WAV_BYTES:
+        path.unlink()
+        log.info("recording.discarded_empty", uniqueid=uniqueid, path=str(path))
+    else:
+        log.warning("recording.unexpected_audio", uniqueid=uniqueid, path=str(path),
+                    bytes=size, detail="kept: a call never answered left audio")
 
 
 def _encode(event: Event) -> dict[str, Any]:

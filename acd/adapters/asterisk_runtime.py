@@ -158,10 +158,16 @@ class AsteriskProcess:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except asyncio.TimeoutError:
+        # Asterisk ignores a SIGTERM that arrives while it is still booting: repeat it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while proc.returncode is None and loop.time() < deadline:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+        if proc.returncode is None:
             log.warning("asterisk.kill", pid=proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()

@@ -73,13 +73,22 @@ class SaveCallRecord:
 
 
 @dataclass(frozen=True)
+class DiscardEmptyRecording:
+    """A call that never reached an operator leaves an empty recording (MixMonitor
+    writes only while bridged): remove it so that no file stands for no conversation."""
+
+    path: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
 class DomainProblem:
     message: str
     uniqueid: str
     agent: str | None = None
 
 
-Command = SaveCallRecord | DomainProblem
+Command = SaveCallRecord | DiscardEmptyRecording | DomainProblem
 
 #: How many closed calls are remembered, so that queue events Asterisk sends just after
 #: the caller's hangup (AgentComplete often comes a few ms later) are recognised.
@@ -115,11 +124,11 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
             call = calls.active.get(event.uniqueid)
             if call is None:  # an agent's leg or a channel that is not a call of ours
                 return calls, []
-            return calls._closing([call.uniqueid]), [_finish(call, event.at, "hangup")]
+            return calls._closing([call.uniqueid]), _finish(call, event.at, "hangup")
         case ChannelsSnapshot():
             gone = [c for c in calls.active.values() if c.uniqueid not in event.uniqueids]
             return (calls._closing([c.uniqueid for c in gone]),
-                    [_finish(c, event.at, "resync") for c in gone])
+                    [command for c in gone for command in _finish(c, event.at, "resync")])
         case AmiConnected() | AmiDisconnected():
             return calls, []
     call = calls.active.get(event.uniqueid)
@@ -160,7 +169,7 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
     raise TypeError(f"unexpected event {event!r}")
 
 
-def _finish(call: CallState, ended_at: float, reason: CloseReason) -> SaveCallRecord:
+def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Command]:
     waited_from = call.queue_joined_at
     if call.answered_at is not None:
         wait = call.answered_at - waited_from if waited_from is not None else None
@@ -172,7 +181,7 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> SaveCallRe
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
         outcome = "abandoned"
-    return SaveCallRecord(CallRecord(
+    record = SaveCallRecord(CallRecord(
         uniqueid=call.uniqueid, line=call.line, queue=call.queue, caller=call.caller,
         agent=call.agent, entered_at=call.entered_at, queue_joined_at=call.queue_joined_at,
         answered_at=call.answered_at, ended_at=ended_at,
@@ -182,4 +191,7 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> SaveCallRe
         recording_file=call.recording_file if call.answered_at is not None else None,
         close_reason=reason,
     ))
+    if call.answered_at is None and call.recording_file:
+        return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]
+    return [record]
 

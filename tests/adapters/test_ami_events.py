@@ -58,8 +58,7 @@ def test_replaying_the_stream_through_the_domain_gives_two_records():
     calls, records = Calls(), []
     for event in recorded_events():
         calls, commands = step(calls, event)
-        assert all(isinstance(c, SaveCallRecord) for c in commands), commands
-        records += [c.record for c in commands]
+        records += [c.record for c in commands if isinstance(c, SaveCallRecord)]
     answered, abandoned = records
     assert answered.outcome == "answered" and answered.agent == "1001"
     assert 2 <= answered.talk_seconds <= 4

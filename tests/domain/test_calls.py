@@ -1,6 +1,6 @@
 """The call tracker, with fixed times: every record field follows from the events."""
 
-from acd.domain.calls import Calls, DomainProblem, SaveCallRecord, step
+from acd.domain.calls import Calls, DiscardEmptyRecording, DomainProblem, SaveCallRecord, step
 from acd.domain.events import (
     AgentAnswered,
     AgentCallEnded,
@@ -50,19 +50,22 @@ def test_answered_call_gives_wait_talk_and_agent():
     assert r.recording_file == "/rec/1.1.wav"
 
 
-def test_abandoned_in_queue_keeps_the_wait_and_no_recording():
-    r = only_record(run([
+def test_abandoned_in_queue_keeps_the_wait_and_discards_the_empty_recording():
+    _, commands = run([
         entered(),
         QueueJoined(T0 + 6, "1.1", "main", 1),
         CallerAbandoned(T0 + 26, "1.1", "main", 1, 20),
         ChannelHungUp(T0 + 26.1, "1.1", "PJSIP/carrier-1", 16),
-    ])[1])
+    ])
+    assert [type(c) for c in commands] == [SaveCallRecord, DiscardEmptyRecording]
+    assert commands[1].path == "/rec/1.1.wav"
+    r = commands[0].record
     assert r.outcome == "abandoned" and r.wait_seconds == 20.0 and r.talk_seconds is None
     assert r.agent is None and r.recording_file is None
 
 
 def test_hangup_during_the_notice_has_no_queue_wait():
-    r = only_record(run([entered(), ChannelHungUp(T0 + 3, "1.1", "c", 16)])[1])
+    r = run([entered(), ChannelHungUp(T0 + 3, "1.1", "c", 16)])[1][0].record
     assert r.outcome == "abandoned" and r.wait_seconds is None and r.queue_joined_at is None
 
 
@@ -111,4 +114,4 @@ def test_queue_reports_just_after_the_hangup_are_expected_not_problems():
 
 def test_a_uniqueid_seen_again_after_closing_is_a_problem():
     _, commands = run([entered(), ChannelHungUp(T0 + 1, "1.1", "c", 16), entered()])
-    assert [type(c) for c in commands] == [SaveCallRecord, DomainProblem]
+    assert [type(c) for c in commands] == [SaveCallRecord, DiscardEmptyRecording, DomainProblem]

@@ -91,3 +91,5 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
     assert kinds.count("ChannelsSnapshot") == 2
     assert record["close_reason"] == "resync" and record["outcome"] == "abandoned"
     assert record["queue_joined_at"] is not None
+    # the never-answered call left no (empty) recording behind
+    assert list(settings.recordings_dir.rglob("*.wav")) == []

@@ -73,7 +73,7 @@ async def test_ten_calls_over_two_agents_are_answered_recorded_and_logged(
         finally:
             counts = [await agent.stop() for agent in agents]
         await wait_for_log(database_url, calls=CALLS)
-        assert result.overload_warnings == []
+        assert not result.overloaded, result.overload_warnings  # SIPp itself kept up
         assert (result.successful, result.failed) == (CALLS, 0), result.errors
     assert stack.returncode == 0, stack.log_tail()
 
