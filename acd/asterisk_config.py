@@ -13,6 +13,7 @@ import jinja2
 
 from acd.adapters.ami_events import USED_EVENTS
 from acd.adapters.asterisk_runtime import AsteriskInstallation
+from acd.domain.agents import AgentProfile
 from acd.ivr.models import Site
 from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
@@ -42,13 +43,17 @@ class AgentCredentials:
     queues: tuple[str, ...]
 
 
-def agent_credentials(site: Site, secrets: SecretStore) -> list[AgentCredentials]:
-    return [AgentCredentials(a.id, a.name, secrets.get(f"sip:{a.id}"), tuple(a.queues))
-            for a in site.agents]
+def agent_credentials(roster: list[AgentProfile], secrets: SecretStore
+                      ) -> list[AgentCredentials]:
+    """SIP credentials of the enabled agents (passwords generated on first use)."""
+    return [AgentCredentials(a.id, a.name, secrets.get(f"sip:{a.id}"),
+                             tuple(m.queue for m in a.queues))
+            for a in roster if a.enabled]
 
 
 def render(settings: Settings, site: Site, installation: AsteriskInstallation,
-           secrets: SecretStore, prompts: dict[str, dict[str, str]]) -> dict[str, str]:
+           secrets: SecretStore, prompts: dict[str, dict[str, str]],
+           roster: list[AgentProfile]) -> dict[str, str]:
     """The text of every configuration file, by file name."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -59,15 +64,22 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "dirs": RuntimeDirs(settings.asterisk_dir),
         "ami_secret": secrets.get("ami"),
         "used_events": USED_EVENTS,
-        "agents": agent_credentials(site, secrets),
+        "agents": agent_credentials(roster, secrets),
         "queues": site.queues,
-        "queue_of": {q.name: q for q in site.queues},
         "lines": site.lines,
-        "prompts": prompts,
+        "languages": sorted({line.language for line in site.lines}),
+        "prompt": lambda name, language: _prompt_path(prompts, name, language),
         "recordings_dir": settings.recordings_dir.resolve(),
+        "voicemail_dir": settings.voicemail_path.resolve(),
     }
     return {template.removesuffix(".j2"): env.get_template(template).render(context)
             for template in sorted(env.list_templates(extensions=["j2"]))}
+
+
+def _prompt_path(prompts: dict[str, dict[str, str]], name: str, language: str) -> str:
+    """The prompt in the caller's language, else in Japanese, else in any language."""
+    by_language = prompts[name]
+    return by_language.get(language) or by_language.get("ja") or next(iter(by_language.values()))
 
 
 def write_config(settings: Settings, files: dict[str, str]) -> RuntimeDirs:

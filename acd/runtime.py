@@ -1,10 +1,13 @@
-"""The controller: AMI items -> typed events -> event log -> domain step -> commands.
+"""The controller: AMI items and people's requests -> typed events -> event log -> domain
+-> commands.
 
-One loop consumes the queue the AMI adapter fills, so events are handled in the order
-Asterisk sent them. Every event is appended to the log before the domain sees it; the
-call records the domain derives are then written. After a (re)connect the controller
-asks Asterisk which channels are alive and closes the calls that ended meanwhile; after a
-restart it first rebuilds the calls in progress from the log.
+One loop consumes one queue, which the AMI adapter, the agent gateway (requests) and a
+one-second clock fill, so everything is handled in order. Every event is appended to the
+log before the domain sees it; the commands the domain returns are then carried out:
+records and dispositions written, queue members added, removed or paused in Asterisk.
+After a (re)connect the controller asks Asterisk which channels are alive and which queue
+members exist, closes the calls that ended meanwhile and repairs the members; after a
+restart it first rebuilds the calls in progress and the agents' states from the database.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
+import wave
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +25,113 @@ import structlog
 from acd.adapters.ami import AmiClient, AmiError, AmiItem, Connected, Disconnected, RawEvent
 from acd.adapters.ami_events import AmiTranslationError, translate
 from acd.adapters.db import Database
+from acd.domain import agents as agent_states
 from acd.domain import calls as call_tracker
 from acd.domain.events import (
     EVENT_TYPES,
+    AgentAnswered,
+    AgentCallEnded,
+    AgentRinging,
+    AgentRingNoAnswer,
     AmiConnected,
     AmiDisconnected,
+    CallerAbandoned,
     ChannelsSnapshot,
     Event,
+    MembersSnapshot,
+    QueueLeft,
 )
 
 log = structlog.get_logger(__name__)
 
 REBUILD_WINDOW_SECONDS = 12 * 3600
+#: A WAV file with nothing but its header.
+EMPTY_WAV_BYTES = 44
+AGENT_EVENTS = (AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded,
+                CallerAbandoned, QueueLeft)
+
+
+class RequestRejected(Exception):
+    def __init__(self, error_id: str, message: str) -> None:
+        self.error_id = error_id
+        super().__init__(message)
+
+
+@dataclass
+class _Pending:
+    request: agent_states.Request
+    reply: asyncio.Future
+
+
+@dataclass(frozen=True)
+class _Tick:
+    at: float
 
 
 class Controller:
-    def __init__(self, ami: AmiClient, queue: asyncio.Queue[AmiItem], db: Database) -> None:
+    def __init__(self, ami: AmiClient, queue: asyncio.Queue, db: Database,
+                 agents: agent_states.Agents | None = None) -> None:
         self._ami = ami
         self._queue = queue
         self._db = db
         self.calls = call_tracker.Calls()
+        self.agents = agents or agent_states.Agents()
         self.events_handled = 0
 
     @property
     def connected(self) -> bool:
         return self._ami.connected
 
+    # ------------------------------------------------------------ running
+
     async def run(self) -> None:
         await self.rebuild()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._clock(), name="clock")
+            while True:
+                item = await self._queue.get()
+                try:
+                    await self._consume(item)
+                except Exception:  # one bad message must not stop the controller
+                    log.exception("controller.item_failed", item=repr(item)[:300])
+
+    async def _clock(self) -> None:
         while True:
-            item = await self._queue.get()
-            try:
-                await self._consume(item)
-            except Exception:  # one bad message must not stop the controller
-                log.exception("controller.item_failed", item=repr(item)[:300])
+            await asyncio.sleep(1.0)
+            self._queue.put_nowait(_Tick(time.time()))
 
     async def rebuild(self) -> None:
+        self.agents = agent_states.restore(self.agents, await self._db.agent_snapshots())
         rows = await self._db.open_call_events(since=time.time() - REBUILD_WINDOW_SECONDS)
         for row in rows:
-            event = EVENT_TYPES[row["kind"]](**_decode(row["payload"]))
-            await self._step(event)
+            if row["kind"] in EVENT_TYPES:
+                event = EVENT_TYPES[row["kind"]](**_decode(row["payload"]))
+                self.calls, commands = call_tracker.step(self.calls, event)
+                await self._carry_out_call_commands(commands, event)
         if rows:
             log.info("controller.rebuilt", events=len(rows), open_calls=len(self.calls))
 
-    async def _consume(self, item: AmiItem) -> None:
+    async def submit(self, request: agent_states.Request) -> agent_states.AgentState:
+        """Carry out a person's request in turn with everything else; the agent's new
+        state, or RequestRejected with a stable error id."""
+        reply = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(request, reply))
+        return await reply
+
+    async def update_roster(self, roster: list[agent_states.AgentProfile]) -> None:
+        reply = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(_RosterChange(roster), reply))
+        await reply
+
+    async def _consume(self, item: Any) -> None:
         match item:
+            case _Tick(at=at):
+                await self._step_agents(agent_states.Tick(at), at)
+            case _Pending(request=_RosterChange(roster=roster), reply=reply):
+                self.agents = self.agents.with_roster(roster)
+                reply.set_result(None)
+            case _Pending(request=request, reply=reply):
+                await self._handle_request(request, reply)
             case Connected(at=at):
                 log.info("ami.connected")
                 await self.handle(AmiConnected(at))
@@ -82,31 +148,55 @@ class Controller:
                 if event is not None:
                     await self.handle(event)
 
+    async def _handle_request(self, request: agent_states.Request, reply: asyncio.Future) -> None:
+        with structlog.contextvars.bound_contextvars(agent=request.agent):
+            rejected = await self._step_agents(request, time.time())
+        if rejected:
+            reply.set_exception(RequestRejected(rejected.error_id, rejected.message))
+        else:
+            reply.set_result(self.agents.by_id[request.agent])
+
     async def _resync(self) -> None:
         try:
             live = await self._ami.live_uniqueids()
+            members = await self._ami.queue_members()
         except (AmiError, asyncio.TimeoutError) as exc:
             log.error("controller.resync_failed", error=str(exc))
             return
         await self.handle(ChannelsSnapshot(time.time(), live))
-        log.info("controller.resynchronised", live_channels=len(live), open_calls=len(self.calls))
+        await self.handle(MembersSnapshot(time.time(), members))
+        log.info("controller.resynchronised", live_channels=len(live), open_calls=len(self.calls),
+                 queue_members=len(members))
+
+    # ------------------------------------------------------------ events
 
     async def handle(self, event: Event) -> None:
+        if isinstance(event, AgentCallEnded) and event.uniqueid is None:
+            # Asterisk sent no channel snapshot at all: the call is the agent's current one
+            agent = self.agents.by_id.get(event.agent)
+            event = replace(event, uniqueid=agent.call if agent else None)
         uniqueid = getattr(event, "uniqueid", None)
         with structlog.contextvars.bound_contextvars(uniqueid=uniqueid,
                                                      queue=getattr(event, "queue", None),
                                                      agent=getattr(event, "agent", None)):
-            payload = _encode(event)
-            await self._db.append_event(type(event).__name__, event.at, uniqueid, payload)
-            await self._step(event)
+            await self._db.append_event(type(event).__name__, event.at, uniqueid, _encode(event))
+            self.calls, commands = call_tracker.step(self.calls, event)
+            await self._carry_out_call_commands(commands, event)
+            if isinstance(event, AGENT_EVENTS):
+                await self._step_agents(event, event.at)
+            elif isinstance(event, MembersSnapshot):
+                await self._carry_out_agent_commands(
+                    agent_states.reconcile(self.agents, event.members))
             self.events_handled += 1
 
-    async def _step(self, event: Event) -> None:
-        self.calls, commands = call_tracker.step(self.calls, event)
+    async def _carry_out_call_commands(self, commands: list[call_tracker.Command],
+                                       event: Event) -> None:
         for command in commands:
             match command:
                 case call_tracker.SaveCallRecord(record=record):
                     await self._db.save_record(record)
+                    if record.voicemail_file:
+                        await self._save_voicemail(record)
                     log.info("call.recorded", uniqueid=record.uniqueid, outcome=record.outcome,
                              agent=record.agent, wait=record.wait_seconds,
                              talk=record.talk_seconds, reason=record.close_reason)
@@ -114,11 +204,91 @@ class Controller:
                     discard_empty_recording(Path(path), uid)
                 case call_tracker.DomainProblem(message=message, uniqueid=uid, agent=agent):
                     log.error("domain.problem", problem=message, uniqueid=uid, agent=agent,
-                              event=type(event).__name__)
+                              trigger=type(event).__name__)
+
+    async def _save_voicemail(self, record: call_tracker.CallRecord) -> None:
+        seconds = wav_seconds(Path(record.voicemail_file))
+        if seconds is None:
+            log.warning("voicemail.missing", uniqueid=record.uniqueid, file=record.voicemail_file)
+            return
+        await self._db.save_voicemail({
+            "uniqueid": record.uniqueid, "line": record.line, "queue": record.queue,
+            "caller": record.caller, "file": record.voicemail_file, "seconds": seconds,
+            "left_at": record.ended_at, "handled_at": None, "handled_by": None})
+
+    # ------------------------------------------------------------ agents
+
+    async def _step_agents(self, message: agent_states.Message, now: float
+                           ) -> agent_states.Rejected | None:
+        self.agents, commands = agent_states.step(self.agents, message, now)
+        rejected = next((c for c in commands if isinstance(c, agent_states.Rejected)), None)
+        if rejected and not isinstance(message, agent_states.Request):
+            log.error("domain.problem", problem=rejected.message, error_id=rejected.error_id,
+                      trigger=type(message).__name__, agent=getattr(message, "agent", None),
+                      uniqueid=getattr(message, "uniqueid", None))
+        await self._carry_out_agent_commands(commands)
+        return rejected
+
+    async def _carry_out_agent_commands(self, commands: list[agent_states.Command]) -> None:
+        for command in commands:
+            match command:
+                case agent_states.StateChanged():
+                    state = self.agents.by_id[command.agent]
+                    payload = {"agent": command.agent, "status": command.status.value,
+                               "previous": command.previous.value, "reason": command.reason}
+                    await self._db.append_event("AgentStateChanged", command.at,
+                                                command.uniqueid, payload)
+                    await self._db.save_agent_state(command.agent, state.status.value,
+                                                    agent_states.snapshot(state), command.at)
+                    log.info("agent.state", agent=command.agent, status=command.status.value,
+                             previous=command.previous.value, reason=command.reason)
+                case agent_states.DispositionRecorded():
+                    values = asdict(command)
+                    await self._db.append_event("DispositionRecorded", command.at,
+                                                command.uniqueid, values)
+                    values.pop("after_wrapup")
+                    values["recorded_at"] = values.pop("at")
+                    await self._db.save_disposition(values)
+                case agent_states.OfferViolation():
+                    await self._db.append_event("OfferViolation", command.at, command.uniqueid,
+                                                {"agent": command.agent,
+                                                 "status": command.status.value})
+                    log.error("agent.offer_violation", agent=command.agent,
+                              status=command.status.value, uniqueid=command.uniqueid)
+                case agent_states.AddMember() | agent_states.RemoveMember() | \
+                        agent_states.PauseMember():
+                    await self._apply_member(command)
+                case agent_states.Rejected():
+                    pass  # answered to the requester or logged by _step_agents
+
+    async def _apply_member(self, command) -> None:
+        interface = f"PJSIP/{command.agent}"
+        match command:
+            case agent_states.AddMember():
+                action = {"Action": "QueueAdd", "Queue": command.queue, "Interface": interface,
+                          "MemberName": command.name, "StateInterface": interface,
+                          "Penalty": str(command.penalty),
+                          "Paused": "true" if command.paused else "false",
+                          "Reason": command.reason, "Wrapuptime": str(command.wrapup_seconds)}
+            case agent_states.RemoveMember():
+                action = {"Action": "QueueRemove", "Queue": command.queue, "Interface": interface}
+            case _:
+                action = {"Action": "QueuePause", "Interface": interface,
+                          "Paused": "true" if command.paused else "false",
+                          "Reason": command.reason}
+        try:
+            await self._ami.action(action)
+        except (AmiError, asyncio.TimeoutError) as exc:
+            if command.__class__ is agent_states.RemoveMember and "Not there" in str(exc):
+                return
+            # Asterisk is away: the members are repaired at the next connection
+            log.warning("ami.member_action_failed", action=action["Action"], error=str(exc))
 
 
-#: A WAV file with nothing but its header.
-EMPTY_WAV_BYTES = 44
+class _RosterChange:
+    def __init__(self, roster: list[agent_states.AgentProfile]) -> None:
+        self.roster = roster
+        self.agent = None
 
 
 def discard_empty_recording(path: Path, uniqueid: str) -> None:
@@ -134,6 +304,16 @@ def discard_empty_recording(path: Path, uniqueid: str) -> None:
                     bytes=size, detail="kept: a call never answered left audio")
 
 
+def wav_seconds(path: Path) -> float | None:
+    try:
+        with wave.open(str(path)) as wav:
+            frames = wav.getnframes()
+            seconds = frames / wav.getframerate()
+    except (FileNotFoundError, wave.Error, EOFError):
+        return None
+    return round(seconds, 3) if frames else None
+
+
 def _encode(event: Event) -> dict[str, Any]:
     data = asdict(event)
     return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in data.items()}
@@ -141,4 +321,6 @@ def _encode(event: Event) -> dict[str, Any]:
 
 def _decode(payload: str) -> dict[str, Any]:
     data = json.loads(payload)
-    return {k: frozenset(v) if isinstance(v, list) else v for k, v in data.items()}
+    return {k: frozenset(tuple(i) if isinstance(i, list) else i for i in v)
+            if isinstance(v, list) else v for k, v in data.items()}
+

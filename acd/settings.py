@@ -23,6 +23,8 @@ class Settings(BaseSettings):
         "the SQLite database and synthesized prompts. Never committed.",
     )
     recordings_dir: Path = PROJECT_DIR / "recordings"
+    voicemail_dir: Path | None = Field(default=None, description="voicemail messages; "
+                                       "default: <recordings_dir>/voicemail")
     flows_dir: Path = PROJECT_DIR / "ivr_flows"
     database_url: str = Field(
         default="",
@@ -62,6 +64,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.state_dir / 'madoguchi.db'}"
+
+    @property
+    def voicemail_path(self) -> Path:
+        return self.voicemail_dir or self.recordings_dir / "voicemail"
 
     @property
     def asterisk_dir(self) -> Path:

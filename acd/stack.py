@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -18,14 +19,18 @@ from sqlalchemy.engine import make_url
 
 from acd.adapters.ami import AmiClient
 from acd.adapters.asterisk_runtime import (
+    AsteriskInstallation,
     AsteriskProcess,
     AsteriskUnavailable,
     ensure_ports_free,
     find_installation,
 )
 from acd.adapters.db import Database, make_engine
-from acd.asterisk_config import AMI_USER, render, write_config
+from acd.adapters.roster import Roster
+from acd.asterisk_config import AMI_USER, RuntimeDirs, render, write_config
+from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.ivr.loader import FlowError, load_site
+from acd.ivr.models import Site
 from acd.migrate import upgrade
 from acd.prompts import PromptError, build_prompts
 from acd.runtime import Controller
@@ -44,7 +49,31 @@ def secret_store(settings: Settings) -> SecretStore:
     return SecretStore(settings.state_dir / "secrets.json")
 
 
-def prepare(settings: Settings):
+@dataclass(frozen=True)
+class Deployment:
+    """What `acd up` runs: the validated site, the Asterisk found, the rendered config."""
+
+    settings: Settings
+    site: Site
+    installation: AsteriskInstallation
+    secrets: SecretStore
+    prompts: dict[str, dict[str, str]]
+    dirs: RuntimeDirs
+
+    def render(self, roster: list[AgentProfile]) -> None:
+        """(Re-)write the Asterisk configuration for this roster."""
+        write_config(self.settings, render(self.settings, self.site, self.installation,
+                                           self.secrets, self.prompts, roster))
+
+    def agents(self, roster: list[AgentProfile]) -> Agents:
+        """The agents' domain state for this roster and the site's queue policies."""
+        policies = {q.name: QueuePolicy(q.name, q.wrapup_seconds, q.wrapup_extension_seconds)
+                    for q in self.site.queues}
+        reasons = frozenset(STANDARD_AWAY_REASONS) | frozenset(self.site.away_reasons)
+        return Agents(policies=policies, away_reasons=reasons).with_roster(roster)
+
+
+def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
     """Validate the flows, find Asterisk and render the configuration (no process starts)."""
     try:
         site = load_site(settings.flows_dir)
@@ -52,9 +81,22 @@ def prepare(settings: Settings):
         prompts = build_prompts(site, settings.flows_dir, settings.sounds_dir)
     except (FlowError, AsteriskUnavailable, PromptError) as exc:
         raise StartupError(str(exc)) from exc
-    secrets = secret_store(settings)
-    dirs = write_config(settings, render(settings, site, installation, secrets, prompts))
-    return site, installation, secrets, dirs
+    unknown = sorted({m.queue for a in roster for m in a.queues} - {q.name for q in site.queues})
+    if unknown:
+        raise StartupError(f"agents serve queues that the flows do not define: "
+                           f"{', '.join(unknown)}")
+    deployment = Deployment(settings, site, installation, secret_store(settings), prompts,
+                            RuntimeDirs(settings.asterisk_dir))
+    deployment.render(roster)
+    return deployment
+
+
+async def load_roster(settings: Settings) -> list[AgentProfile]:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return await Roster(engine).all()
+    finally:
+        await engine.dispose()
 
 
 async def migrate_database(settings: Settings) -> None:
@@ -81,12 +123,15 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     except OSError as exc:
         raise StartupError(str(exc)) from exc
     await migrate_database(settings)
-    _site, installation, secrets, dirs = prepare(settings)
+    deployment = prepare(settings, await load_roster(settings))
+    dirs, secrets = deployment.dirs, deployment.secrets
 
-    asterisk = AsteriskProcess(installation, dirs.asterisk_conf,
-                               [settings.state_dir.resolve(), settings.recordings_dir.resolve()],
+    asterisk = AsteriskProcess(deployment.installation, dirs.asterisk_conf,
+                               [settings.state_dir.resolve(), settings.recordings_dir.resolve(),
+                                settings.voicemail_path.resolve()],
                                dirs.run / "log" / "asterisk.out")
     engine = make_engine(settings.resolved_database_url)
+    roster = Roster(engine)
     runner: web.AppRunner | None = None
     capture = None
     stack = contextlib.ExitStack()
@@ -101,14 +146,23 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             capture = stack.enter_context(open(settings.ami_capture_file, "ab"))
         ami = AmiClient(settings.bind_address, settings.ami_port, AMI_USER, secrets.get("ami"),
                         queue, capture=capture)
-        controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"))
-        runner = web.AppRunner(create_app(controller), access_log=None)
+        controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"),
+                                deployment.agents(await roster.all()))
+
+        async def apply_roster() -> None:
+            profiles = await roster.all()
+            deployment.render(profiles)
+            await ami.action({"Action": "Command", "Command": "module reload res_pjsip.so"})
+            await controller.update_roster(profiles)
+
+        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster),
+                               access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
         log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",
                  ami=f"{settings.bind_address}:{settings.ami_port}",
                  gateway=f"http://{settings.bind_address}:{settings.gateway_port}",
-                 asterisk=installation.version)
+                 asterisk=deployment.installation.version)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(ami.run(), name="ami")
             tasks.create_task(controller.run(), name="controller")

@@ -1,44 +1,46 @@
 """The agent gateway: a small aiohttp application beside the controller.
 
-For now it reports the health of the stack; screen-pops, dispositions and the consoles
-build on it. It listens on loopback only by default.
+It serves the HTTP API of the ACD core (agents, states, dispositions, voicemail) and the
+health of the stack; consoles build on it. It listens on loopback only by default.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
 
+from acd.adapters.roster import Roster
+from acd.runtime import Controller
+from agent_gateway.api import (
+    API_TOKEN,
+    APPLY_ROSTER,
+    CONTROLLER,
+    ROSTER,
+    ApiError,
+    require_token,
+    setup_routes,
+)
+
 log = structlog.get_logger(__name__)
-
-
-class StackStatus(Protocol):
-    @property
-    def connected(self) -> bool: ...
-
-    @property
-    def calls(self) -> object: ...
-
-    @property
-    def events_handled(self) -> int: ...
-
-
-STATUS = web.AppKey("status", StackStatus)
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler):
+    """The one place that turns every failure into ``{error_id, message, details}``."""
     try:
         return await handler(request)
+    except ApiError as exc:
+        return web.json_response({"error_id": exc.error_id, "message": exc.message,
+                                  "details": exc.details}, status=exc.status_code)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return web.json_response({"error_id": None, "message": exc.reason,
-                                  "details": exc.text}, status=exc.status)
-    except Exception as exc:  # the one place that turns a crash into a clear answer
+        return web.json_response({"error_id": f"HTTP_{exc.status}", "message": exc.reason,
+                                  "details": None}, status=exc.status)
+    except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
         log.exception("gateway.error", error_id=error_id, path=request.path)
         return web.json_response({"error_id": error_id, "message": "internal error",
@@ -46,14 +48,19 @@ async def error_middleware(request: web.Request, handler):
 
 
 async def healthz(request: web.Request) -> web.Response:
-    status = request.app[STATUS]
-    body = {"ami_connected": status.connected, "open_calls": len(status.calls),
-            "events_handled": status.events_handled}
-    return web.json_response(body, status=200 if status.connected else 503)
+    controller = request.app[CONTROLLER]
+    body = {"ami_connected": controller.connected, "open_calls": len(controller.calls),
+            "events_handled": controller.events_handled}
+    return web.json_response(body, status=200 if controller.connected else 503)
 
 
-def create_app(status: StackStatus) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
-    app[STATUS] = status
+def create_app(controller: Controller, roster: Roster, api_token: str,
+               apply_roster: Callable[[], Awaitable[None]]) -> web.Application:
+    app = web.Application(middlewares=[error_middleware, require_token])
+    app[CONTROLLER] = controller
+    app[ROSTER] = roster
+    app[API_TOKEN] = api_token
+    app[APPLY_ROSTER] = apply_roster
     app.router.add_get("/healthz", healthz)
+    setup_routes(app)
     return app

@@ -126,7 +126,11 @@ class AmiClient:
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self._logged_in.wait(), timeout)
 
-    async def action(self, action: dict[str, str], as_list: bool | None = None):
+    async def action(self, action: dict[str, str], as_list: bool = False):
+        """Send an action and wait (bounded) for its response; a list of messages when
+        ``as_list`` (actions answered by an event list), else the one response. Always
+        say which: panoramisk guesses from the message text, and guesses QueueAdd
+        ("Added interface to queue") wrong, waiting for a list that never comes."""
         if not self._logged_in.is_set():
             raise AmiError(f"AMI not connected ({action.get('Action')})")
         future = self._manager.send_action(dict(action), as_list=as_list)
@@ -139,6 +143,12 @@ class AmiClient:
         if first.get("Response") == "Error":
             raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message')}")
         return response
+
+    async def queue_members(self) -> frozenset[tuple[str, str, bool]]:
+        """(queue, agent id, paused) of every queue member Asterisk has now."""
+        response = await self.action({"Action": "QueueStatus"}, as_list=True)
+        return frozenset((m["Queue"], m["StateInterface"].rsplit("/", 1)[-1], m["Paused"] == "1")
+                         for m in response if m.get("Event") == "QueueMember")
 
     async def live_uniqueids(self) -> frozenset[str]:
         response = await self.action({"Action": "CoreShowChannels"}, as_list=True)

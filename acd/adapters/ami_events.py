@@ -16,9 +16,13 @@ from acd.domain.events import (
     AgentRingNoAnswer,
     CallerAbandoned,
     ChannelHungUp,
+    CongestionMessage,
     Event,
     LineEntered,
+    Overflowed,
     QueueJoined,
+    QueueLeft,
+    VoicemailLeft,
 )
 
 LINE_ENTER_USEREVENT = "MadoguchiLineEnter"
@@ -57,11 +61,18 @@ class _Fields:
         except ValueError:
             raise AmiTranslationError(f"AMI {self.name}: Timestamp={raw!r} is not a time") from None
 
-    def caller_uniqueid(self) -> str:
-        """The caller's uniqueid in a queue event. When the caller's channel is already
-        gone (AgentComplete often comes after the caller hung up), Asterisk sends no
-        caller snapshot; the agent leg's linked id is then the caller's uniqueid."""
-        return self.optional("Uniqueid") or self.text("DestLinkedid")
+    def choice(self, key: str, yes: str, no: str) -> bool:
+        value = self.text(key)
+        if value not in (yes, no):
+            raise AmiTranslationError(f"AMI {self.name}: {key}={value!r}, expected {yes} or {no}")
+        return value == yes
+
+    def caller_uniqueid(self) -> str | None:
+        """The caller's uniqueid in AgentComplete. When the caller's channel is already
+        gone (AgentComplete often comes after the hangup), Asterisk sends no caller
+        snapshot: the agent leg's linked id is then the caller's uniqueid; when both
+        channels are gone there is neither, and the controller takes the agent's call."""
+        return self.optional("Uniqueid") or self.optional("DestLinkedid")
 
     def agent(self) -> str:
         """The agent id from a queue member interface such as ``PJSIP/1001``."""
@@ -69,12 +80,26 @@ class _Fields:
         return interface.rsplit("/", 1)[-1]
 
 
+#: The dialplan's own events (UserEvent names) and their translation.
+_USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
+    LINE_ENTER_USEREVENT: lambda f: LineEntered(
+        at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"), queue=f.text("Queue"),
+        caller=f.text("Caller"), recording_file=f.optional("Recording")),
+    "MadoguchiCongestion": lambda f: CongestionMessage(
+        at=f.at(), uniqueid=f.text("Uniqueid"), started=f.choice("State", "start", "end")),
+    "MadoguchiQueueResult": lambda f: QueueLeft(
+        at=f.at(), uniqueid=f.text("Uniqueid"), queue=f.text("Queue"), status=f.text("Status")),
+    "MadoguchiOverflow": lambda f: Overflowed(
+        at=f.at(), uniqueid=f.text("Uniqueid"), reason=f.text("Reason"),
+        destination=f.text("Destination")),
+    "MadoguchiVoicemail": lambda f: VoicemailLeft(
+        at=f.at(), uniqueid=f.text("Uniqueid"), file=f.text("File")),
+}
+
+
 def _user_event(f: _Fields) -> Event | None:
-    if f.text("UserEvent") != LINE_ENTER_USEREVENT:
-        return None
-    return LineEntered(at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"),
-                       queue=f.text("Queue"), caller=f.text("Caller"),
-                       recording_file=f.optional("Recording"))
+    translator = _USER_EVENTS.get(f.text("UserEvent"))
+    return translator(f) if translator else None
 
 
 _TRANSLATORS: dict[str, Callable[[_Fields], Event | None]] = {

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     Integer,
@@ -65,6 +66,47 @@ call_records = Table(
     Column("agents_rung", Integer, nullable=False),
     Column("recording_file", Text),
     Column("close_reason", String(16), nullable=False),
+    Column("abandoned_position", Integer),
+    Column("congestion_seconds", Double, nullable=False, server_default="0"),
+    Column("overflow_reason", String(20)),
+    Column("overflow_destination", String(60)),
+    Column("voicemail_file", Text),
+)
+
+agent_states = Table(
+    "agent_states", metadata,
+    Column("agent_id", String(16), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("snapshot", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+dispositions = Table(
+    "dispositions", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("uniqueid", String(64), nullable=False, index=True),
+    Column("agent", String(16), nullable=False),
+    Column("queue", String(40)),
+    Column("outcome", String(20), nullable=False),
+    Column("category", String(80)),
+    Column("complaint", Boolean, nullable=False),
+    Column("escalation", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_at", Double, nullable=False),
+)
+
+voicemails = Table(
+    "voicemails", metadata,
+    Column("uniqueid", String(64), primary_key=True),
+    Column("line", String(32), nullable=False),
+    Column("queue", String(40), nullable=False),
+    Column("caller", String(32), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("seconds", Double, nullable=False),
+    Column("left_at", Double, nullable=False, index=True),
+    Column("handled_at", Double),
+    Column("handled_by", String(40)),
 )
 
 
@@ -89,11 +131,18 @@ class Database:
 
     async def append_event(self, kind: str, occurred_at: float, uniqueid: str | None,
                            payload: dict[str, Any]) -> None:
-        await self._write({"op": "event", "kind": kind, "occurred_at": occurred_at,
-                           "uniqueid": uniqueid, "payload": payload})
+        await self._write({"op": "insert", "table": "call_events", "values": {
+            "kind": kind, "occurred_at": occurred_at, "uniqueid": uniqueid,
+            "payload": json.dumps(payload, ensure_ascii=False)}})
 
     async def save_record(self, record: CallRecord) -> None:
-        await self._write({"op": "record", "record": asdict(record)})
+        await self._write({"op": "upsert", "table": "call_records", "values": asdict(record)})
+
+    async def save_disposition(self, values: dict[str, Any]) -> None:
+        await self._write({"op": "insert", "table": "dispositions", "values": values})
+
+    async def save_voicemail(self, values: dict[str, Any]) -> None:
+        await self._write({"op": "upsert", "table": "voicemails", "values": values})
 
     async def _write(self, item: dict[str, Any]) -> None:
         if self._spool.exists() and not await self._drain_spool():
@@ -133,6 +182,17 @@ class Database:
         log.info("db.spool_drained", items=len(items))
         return True
 
+    async def save_agent_state(self, agent_id: str, status: str, snapshot: dict[str, Any],
+                               at: float) -> None:
+        await self._write({"op": "upsert", "table": "agent_states", "values": {
+            "agent_id": agent_id, "status": status, "updated_at": at,
+            "snapshot": json.dumps(snapshot, ensure_ascii=False)}})
+
+    async def agent_snapshots(self) -> dict[str, dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(agent_states))).mappings().all()
+        return {r["agent_id"]: json.loads(r["snapshot"]) for r in rows}
+
     async def open_call_events(self, since: float) -> list[dict[str, Any]]:
         """Events of calls that have no record yet (to rebuild state after a restart)."""
         done = select(call_records.c.uniqueid)
@@ -152,13 +212,12 @@ class Database:
 
 
 def _statement(dialect: str, item: dict[str, Any]):
-    if item["op"] == "event":
-        return insert(call_events).values(
-            occurred_at=item["occurred_at"], kind=item["kind"], uniqueid=item["uniqueid"],
-            payload=json.dumps(item["payload"], ensure_ascii=False))
-    values = item["record"]
+    table = metadata.tables[item["table"]]
+    values = item["values"]
+    if item["op"] == "insert":
+        return insert(table).values(**values)
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(call_records).values(**values)
+    statement = upsert(table).values(**values)
+    key = [c.name for c in table.primary_key.columns]
     return statement.on_conflict_do_update(
-        index_elements=[call_records.c.uniqueid],
-        set_={k: statement.excluded[k] for k in values if k != "uniqueid"})
+        index_elements=key, set_={k: statement.excluded[k] for k in values if k not in key})

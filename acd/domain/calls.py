@@ -21,12 +21,17 @@ from acd.domain.events import (
     CallerAbandoned,
     ChannelHungUp,
     ChannelsSnapshot,
+    CongestionMessage,
     Event,
     LineEntered,
+    MembersSnapshot,
+    Overflowed,
     QueueJoined,
+    QueueLeft,
+    VoicemailLeft,
 )
 
-Outcome = Literal["answered", "abandoned"]
+Outcome = Literal["answered", "abandoned", "overflow", "voicemail"]
 CloseReason = Literal["hangup", "resync"]
 
 
@@ -44,6 +49,13 @@ class CallState:
     answered_at: float | None = None
     talk_ended_at: float | None = None
     abandoned_at: float | None = None
+    abandoned_position: int | None = None
+    left_queue_status: str | None = None
+    congestion_started_at: float | None = None
+    congestion_seconds: float = 0.0
+    overflow_reason: str | None = None
+    overflow_destination: str | None = None
+    voicemail_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,11 @@ class CallRecord:
     agents_rung: int
     recording_file: str | None
     close_reason: CloseReason
+    abandoned_position: int | None = None
+    congestion_seconds: float = 0.0
+    overflow_reason: str | None = None
+    overflow_destination: str | None = None
+    voicemail_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +146,7 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
             gone = [c for c in calls.active.values() if c.uniqueid not in event.uniqueids]
             return (calls._closing([c.uniqueid for c in gone]),
                     [command for c in gone for command in _finish(c, event.at, "resync")])
-        case AmiConnected() | AmiDisconnected():
+        case AmiConnected() | AmiDisconnected() | MembersSnapshot():
             return calls, []
     call = calls.active.get(event.uniqueid)
     if call is None:
@@ -147,9 +164,25 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
 def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
     match event:
         case QueueJoined():
-            if call.queue_joined_at is not None:
-                return call, "joined a queue twice"
-            return replace(call, queue=event.queue, queue_joined_at=event.at), None
+            if call.queue_joined_at is not None and call.left_queue_status is None:
+                return call, "joined a queue while waiting in another"
+            first_join = call.queue_joined_at if call.queue_joined_at is not None else event.at
+            return replace(call, queue=event.queue, queue_joined_at=first_join,
+                           left_queue_status=None), None
+        case QueueLeft():
+            return replace(call, left_queue_status=event.status), None
+        case CongestionMessage(started=True):
+            return replace(call, congestion_started_at=event.at), None
+        case CongestionMessage(started=False):
+            if call.congestion_started_at is None:
+                return call, "congestion message ended before it started"
+            return replace(call, congestion_started_at=None, congestion_seconds=round(
+                call.congestion_seconds + event.at - call.congestion_started_at, 3)), None
+        case Overflowed():
+            return replace(call, overflow_reason=event.reason,
+                           overflow_destination=event.destination), None
+        case VoicemailLeft():
+            return replace(call, voicemail_file=event.file), None
         case AgentRinging():
             return replace(call, agents_rung=call.agents_rung + 1), None
         case AgentRingNoAnswer():
@@ -165,7 +198,7 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
         case CallerAbandoned():
             if call.answered_at is not None:
                 return call, "abandoned after being answered"
-            return replace(call, abandoned_at=event.at), None
+            return replace(call, abandoned_at=event.at, abandoned_position=event.position), None
     raise TypeError(f"unexpected event {event!r}")
 
 
@@ -180,7 +213,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
-        outcome = "abandoned"
+        outcome = ("voicemail" if call.voicemail_file else
+                   "overflow" if call.overflow_reason else "abandoned")
     record = SaveCallRecord(CallRecord(
         uniqueid=call.uniqueid, line=call.line, queue=call.queue, caller=call.caller,
         agent=call.agent, entered_at=call.entered_at, queue_joined_at=call.queue_joined_at,
@@ -189,7 +223,9 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         talk_seconds=None if talk is None else round(talk, 3),
         outcome=outcome, agents_rung=call.agents_rung,
         recording_file=call.recording_file if call.answered_at is not None else None,
-        close_reason=reason,
+        close_reason=reason, abandoned_position=call.abandoned_position,
+        congestion_seconds=call.congestion_seconds, overflow_reason=call.overflow_reason,
+        overflow_destination=call.overflow_destination, voicemail_file=call.voicemail_file,
     ))
     if call.answered_at is None and call.recording_file:
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]

@@ -80,7 +80,7 @@ class AgentAnswered:
 @dataclass(frozen=True)
 class AgentCallEnded:
     at: float
-    uniqueid: str
+    uniqueid: str | None  # None: Asterisk no longer had either channel; see the runtime
     queue: str
     agent: str
     talk_seconds: int
@@ -97,6 +97,54 @@ class CallerAbandoned:
 
 
 @dataclass(frozen=True)
+class QueueLeft:
+    """Queue() returned without an operator: why (TIMEOUT = max wait, FULL, JOINEMPTY /
+    LEAVEEMPTY = nobody logged in, ...). Sent by the dialplan after Queue()."""
+
+    at: float
+    uniqueid: str
+    queue: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CongestionMessage:
+    """The congestion guidance (混雑時アナウンス) started or ended for a caller; its time
+    is excluded from the quick-answer wait."""
+
+    at: float
+    uniqueid: str
+    started: bool
+
+
+@dataclass(frozen=True)
+class Overflowed:
+    """The call could not wait for an operator and went elsewhere."""
+
+    at: float
+    uniqueid: str
+    reason: str  # timeout | full | no_agents
+    destination: str  # voicemail | queue:<name> | message
+
+
+@dataclass(frozen=True)
+class VoicemailLeft:
+    """The caller was invited to leave a message, recorded into ``file``."""
+
+    at: float
+    uniqueid: str
+    file: str
+
+
+@dataclass(frozen=True)
+class MembersSnapshot:
+    """Queue members as Asterisk has them now: (queue, agent id, paused) triples."""
+
+    at: float
+    members: frozenset[tuple[str, str, bool]]
+
+
+@dataclass(frozen=True)
 class ChannelHungUp:
     at: float
     uniqueid: str
@@ -106,9 +154,10 @@ class ChannelHungUp:
 
 CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
-    | AgentCallEnded | CallerAbandoned | ChannelHungUp
+    | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
+    | VoicemailLeft | ChannelHungUp
 )
-ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot
+ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent
 
 EVENT_TYPES: dict[str, type] = {
@@ -116,6 +165,6 @@ EVENT_TYPES: dict[str, type] = {
     for cls in (
         AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
-        ChannelHungUp,
+        QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
     )
 }

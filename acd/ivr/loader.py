@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from acd.ivr.models import Site, SiteFile
+from acd.ivr.models import Prompt, Queue, Site, SiteFile
 from acd.ivr.yaml_source import Position, SourceDocument, YamlSyntaxError, load_source
 
 
@@ -48,10 +48,10 @@ def load_site(flows_dir: Path) -> Site:
 
 def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     problems: list[str] = []
-    queues = {}
-    prompts = {}
+    queues: dict[str, Queue] = {}
+    prompts: dict[str, Prompt] = {}
+    away_reasons: dict[str, str] = {}
     dids: dict[str, Position] = {}
-    agent_ids: dict[str, Position] = {}
     for doc, content in parsed:
         for index, queue in enumerate(content.queues):
             if queue.name in queues:
@@ -59,6 +59,18 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                                 f"queue '{queue.name}' is defined twice")
             queues[queue.name] = queue
         prompts.update(content.prompts)
+        away_reasons.update(content.away_reasons)
+
+    def need_prompt(doc: SourceDocument, loc: tuple, name: str | None) -> None:
+        if name is not None and name not in prompts:
+            problems.append(f"{doc.position_of(loc)}: unknown prompt '{name}' "
+                            f"(known: {', '.join(sorted(prompts)) or 'none'})")
+
+    def need_queue(doc: SourceDocument, loc: tuple, name: str) -> None:
+        if name not in queues:
+            problems.append(f"{doc.position_of(loc)}: unknown queue '{name}' "
+                            f"(known: {', '.join(sorted(queues)) or 'none'})")
+
     for doc, content in parsed:
         for index, line in enumerate(content.lines):
             here = ("lines", index)
@@ -66,27 +78,25 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                 problems.append(f"{doc.position_of(here + ('did',))}: DID {line.did} is "
                                 f"already used at {dids[line.did]}")
             dids[line.did] = doc.position_of(here + ("did",))
-            if line.queue not in queues:
-                problems.append(f"{doc.position_of(here + ('queue',))}: unknown queue "
-                                f"'{line.queue}' (known: {', '.join(sorted(queues)) or 'none'})")
-            if line.notice is not None and line.notice not in prompts:
-                problems.append(f"{doc.position_of(here + ('notice',))}: unknown prompt "
-                                f"'{line.notice}'")
-        for index, agent in enumerate(content.agents):
-            here = ("agents", index)
-            if agent.id in agent_ids:
-                problems.append(f"{doc.position_of(here + ('id',))}: agent {agent.id} is "
-                                f"already defined at {agent_ids[agent.id]}")
-            agent_ids[agent.id] = doc.position_of(here + ("id",))
-            for q_index, name in enumerate(agent.queues):
-                if name not in queues:
-                    problems.append(f"{doc.position_of(here + ('queues', q_index))}: "
-                                    f"unknown queue '{name}'")
+            need_queue(doc, here + ("queue",), line.queue)
+            need_prompt(doc, here + ("notice",), line.notice)
+        for index, queue in enumerate(content.queues):
+            here = ("queues", index)
+            for key in ("congestion_prompt", "periodic_prompt", "no_agents_prompt",
+                        "busy_prompt"):
+                need_prompt(doc, here + (key,), getattr(queue, key))
+            if queue.overflow is not None:
+                need_prompt(doc, here + ("overflow", "prompt"), queue.overflow.prompt)
+                if queue.overflow.queue is not None:
+                    need_queue(doc, here + ("overflow", "queue"), queue.overflow.queue)
+                    if queue.overflow.queue == queue.name:
+                        problems.append(f"{doc.position_of(here + ('overflow', 'queue'))}: "
+                                        "a queue cannot overflow to itself")
     if problems:
         raise FlowError(problems)
     return Site(
         lines=tuple(line for _, c in parsed for line in c.lines),
         queues=tuple(queues.values()),
-        agents=tuple(agent for _, c in parsed for agent in c.agents),
         prompts=prompts,
+        away_reasons=away_reasons,
     )

@@ -33,11 +33,42 @@ class Prompt(Strict):
         return self
 
 
+class Overflow(Strict):
+    """Where a caller goes who cannot wait: max wait reached, queue full, nobody logged in."""
+
+    to: Literal["voicemail", "queue", "message"]
+    queue: str | None = Field(default=None, description="for to: queue")
+    prompt: str | None = Field(default=None, description="for voicemail (the invitation to "
+                               "leave a message) and message (played before hanging up)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Overflow:
+        if self.to == "queue" and not self.queue:
+            raise ValueError("overflow to a queue needs 'queue'")
+        if self.to in ("voicemail", "message") and not self.prompt:
+            raise ValueError(f"overflow to {self.to} needs 'prompt'")
+        return self
+
+
 class Queue(Strict):
     name: str = Field(pattern=NAME, description="'general' is reserved by Asterisk")
-    strategy: Literal["leastrecent", "fewestcalls"] = "leastrecent"
-    ring_timeout: int = Field(default=15, ge=5, le=120, description="seconds an agent rings")
+    strategy: Literal["longest_idle"] = Field(
+        default="longest_idle", description="the ready agent idle longest gets the next call")
+    ring_timeout: int = Field(default=15, ge=5, le=120, description="seconds an agent rings "
+                              "before the call moves on and the agent is marked missed")
     max_wait: int = Field(default=600, ge=10, le=7200, description="seconds a caller may wait")
+    max_callers: int = Field(default=0, ge=0, description="0: no limit")
+    wrapup_seconds: int = Field(default=60, ge=0, le=3600, description="maximum wrap-up "
+                                "(後処理); it ends earlier when the disposition is sent")
+    wrapup_extension_seconds: int = Field(default=60, ge=0, le=3600)
+    congestion_prompt: str | None = Field(default=None, description="played once on entry "
+                                          "when no agent is ready (混雑時アナウンス)")
+    periodic_prompt: str | None = None
+    periodic_seconds: int = Field(default=30, ge=10, le=600)
+    no_agents_prompt: str | None = Field(default=None, description="nobody is logged in")
+    busy_prompt: str | None = Field(default=None, description="the queue is full")
+    overflow: Overflow | None = Field(default=None, description="none: hang up after the "
+                                      "busy / no-agents message")
 
     @model_validator(mode="after")
     def _not_reserved(self) -> Queue:
@@ -50,6 +81,8 @@ class Line(Strict):
     did: str = Field(pattern=r"^[0-9]{4,15}$", description="the dialled number, digits only")
     name: str
     queue: str
+    priority: int = Field(default=0, ge=0, le=9, description="callers of higher priority "
+                          "lines are served first")
     language: Language = "ja"
     recording: RecordingPolicy = "always"
     notice: str | None = Field(default=None, description="prompt played before the queue")
@@ -62,26 +95,21 @@ class Line(Strict):
         return self
 
 
-class Agent(Strict):
-    id: str = Field(pattern=r"^[0-9]{3,8}$", description="extension-like agent id")
-    name: str
-    queues: list[str] = Field(min_length=1)
-
-
 class SiteFile(Strict):
     """One YAML file; the site is the union of all files in the flows directory."""
 
     lines: list[Line] = []
     queues: list[Queue] = []
-    agents: list[Agent] = []
     prompts: dict[str, Prompt] = {}
+    away_reasons: dict[str, str] = Field(default={}, description="extra away (離席) reasons: "
+                                          "id -> label, beside break, training, meeting, admin")
 
 
 class Site(Strict):
     lines: tuple[Line, ...]
     queues: tuple[Queue, ...]
-    agents: tuple[Agent, ...]
     prompts: dict[str, Prompt]
+    away_reasons: dict[str, str] = {}
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)

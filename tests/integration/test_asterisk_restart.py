@@ -36,7 +36,8 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
     settings = Settings(state_dir=state_dir, recordings_dir=state_dir / "recordings",
                         flows_dir=FIXTURES / "flows", database_url=database_url, **TEST_PORTS)
     await upgrade(database_url)
-    _site, installation, secrets, dirs = prepare(settings)
+    deployment = prepare(settings, roster=[])
+    installation, secrets, dirs = deployment.installation, deployment.secrets, deployment.dirs
 
     def asterisk() -> AsteriskProcess:
         return AsteriskProcess(installation, dirs.asterisk_conf,

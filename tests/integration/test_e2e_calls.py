@@ -60,10 +60,9 @@ async def test_ten_calls_over_two_agents_are_answered_recorded_and_logged(
     env = stack_env(state_dir, database_url)
     sipp_dir = state_dir / "sipp"
     async with RunningStack(env, state_dir, TEST_PORTS["gateway_port"]) as stack:
-        secrets = stack.secrets()
+        passwords = await stack.add_agents(list(AGENTS))
         ports = {agent: free_udp_port() for agent in AGENTS}
-        await register_agents([(a, secrets[f"sip:{a}"]) for a in AGENTS],
-                              TEST_PORTS["sip_port"], ports, sipp_dir)
+        await register_agents(list(passwords.items()), TEST_PORTS["sip_port"], ports, sipp_dir)
         agents = [SippAgent(a, ports[a], sipp_dir, talk_seconds=TALK_SECONDS) for a in AGENTS]
         for agent in agents:
             await agent.start()
@@ -104,3 +103,4 @@ async def test_ten_calls_over_two_agents_are_answered_recorded_and_logged(
     for kind in ("LineEntered", "QueueJoined", "AgentAnswered", "AgentCallEnded"):
         assert kinds.count(kind) == CALLS, kind
     assert kinds.count("AmiConnected") == 1
+    assert "OfferViolation" not in kinds

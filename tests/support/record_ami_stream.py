@@ -26,6 +26,7 @@ async def record(out: Path) -> None:
     try:
         async with RunningStack(env, state, TEST_PORTS["gateway_port"]) as stack:
             port = free_udp_port()
+            await stack.add_agents(["1001"])
             await register_agents([("1001", stack.secrets()["sip:1001"])],
                                   TEST_PORTS["sip_port"], {"1001": port}, state / "sipp")
             async with SippAgent("1001", port, state / "sipp", talk_seconds=3):

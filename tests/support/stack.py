@@ -90,3 +90,27 @@ class RunningStack:
 
     def secrets(self) -> dict[str, str]:
         return json.loads((self.state_dir / "secrets.json").read_text())
+
+    async def api(self, method: str, path: str, body: object = None,
+                  expect: int | None = 200) -> object:
+        """Call the gateway's API with the generated token; check the status."""
+        headers = {"Authorization": f"Bearer {self.secrets()['api']}"}
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, f"{self.gateway}{path}", json=body,
+                                    headers=headers) as resp:
+                data = await resp.json()
+                if expect is not None and resp.status != expect:
+                    raise StackFailed(f"{method} {path}: {resp.status} {data}")
+                return data
+
+    async def add_agents(self, ids: list[str], queues: tuple[str, ...] = ("main",),
+                         login: bool = True) -> dict[str, str]:
+        """Add agents to the roster (and log them in); their SIP passwords by id."""
+        for agent in ids:
+            await self.api("POST", "/api/agents",
+                           {"id": agent, "name": f"オペレーター{agent}",
+                            "queues": [{"queue": q} for q in queues]}, expect=201)
+            if login:
+                await self.api("POST", f"/api/agents/{agent}/login")
+        secrets = self.secrets()
+        return {agent: secrets[f"sip:{agent}"] for agent in ids}
