@@ -235,7 +235,8 @@ class Controller:
                 case agent_states.StateChanged():
                     state = self.agents.by_id[command.agent]
                     payload = {"agent": command.agent, "status": command.status.value,
-                               "previous": command.previous.value, "reason": command.reason}
+                               "previous": command.previous.value, "reason": command.reason,
+                               "ready_since": state.ready_since}
                     await self._db.append_event("AgentStateChanged", command.at,
                                                 command.uniqueid, payload)
                     await self._db.save_agent_state(command.agent, state.status.value,

@@ -283,6 +283,16 @@ def _illegal(state: AgentState, message: Message, now: float) -> Command:
 
 # ---------------------------------------------------------------- transitions
 
+#: Asterisk blocks an agent at least this long after a call, even in a queue without
+#: wrap-up, so that it cannot ring the agent at their old place in the member list in
+#: the milliseconds before the controller re-adds them at the end.
+MIN_MEMBER_WRAPUP_SECONDS = 1
+
+
+def _member_wrapup(policy: QueuePolicy) -> int:
+    return max(policy.wrapup_seconds, MIN_MEMBER_WRAPUP_SECONDS)
+
+
 def _join_all(agents: Agents, state: AgentState, paused: bool, reason: str) -> list[Command]:
     """(Re-)enter every queue at the end of its member list."""
     commands: list[Command] = []
@@ -290,7 +300,7 @@ def _join_all(agents: Agents, state: AgentState, paused: bool, reason: str) -> l
         policy = agents.policies.get(membership.queue, QueuePolicy(membership.queue))
         commands += [RemoveMember(state.id, membership.queue),
                      AddMember(state.id, state.profile.name, membership.queue,
-                               membership.penalty, paused, reason, policy.wrapup_seconds)]
+                               membership.penalty, paused, reason, _member_wrapup(policy))]
     return commands
 
 
@@ -444,7 +454,7 @@ def reconcile(agents: Agents, members: frozenset[tuple[str, str, bool]]) -> list
             if (membership.queue, state.id) not in present:
                 commands.append(AddMember(state.id, state.profile.name, membership.queue,
                                           membership.penalty, paused, reason,
-                                          policy.wrapup_seconds))
+                                          _member_wrapup(policy)))
             elif present[(membership.queue, state.id)] != paused:
                 commands.append(PauseMember(state.id, paused, reason))
     commands += [RemoveMember(agent, queue) for queue, agent in present

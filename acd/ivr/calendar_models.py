@@ -33,7 +33,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -112,8 +114,11 @@ def _day(value: object) -> object:
     raise ValueError(f"{value!r} is not a date: write YYYY-MM-DD, for example 2026-08-13")
 
 
-WindowField = Annotated[Window, PlainValidator(_window, json_schema_input_type=str)]
-MonthDayField = Annotated[MonthDay, PlainValidator(_month_day, json_schema_input_type=str)]
+# parsed into domain values; dumped back as the admin writes them ("08:30-17:00", "01-03")
+WindowField = Annotated[Window, PlainValidator(_window, json_schema_input_type=str),
+                        PlainSerializer(str, return_type=str)]
+MonthDayField = Annotated[MonthDay, PlainValidator(_month_day, json_schema_input_type=str),
+                          PlainSerializer(str, return_type=str)]
 DateField = Annotated[date, BeforeValidator(_day)]
 
 
@@ -157,8 +162,46 @@ class OpenDateSpec(Strict):
         return hours
 
 
+def _holidays(value: object) -> str | tuple[Window, ...]:
+    if value in ("closed", "open"):
+        return value  # type: ignore[return-value]
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError("holiday hours are empty: write 'closed' instead")
+        return check_windows((_window(v) for v in value), "hours on public holidays")
+    raise ValueError(f"holidays must be closed, open, or the hours of holidays like "
+                     f"[\"08:15-17:00\"], not {value!r}")
+
+
+def _year_end(value: object) -> bool | AnnualRange:
+    if isinstance(value, (bool, AnnualRange)):
+        return value
+    if isinstance(value, dict) and set(value) == {"start", "end"}:
+        return AnnualRange(_month_day(value["start"]), _month_day(value["end"]))
+    raise ValueError(f"year_end_closure must be true (12/29-1/3), false, or a range like "
+                     f"{{start: \"01-01\", end: \"01-03\"}}, not {value!r}")
+
+
+def _dump_holidays(value: str | tuple[Window, ...]) -> str | list[str]:
+    return value if isinstance(value, str) else [str(w) for w in value]
+
+
+def _dump_year_end(value: bool | AnnualRange) -> bool | dict[str, str]:
+    return value if isinstance(value, bool) else {"start": str(value.start),
+                                                  "end": str(value.end)}
+
+
+HolidaysField = Annotated[Literal["closed", "open"] | tuple[Window, ...],
+                          PlainValidator(_holidays, json_schema_input_type=str | list[str]),
+                          PlainSerializer(_dump_holidays, return_type=str | list[str])]
+YearEndField = Annotated[bool | AnnualRange,
+                         PlainValidator(_year_end, json_schema_input_type=bool | YearEndRange),
+                         PlainSerializer(_dump_year_end, return_type=bool | dict[str, str])]
+
+
 class CalendarSpec(Strict):
-    """One calendar; lines refer to it by ``name``."""
+    """One calendar; lines refer to it by ``name``. Fields are checked in this order, so
+    the date cross-checks are reported at ``open_dates``."""
 
     name: str = Field(pattern=NAME, description="lower-case id; the dialplan context is "
                       "cal-<name>")
@@ -166,38 +209,35 @@ class CalendarSpec(Strict):
     hours: dict[str, list[WindowField]] = Field(
         description="weekly hours by days: weekdays, weekends, daily, mon..sun, mon-fri, "
         "mon,wed ...")
-    holidays: Literal["closed", "open"] | list[WindowField] = Field(
+    holidays: HolidaysField = Field(
         default="closed", description="on Japanese public holidays: closed (the holiday "
         "message), open (the weekly hours apply), or the hours of holidays")
-    year_end_closure: bool | YearEndRange = Field(
+    year_end_closure: YearEndField = Field(
         default=True, description="true: closed 12/29-1/3 (year_end); false: no closure; "
         "or {start: MM-DD, end: MM-DD}")
     closed_annually: list[MonthDayField] = Field(
         default=[], description="MM-DD closed every year (status closed)")
     closed_dates: list[DateField] = Field(default=[], description="YYYY-MM-DD closed")
+    service_period: ServicePeriod | None = None
     open_dates: list[OpenDateSpec] = Field(
         default=[], description="extra open days with their hours, overriding closures")
-    service_period: ServicePeriod | None = None
 
     @field_validator("hours")
     @classmethod
     def _weekly(cls, hours: dict[str, list[Window]]) -> dict[str, list[Window]]:
-        by_day: list[list[Window]] = [[] for _ in WEEKDAYS]
+        by_day: list[list[tuple[Window, str]]] = [[] for _ in WEEKDAYS]
         for key, windows in hours.items():
             for day in parse_days(key):
-                by_day[day].extend(windows)
-        for day, windows in enumerate(by_day):
-            check_windows(windows, f"hours on {WEEKDAYS[day]}")
+                by_day[day].extend((w, key) for w in windows)
+        for day, entries in enumerate(by_day):
+            entries.sort(key=lambda entry: entry[0])
+            for (before, key1), (after, key2) in zip(entries, entries[1:]):
+                if after.start < before.end:
+                    keys = f" (from '{key1}')" if key1 == key2 else \
+                        f" (from '{key1}' and '{key2}')"
+                    raise ValueError(f"hours on {WEEKDAYS[day]}: hours {before} and {after} "
+                                     f"overlap{keys}")
         return hours
-
-    @field_validator("holidays")
-    @classmethod
-    def _holiday_hours(cls, value):
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("holiday hours are empty: write 'closed' instead")
-            check_windows(value, "hours on public holidays")
-        return value
 
     @field_validator("closed_annually")
     @classmethod
@@ -209,12 +249,21 @@ class CalendarSpec(Strict):
             seen.add(day)
         return days
 
-    @model_validator(mode="after")
-    def _dates(self) -> CalendarSpec:
-        period = self.service_period
-        check_dates(self.closed_dates, [OpenDate(o.date, tuple(o.hours)) for o in self.open_dates],
+    @field_validator("closed_dates")
+    @classmethod
+    def _closed_unique(cls, days: list[date]) -> list[date]:
+        check_dates(days, (), None, None)
+        return days
+
+    @field_validator("open_dates")
+    @classmethod
+    def _open_dates(cls, open_dates: list[OpenDateSpec], info: ValidationInfo
+                    ) -> list[OpenDateSpec]:
+        period = info.data.get("service_period")
+        check_dates(info.data.get("closed_dates", ()),
+                    [OpenDate(o.date, tuple(o.hours)) for o in open_dates],
                     period.start if period else None, period.end if period else None)
-        return self
+        return open_dates
 
     def weekly(self) -> tuple[tuple[Window, ...], ...]:
         by_day: list[list[Window]] = [[] for _ in WEEKDAYS]
@@ -224,17 +273,15 @@ class CalendarSpec(Strict):
         return tuple(tuple(sorted(day)) for day in by_day)
 
     def to_domain(self) -> Calendar:
-        if self.year_end_closure is True:
-            year_end: AnnualRange | None = YEAR_END_DEFAULT
-        elif self.year_end_closure is False:
-            year_end = None
+        if isinstance(self.year_end_closure, AnnualRange):
+            year_end: AnnualRange | None = self.year_end_closure
         else:
-            year_end = AnnualRange(self.year_end_closure.start, self.year_end_closure.end)
+            year_end = YEAR_END_DEFAULT if self.year_end_closure else None
         return Calendar(
             name=self.name,
             title=self.title,
             weekly=self.weekly(),
-            holidays=tuple(self.holidays) if isinstance(self.holidays, list) else self.holidays,
+            holidays=self.holidays,
             year_end=year_end,
             closed_annually=tuple(self.closed_annually),
             closed_dates=tuple(self.closed_dates),

@@ -345,7 +345,7 @@ body {
 .top dl { margin: 0; display: grid; grid-template-columns: auto auto; column-gap: 3mm; }
 .top dt { text-align: right; color: #333; }
 .top dd { margin: 0; }
-h1 { text-align: center; font-size: 20pt; letter-spacing: {{ "0.3em" if lang == "ja" else "0.02em" }};
+h1 { text-align: center; font-size: 20pt; letter-spacing: {{ title_spacing }};
      margin: 9mm 0 7mm; font-weight: bold; }
 .issuer { display: flex; justify-content: flex-end; align-items: center; gap: 4mm;
           margin-bottom: 6mm; }
@@ -411,7 +411,7 @@ dl.methods dd { margin: 0 0 0 4mm; }
     {% endif %}
     {% if v.by_method %}
     <tr><th>{{ L.by_method }}</th><td>
-      {% for code, short, n in v.by_method %}{{ short }}{{ L.colon }}{{ "{:,}".format(n) }}{{ L.unit_items }}{% if not loop.last %}{{ L.sep }}{% endif %}{% endfor %}
+      {{ by_method }}
     </td></tr>
     {% endif %}
     <tr><th>{{ L.digest }}</th><td><div class="digest">{{ v.digest }}</div>
@@ -447,7 +447,10 @@ dl.methods dd { margin: 0 0 0 4mm; }
         <td>{{ r.item.line }}</td>
         <td>{{ r.call_date }}<br>{{ r.call_clock }}</td>
         <td class="hash"><span>{{ r.sha256[:32] }}</span><wbr><span>{{ r.sha256[32:] }}</span></td>
-        <td>{% for part in r.method_parts %}{{ part }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td>
+        <td>
+          {% for part in r.method_parts %}{{ part }}{% if not loop.last %}<br>{% endif %}
+          {% endfor %}
+        </td>
         <td>{{ r.erased_date }}<br>{{ r.erased_clock }}</td>
         <td>{{ r.item.operator }}</td>
       </tr>
@@ -474,6 +477,10 @@ def render_html(items: list[CertificateItem], header: CertificateHeader,
         period_start=_long_date(header.period_start, lang),
         period_end=_long_date(header.period_end, lang),
         total_size=None if v.total_size is None else _size_text(v.total_size, lang),
+        title_spacing="0.3em" if lang == "ja" else "0.02em",
+        by_method=v.labels["sep"].join(
+            f"{short}{v.labels['colon']}{n:,}{v.labels['unit_items']}"
+            for _, short, n in v.by_method),
     )
 
 

@@ -30,7 +30,6 @@ from acd.domain.calendar import (
     OpenDate,
     Window,
     day_plan,
-    japanese_holidays,
     status_at,
 )
 from acd.ivr.calendar_dialplan import (
@@ -149,6 +148,14 @@ def test_bad_arguments_are_refused():
         compile_calendar(calendar, "c", (date(2027, 1, 1), date(2026, 1, 1)))
 
 
+def test_several_calendars_compile_to_their_own_contexts():
+    seeds = seed_calendars()
+    lines = compile_calendars([seeds["kamakura"], seeds["kawagoe"]], YEARS)
+    assert [line for line in lines if line.startswith("[")] == ["[cal-kamakura]",
+                                                                "[cal-kawagoe]"]
+    assert lines[lines.index("[cal-kawagoe]") - 4] == ""
+
+
 def test_a_calendar_spec_compiles_like_its_domain_calendar():
     spec = CalendarFile.model_validate(load_source(EXAMPLES).data).calendars[0]
     assert compile_calendar(spec, "c", YEARS) == compile_calendar(spec.to_domain(), "c", YEARS)
@@ -160,7 +167,7 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _range_mask(spec: str, size: int, names: tuple[str, ...] | None) -> frozenset[int]:
     """get_range(): '*' or '&'-joined items and cyclic a-b ranges, 0-based."""
     if spec in ("", "*"):
@@ -180,7 +187,7 @@ def _range_mask(spec: str, size: int, names: tuple[str, ...] | None) -> frozense
     return frozenset(result)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _minute_mask(spec: str) -> frozenset[int]:
     """get_timerange(): from the start minute through the end minute *inclusive*."""
     if spec in ("", "*"):
@@ -308,6 +315,11 @@ CAL_PORTS = {"sip_port": 35060, "ami_port": 35038, "gateway_port": 38080,
              "rtp_start": 36000, "rtp_end": 36999}
 
 
+def table_source(table: dict[date, str]):
+    """A holiday source made of ``table`` (instead of the holidays of Japan)."""
+    return lambda year: {day: name for day, name in table.items() if day.year == year}
+
+
 def realtime_calendars(now: datetime) -> dict[str, tuple[Calendar, dict[date, str]]]:
     """Calendars built around ``now`` (Tokyo) and the holiday table each one uses."""
     today, minute = now.date(), now.hour * 60 + now.minute
@@ -363,9 +375,11 @@ async def _real_asterisk(state_dir: Path) -> None:
     from acd.settings import Settings
     from acd.stack import prepare
 
-    # stay clear of a minute boundary: the real-clock cases are decided to the minute
-    if datetime.now(TOKYO).second >= 45:
-        await asyncio.sleep(61 - datetime.now(TOKYO).second)
+    # stay clear of a minute boundary (the real-clock cases are decided to the minute)
+    # and of midnight (they use today's date)
+    current = datetime.now(TOKYO)
+    if current.second >= 45 or (current.hour, current.minute) == (23, 59):
+        await asyncio.sleep(61 - current.second)
     now = datetime.now(timezone.utc).astimezone(TOKYO)
     realtime = realtime_calendars(now)
     seeds = seed_calendars()
@@ -383,10 +397,10 @@ async def _real_asterisk(state_dir: Path) -> None:
         for when in boundary_moments(calendar, INTERESTING_DAYS):
             fixed_cases[(name, str(int(when.timestamp())))] = status_at(calendar, when)
     for name, (calendar, table) in realtime.items():
-        source = (lambda year, table=table: {d: n for d, n in table.items() if d.year == year})
         lines += [""] + compile_calendar(calendar, calendar_context(calendar),
                                          (now.date() - timedelta(days=400),
-                                          now.date() + timedelta(days=400)), source)
+                                          now.date() + timedelta(days=400)),
+                                         table_source(table))
         lines += [f"[caltest-{name}]",
                   "exten => now,1,Set(T0=${EPOCH})",
                   f" same => n,Gosub({calendar_context(calendar)},s,1)",
@@ -430,7 +444,8 @@ async def _real_asterisk(state_dir: Path) -> None:
                         results[(message["Calendar"], message["Case"])] = dict(message)
 
             collector = asyncio.create_task(collect())
-            wanted = [*fixed_cases, *((name, "now") for name in realtime)]
+            # the real-clock cases first, while the clock is still near `now`
+            wanted = [*((name, "now") for name in realtime), *fixed_cases]
             for name, case in wanted:
                 await ami.action({"Action": "Command", "Command":
                                   f"channel originate Local/{case}@caltest-{name} "
@@ -453,14 +468,15 @@ async def _real_asterisk(state_dir: Path) -> None:
              for (name, case), expected in fixed_cases.items()
              if results[(name, case)]["Status"] != expected]
     assert not wrong, wrong
-    assert len(fixed_cases) > 300
+    assert len(fixed_cases) > 300, len(fixed_cases)
+    print(f"{len(fixed_cases)} fixed moments and {len(realtime)} real-clock cases agree")
     # at its real clock: the same answer as status_at at the instant it decided
     answers = {}
     for name, (calendar, table) in realtime.items():
         message = results[(name, "now")]
         decided = datetime.fromtimestamp(int(message["Epoch"]), timezone.utc)
-        source = (lambda year, table=table: {d: n for d, n in table.items() if d.year == year})
-        assert message["Status"] == status_at(calendar, decided, source), (name, message)
+        assert message["Status"] == status_at(calendar, decided, table_source(table)), \
+            (name, message)
         answers[name] = message["Status"]
     expected = {"rt-open": "open", "rt-other-days": "closed", "rt-starts-now": "open",
                 "rt-closed-date": "closed", "rt-closed-annually": "closed",

@@ -36,6 +36,28 @@ from acd.recordings.sealed import (
 )
 
 C = DEFAULT_CHUNK_SIZE
+SIZE = 480_044  # 30 s at 16,000 B/s plus the 44-byte WAV header
+LAST = (SIZE - 1) // C * C  # where the short last chunk starts
+RANGES = {
+    "whole file": (0, SIZE),
+    "empty at the start": (0, 0),
+    "empty at the end": (SIZE, SIZE),
+    "first byte": (0, 1),
+    "the WAV header": (0, 44),
+    "exactly chunk 0": (0, C),
+    "exactly chunk 1": (C, 2 * C),
+    "last byte of a chunk": (C - 1, C),
+    "first byte of a chunk": (C, C + 1),
+    "across one boundary": (C - 1, C + 1),
+    "inside chunks, across several": (C + 5, 3 * C - 7),
+    "inside one chunk": (100, 200),
+    "boundary to the middle": (3 * C, 3 * C + C // 2),
+    "the short last chunk": (LAST, SIZE),
+    "into the last chunk": (LAST - 1, SIZE),
+    "last byte": (SIZE - 1, SIZE),
+    "all but the ends": (1, SIZE - 1),
+    "a tail, as after a seek": (SIZE - 1000, SIZE),
+}
 
 
 def make_wav(path: Path, seconds: float = 30.0, rate: int = 8000) -> bytes:
@@ -71,7 +93,7 @@ def sealed(tmp_path, wav_bytes, keyring) -> Path:
 
 
 def test_round_trip_of_a_real_wav(tmp_path, wav_bytes, keyring):
-    assert len(wav_bytes) == 480_044  # 30 s at 16,000 B/s plus the 44-byte header
+    assert len(wav_bytes) == SIZE
     plain = tmp_path / "call.wav"
     plain.write_bytes(wav_bytes)
     out = tmp_path / "call.wav.mdgs"
@@ -101,32 +123,12 @@ def test_round_trip_of_a_real_wav(tmp_path, wav_bytes, keyring):
     with wave.open(io.BytesIO(decrypted)) as back:
         assert (back.getframerate(), back.getnchannels(), back.getsampwidth(),
                 back.getnframes()) == (8000, 1, 2, 240_000)
-    assert verify_sealed(out, keyring, expected_sha256=info.plain_sha256).plain_size == len(wav_bytes)
+    verified = verify_sealed(out, keyring, expected_sha256=info.plain_sha256)
+    assert verified.plain_size == len(wav_bytes)
 
 
-def _ranges(size: int) -> list[tuple[int, int]]:
-    last = (size - 1) // C * C
-    return [
-        (0, size),                # whole file
-        (0, 0), (size, size),     # empty, at both ends
-        (0, 1), (0, 44),          # first byte, the WAV header
-        (0, C), (C, 2 * C),       # exactly one chunk
-        (C - 1, C), (C, C + 1),   # last byte of a chunk, first byte of the next
-        (C - 1, C + 1),           # across one boundary
-        (C + 5, 3 * C - 7),       # inside chunks, across several
-        (100, 200),               # inside one chunk
-        (3 * C, 3 * C + C // 2),  # from a boundary to the middle
-        (last, size),             # the short last chunk
-        (last - 1, size),         # into the last chunk
-        (size - 1, size),         # last byte
-        (1, size - 1),            # all but the ends
-        (size - 1000, size),      # a tail, as a browser asks after a seek
-    ]
-
-
-@pytest.mark.parametrize("index", range(18))
-def test_every_kind_of_range_equals_the_slice(sealed, wav_bytes, keyring, index):
-    start, end = _ranges(len(wav_bytes))[index]
+@pytest.mark.parametrize("start, end", RANGES.values(), ids=RANGES.keys())
+def test_every_kind_of_range_equals_the_slice(sealed, wav_bytes, keyring, start, end):
     with SealedReader(sealed, keyring) as reader:
         assert reader.read_range(start, end) == wav_bytes[start:end]
         pieces = list(reader.iter_range(start, end))

@@ -504,14 +504,23 @@ class SippAgent:
 
     def __init__(self, agent_id: str, contact_port: int, workdir: Path, *,
                  talk_seconds: float = 4.0, ring_seconds: float = 0.0,
-                 pcap: Path = AUDIO_PCAP) -> None:
+                 pcap: Path = AUDIO_PCAP, talk_max_seconds: float | None = None) -> None:
+        """``talk_max_seconds``: talk a random time, uniform in [talk_seconds,
+        talk_max_seconds], drawn for each call (then Asterisk must not hang up first)."""
         if talk_seconds <= 0 or ring_seconds < 0:
             raise ValueError("talk_seconds must be > 0 and ring_seconds >= 0")
+        if talk_max_seconds is not None and talk_max_seconds < talk_seconds:
+            raise ValueError("talk_max_seconds must be >= talk_seconds")
         self.agent_id = agent_id
         self.contact_port = contact_port
         self.talk_seconds = talk_seconds
         self.ring_seconds = ring_seconds
-        values = {"pcap": pcap, "ring_ms": _ms(ring_seconds), "talk_ms": _ms(talk_seconds)}
+        if talk_max_seconds is None:
+            talk = (f'<recv request="BYE" timeout="{_ms(talk_seconds)}" ontimeout="hangup"/>')
+        else:
+            talk = (f'<pause distribution="uniform" min="{_ms(talk_seconds)}" '
+                    f'max="{_ms(talk_max_seconds)}"/>\n  <nop next="hangup"/>')
+        values = {"pcap": pcap, "ring_ms": _ms(ring_seconds), "talk": talk}
         self._run = _SippProcess(f"agent-{agent_id}", workdir, "agent.xml", values, [],
                                  AGENT_ADDRESS, sip_port=contact_port)
 
