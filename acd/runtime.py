@@ -68,6 +68,15 @@ class _Tick:
     at: float
 
 
+@dataclass(frozen=True)
+class _Resync:
+    attempt: int
+
+
+RESYNC_RETRY_SECONDS = 2.0
+RESYNC_ATTEMPTS = 10
+
+
 class Controller:
     def __init__(self, ami: AmiClient, queue: asyncio.Queue, db: Database,
                  agents: agent_states.Agents | None = None) -> None:
@@ -135,7 +144,10 @@ class Controller:
             case Connected(at=at):
                 log.info("ami.connected")
                 await self.handle(AmiConnected(at))
-                await self._resync()
+                await self._resync(attempt=1)
+            case _Resync(attempt=attempt):
+                if self.connected:
+                    await self._resync(attempt)
             case Disconnected(at=at, reason=reason):
                 log.warning("ami.disconnected", reason=reason)
                 await self.handle(AmiDisconnected(at, reason))
@@ -156,12 +168,16 @@ class Controller:
         else:
             reply.set_result(self.agents.by_id[request.agent])
 
-    async def _resync(self) -> None:
+    async def _resync(self, attempt: int) -> None:
         try:
             live = await self._ami.live_uniqueids()
             members = await self._ami.queue_members()
         except (AmiError, asyncio.TimeoutError) as exc:
-            log.error("controller.resync_failed", error=str(exc))
+            # e.g. Asterisk still booting: try again shortly (the callback only enqueues)
+            log.error("controller.resync_failed", error=str(exc), attempt=attempt)
+            if attempt < RESYNC_ATTEMPTS:
+                asyncio.get_running_loop().call_later(
+                    RESYNC_RETRY_SECONDS, self._queue.put_nowait, _Resync(attempt + 1))
             return
         await self.handle(ChannelsSnapshot(time.time(), live))
         await self.handle(MembersSnapshot(time.time(), members))
@@ -194,9 +210,9 @@ class Controller:
         for command in commands:
             match command:
                 case call_tracker.SaveCallRecord(record=record):
-                    await self._db.save_record(record)
                     if record.voicemail_file:
-                        await self._save_voicemail(record)
+                        record = await self._save_voicemail(record)
+                    await self._db.save_record(record)
                     log.info("call.recorded", uniqueid=record.uniqueid, outcome=record.outcome,
                              agent=record.agent, wait=record.wait_seconds,
                              talk=record.talk_seconds, reason=record.close_reason)
@@ -206,15 +222,20 @@ class Controller:
                     log.error("domain.problem", problem=message, uniqueid=uid, agent=agent,
                               trigger=type(event).__name__)
 
-    async def _save_voicemail(self, record: call_tracker.CallRecord) -> None:
-        seconds = wav_seconds(Path(record.voicemail_file))
+    async def _save_voicemail(self, record: call_tracker.CallRecord) -> call_tracker.CallRecord:
+        """Store the message; a caller who hung up without speaking left none: the call is
+        then an overflow without a message, and the empty file goes."""
+        path = Path(record.voicemail_file)
+        seconds = wav_seconds(path)
         if seconds is None:
-            log.warning("voicemail.missing", uniqueid=record.uniqueid, file=record.voicemail_file)
-            return
+            discard_empty_recording(path, record.uniqueid)
+            log.info("voicemail.none_left", uniqueid=record.uniqueid)
+            return replace(record, outcome="overflow", voicemail_file=None)
         await self._db.save_voicemail({
             "uniqueid": record.uniqueid, "line": record.line, "queue": record.queue,
             "caller": record.caller, "file": record.voicemail_file, "seconds": seconds,
             "left_at": record.ended_at, "handled_at": None, "handled_by": None})
+        return record
 
     # ------------------------------------------------------------ agents
 

@@ -78,6 +78,8 @@ class AmiClient:
         self._timeout = action_timeout
         self._ping_interval = ping_interval
         self._logged_in = asyncio.Event()
+        self._lost = asyncio.Event()  # set while disconnected: pending actions fail at once
+        self._lost.set()
         self._manager = Manager(
             host=host, port=port, username=username, secret=secret, events="on",
             loop=asyncio.get_running_loop(), protocol_factory=_Utf8Protocol,
@@ -91,12 +93,14 @@ class AmiClient:
         return self._logged_in.is_set()
 
     def _on_login(self, _manager: Manager) -> None:
+        self._lost.clear()
         self._logged_in.set()
         self._queue.put_nowait(Connected(time.time()))
 
     def _on_disconnect(self, _manager: Manager, exc: object) -> None:
         was = self._logged_in.is_set()
         self._logged_in.clear()
+        self._lost.set()
         if was:
             self._queue.put_nowait(Disconnected(time.time(), str(exc)[:200]))
 
@@ -134,11 +138,18 @@ class AmiClient:
         if not self._logged_in.is_set():
             raise AmiError(f"AMI not connected ({action.get('Action')})")
         future = self._manager.send_action(dict(action), as_list=as_list)
+        lost = asyncio.ensure_future(self._lost.wait())
         try:
-            response = await asyncio.wait_for(future, self._timeout)
-        except asyncio.TimeoutError:
-            raise AmiError(f"AMI action {action.get('Action')} got no answer in "
-                           f"{self._timeout} s") from None
+            await asyncio.wait({future, lost}, timeout=self._timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if not future.done():
+            future.cancel()
+            why = "the connection was lost" if self._lost.is_set() else \
+                f"no answer in {self._timeout} s"
+            raise AmiError(f"AMI action {action.get('Action')}: {why}")
+        response = future.result()
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":
             raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message')}")

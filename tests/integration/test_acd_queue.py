@@ -1,0 +1,166 @@
+"""Waiting callers and agents' states on a real Asterisk: wrap-up, ring-no-answer,
+congestion message, max-wait overflow to voicemail, queue full, nobody logged in, abandon."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from acd.adapters.db import call_records, make_engine
+from acd.runtime import wav_seconds
+from tests.conftest import TEST_PORTS, stack_env
+from tests.support.event_log import load_events
+from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
+from tests.support.stack import RunningStack
+
+pytestmark = pytest.mark.integration
+SIP = TEST_PORTS["sip_port"]
+
+
+async def records(url: str) -> dict[str, dict]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(call_records))).mappings().all()
+    finally:
+        await engine.dispose()
+    return {r["caller"]: dict(r) for r in rows}
+
+
+async def until(check, timeout: float, what: str):
+    for _ in range(int(timeout / 0.2)):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def agent_state(stack: RunningStack, agent: str) -> dict:
+    return next(a for a in await stack.api("GET", "/api/agents") if a["id"] == agent)
+
+
+async def registered_agents(stack, ids, queue, workdir, **agent_options) -> dict[str, SippAgent]:
+    passwords = await stack.add_agents(ids, queues=(queue,))
+    ports = {a: free_udp_port() for a in ids}
+    await register_agents(list(passwords.items()), SIP, ports, workdir)
+    agents = {a: SippAgent(a, ports[a], workdir, **agent_options.get(a, {"talk_seconds": 1.0}))
+              for a in ids}
+    for agent in agents.values():
+        await agent.start()
+    return agents
+
+
+async def test_wrapup_ends_on_disposition_and_on_timeout_and_no_answer_moves_on(
+        state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    sipp = state_dir / "sipp"
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        # 3001 is first in line but never answers in time (rings 8 s > ring_timeout 5 s)
+        agents = await registered_agents(stack, ["3001", "3002"], "wrapup", sipp, **{
+            "3001": {"talk_seconds": 1.0, "ring_seconds": 8.0},
+            "3002": {"talk_seconds": 1.0}})
+        try:
+            first = await run_callers("0570000200", SIP, 1, 1.0, sipp / "a",
+                                      caller_start="0311110001", max_seconds=60)
+            assert first.successful == 1, first.describe()
+            missed = await agent_state(stack, "3001")
+            assert (missed["status"], missed["reason"]) == ("missed", "missed")
+            taker = await until(lambda: _in_wrapup(stack, "3002"), 5, "wrap-up of 3002")
+            # the disposition ends the wrap-up at once
+            ready = await stack.api("POST", "/api/agents/3002/disposition",
+                                    {"uniqueid": taker["call"], "outcome": "完了",
+                                     "category": "住民票", "note": "案内済み"})
+            assert ready["status"] == "ready"
+            bad = await stack.api("POST", "/api/agents/3002/disposition",
+                                  {"uniqueid": "nope", "outcome": "完了"}, expect=409)
+            assert bad["error_id"] == "NOT_YOUR_CALL"
+            # 3001 stays missed: the next call goes to 3002, whose wrap-up then times out
+            second = await run_callers("0570000200", SIP, 1, 1.0, sipp / "b",
+                                       caller_start="0311110002", max_seconds=60)
+            assert second.successful == 1, second.describe()
+            await until(lambda: _in_wrapup(stack, "3002"), 5, "second wrap-up")
+            await until(lambda: _status_is(stack, "3002", "ready"), 10, "wrap-up timeout")
+            back = await stack.api("POST", "/api/agents/3001/ready")
+            assert back["status"] == "ready"
+        finally:
+            for agent in agents.values():
+                await agent.stop()
+    assert stack.returncode == 0
+    events = await load_events(url)
+    changes = [(e["payload"]["agent"], e["payload"]["status"], e["payload"]["reason"])
+               for e in events if e["kind"] == "AgentStateChanged"]
+    assert ("3001", "missed", "missed") in changes
+    assert ("3002", "ready", "wrapup_timeout") in changes
+    assert [e["payload"]["agent"] for e in events if e["kind"] == "AgentRingNoAnswer"] == ["3001"]
+    assert [e["payload"]["agent"] for e in events if e["kind"] == "AgentAnswered"] == \
+        ["3002", "3002"]
+    disposition = next(e for e in events if e["kind"] == "DispositionRecorded")
+    assert (disposition["payload"]["outcome"], disposition["payload"]["category"]) == \
+        ("完了", "住民票")
+    assert not any(e["kind"] == "OfferViolation" for e in events)
+
+
+async def _in_wrapup(stack, agent):
+    state = await agent_state(stack, agent)
+    return state if state["status"] == "wrapup" else None
+
+
+async def _status_is(stack, agent, status):
+    return (await agent_state(stack, agent))["status"] == status
+
+
+async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    sipp = state_dir / "sipp"
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        # nobody logged in: the no-agents message, then voicemail; the caller speaks
+        alone = await run_callers("0570000300", SIP, 1, 1.0, sipp / "n",
+                                  caller_start="0322220001", hangup_after=12, max_seconds=40)
+        assert alone.successful == 1, alone.describe()
+
+        # one agent logged in but away: callers hear the congestion message and wait
+        passwords = await stack.add_agents(["3101"], queues=("small",))
+        port = free_udp_port()
+        await register_agents(list(passwords.items()), SIP, {"3101": port}, sipp)
+        await stack.api("POST", "/api/agents/3101/away", {"reason": "break"})
+        waiting = asyncio.create_task(run_callers(
+            "0570000300", SIP, 1, 1.0, sipp / "w", caller_start="0322220002",
+            hangup_after=25, max_seconds=60))
+        await asyncio.sleep(6)  # the first caller is in the queue (max 1 caller)
+        full = await run_callers("0570000300", SIP, 1, 1.0, sipp / "f",
+                                 caller_start="0322220003", hangup_after=10, max_seconds=40)
+        abandoning = await run_callers("0570000300", SIP, 1, 1.0, sipp / "x",
+                                       caller_start="0322220004", hangup_after=2,
+                                       max_seconds=30)
+        timed_out = await waiting
+        for result in (full, abandoning, timed_out):
+            assert result.successful == 1, result.describe()
+        # only the first caller still spoke when the recording began (SIPp plays its 7 s
+        # of audio once, from the answer): the others left no message
+        voicemail = await stack.api("GET", "/api/voicemails")
+        assert [v["caller"] for v in voicemail] == ["0322220001"]
+        first = voicemail[0]
+        assert first["seconds"] >= 1 and wav_seconds(Path(first["file"])) == first["seconds"]
+        handled = await stack.api("POST", f"/api/voicemails/{first['uniqueid']}/handled",
+                                  {"by": "supervisor1"})
+        assert handled["handled_by"] == "supervisor1"
+        assert await stack.api("GET", "/api/voicemails?unhandled=1") == []
+    got = await records(url)
+    assert (got["0322220001"]["outcome"], got["0322220001"]["overflow_reason"]) == \
+        ("voicemail", "no_agents")
+    waited = got["0322220002"]
+    assert (waited["outcome"], waited["overflow_reason"]) == ("overflow", "timeout")
+    assert waited["congestion_seconds"] > 1
+    assert 9 <= waited["wait_seconds"] <= 12  # max_wait 10 s, congestion excluded
+    assert (got["0322220003"]["outcome"], got["0322220003"]["overflow_reason"]) == \
+        ("overflow", "full")
+    assert list((state_dir / "recordings" / "voicemail").rglob("*.wav")) == [
+        Path(first["file"])]
+    abandoned = got["0322220004"]
+    assert abandoned["outcome"] == "abandoned" and abandoned["wait_seconds"] is None
