@@ -251,9 +251,12 @@ class Controller:
         return rejected
 
     async def _carry_out_agent_commands(self, commands: list[agent_states.Command]) -> None:
+        asterisk_changed = False
         for command in commands:
             match command:
                 case agent_states.StateChanged():
+                    if asterisk_changed:  # logged as of when Asterisk applied it
+                        command = replace(command, at=max(command.at, time.time()))
                     state = self.agents.by_id[command.agent]
                     payload = {"agent": command.agent, "status": command.status.value,
                                "previous": command.previous.value, "reason": command.reason,
@@ -280,6 +283,7 @@ class Controller:
                 case agent_states.AddMember() | agent_states.RemoveMember() | \
                         agent_states.PauseMember():
                     await self._apply_member(command)
+                    asterisk_changed = True
                 case agent_states.Rejected():
                     pass  # answered to the requester or logged by _step_agents
 

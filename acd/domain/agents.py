@@ -255,20 +255,32 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
     if state is None:
         return agents, [Rejected("AGENT_UNKNOWN", f"no agent {message.agent}")]
     handler = TRANSITIONS.get((state.status, type(message)))
+    if isinstance(message, AgentRinging) and state.status in (Status.AWAY, Status.LOGGED_OUT) \
+            and message.at <= state.since:
+        # Asterisk chose the agent just before the pause or removal reached it: the phone
+        # rang while the agent was still ready, so it rings; no violation.
+        handler = _rung
     if handler is None:
         return agents, [_illegal(state, message, now)]
     new_state, commands = handler(agents, state, message, now)
     if any(isinstance(c, Rejected) for c in commands):
         return agents, commands
     if new_state.status is not state.status or new_state.reason != state.reason:
-        commands = [StateChanged(now, state.id, new_state.status, state.status,
-                                 new_state.reason, new_state.call or state.call), *commands]
+        change = StateChanged(now, state.id, new_state.status, state.status,
+                              new_state.reason, new_state.call or state.call)
+        # Becoming available is logged before Asterisk may offer a call; becoming
+        # unavailable only once Asterisk has paused or removed the agent.
+        commands = [change, *commands] if new_state.status is Status.READY \
+            else [*commands, change]
     return agents.with_agent(new_state), commands
 
 
 def _illegal(state: AgentState, message: Message, now: float) -> Command:
     if isinstance(message, AgentRinging):
         return OfferViolation(now, state.id, message.uniqueid, state.status)
+    if isinstance(message, SetAway) and state.status is Status.RINGING:
+        return Rejected("AGENT_RINGING", f"agent {state.id}'s phone is ringing: answer it, "
+                        "or go away once it stops")
     if isinstance(message, SetReady) and state.status is Status.WRAPUP:
         return Rejected("DISPOSITION_REQUIRED",
                         f"agent {state.id} is in wrap-up: send the disposition to be ready")

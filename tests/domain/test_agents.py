@@ -151,7 +151,9 @@ def test_ringing_ends_when_the_caller_leaves_keeping_the_place(withdrawal):
 
 def test_away_with_reasons_and_unknown_reason():
     state, [ok] = drive(in_status(Status.READY), SetAway("1001", "meeting"))
-    assert status(state) is Status.AWAY and ok[-1] == PauseMember("1001", True, "meeting")
+    # paused in Asterisk first, then logged as away
+    assert status(state) is Status.AWAY and ok[0] == PauseMember("1001", True, "meeting")
+    assert isinstance(ok[-1], StateChanged) and ok[-1].status is Status.AWAY
     state, [bad] = drive(state, SetAway("1001", "napping"))
     assert bad[0].error_id == "UNKNOWN_AWAY_REASON" and state.by_id["1001"].reason == "meeting"
 
@@ -161,7 +163,7 @@ ILLEGAL_EXPECTED = {
     (Status.WRAPUP, SetReady): "DISPOSITION_REQUIRED",
     (Status.READY, Login): "ALREADY_LOGGED_IN",
     (Status.ON_CALL, Logout): "ILLEGAL_TRANSITION",
-    (Status.RINGING, SetAway): "ILLEGAL_TRANSITION",
+    (Status.RINGING, SetAway): "AGENT_RINGING",
 }
 REQUESTS = [Login("1001"), Logout("1001"), SetReady("1001"), SetAway("1001", "break"),
             ExtendWrapup("1001")]
@@ -186,9 +188,18 @@ def test_every_request_is_either_a_legal_transition_or_rejected_unchanged(curren
 @pytest.mark.parametrize("current", [s for s in Status if s is not Status.READY])
 def test_an_offer_to_an_agent_not_ready_is_a_violation(current):
     before = in_status(current)
-    after, [commands] = drive(before, AgentRinging(T0, "c9", "main", "1001"))
+    after, [commands] = drive(before, AgentRinging(T0 + 100, "c9", "main", "1001"),
+                              now=T0 + 100)
     assert after is before
-    assert commands == [OfferViolation(T0, "1001", "c9", current)]
+    assert commands == [OfferViolation(T0 + 100, "1001", "c9", current)]
+
+
+def test_a_ring_asterisk_started_before_the_away_reached_it_is_no_violation():
+    away, _ = drive(in_status(Status.READY), SetAway("1001", "break"), now=T0 + 10)
+    state, [commands] = drive(away, AgentRinging(T0 + 9.99, "c9", "main", "1001"),
+                              now=T0 + 10.01)
+    assert status(state) is Status.RINGING
+    assert not any(isinstance(c, OfferViolation) for c in commands)
 
 
 def test_disposition_for_a_call_the_agent_did_not_take_is_rejected():

@@ -71,3 +71,48 @@ async def test_two_hundred_random_calls_go_evenly_to_the_longest_idle_agent(stat
     assert all(abs(n - mean) <= 2 for n in answered.values()), answered
     assert audit.offers >= 200 and audit.not_ready == []
     assert audit.longest_idle_share >= 0.99
+
+
+async def test_three_hundred_calls_never_offered_to_an_agent_away_or_in_wrapup(state_dir: Path):
+    ids = [f"40{i}" for i in range(1, 7)]
+    sipp = state_dir / "sipp"
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    rng = random.Random(5)
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        agents = await start_agents(stack, ids, "wrapup", sipp, talk=(0.5, 1.0))
+        callers = asyncio.create_task(run_callers(
+            "0570000200", TEST_PORTS["sip_port"], 300, rate=1.5, workdir=sipp / "callers",
+            caller_start="0330000000", max_seconds=420, bye_timeout=200))
+        actions = {"away": 0, "ready": 0, "disposition": 0}
+        try:
+            while not callers.done():  # agents come and go, and end their wrap-ups
+                await asyncio.sleep(0.3)
+                state = rng.choice(await stack.api("GET", "/api/agents"))
+                path = f"/api/agents/{state['id']}"
+                if state["status"] == "ready" and rng.random() < 0.3:
+                    reason = rng.choice(["break", "training", "meeting", "admin"])
+                    await stack.api("POST", f"{path}/away", {"reason": reason}, expect=None)
+                    actions["away"] += 1
+                elif state["status"] in ("away", "missed"):
+                    await stack.api("POST", f"{path}/ready", expect=None)
+                    actions["ready"] += 1
+                elif state["status"] == "wrapup" and rng.random() < 0.7:
+                    await stack.api("POST", f"{path}/disposition",
+                                    {"uniqueid": state["call"], "outcome": "完了"}, expect=None)
+                    actions["disposition"] += 1
+            result = await callers
+        finally:
+            for agent in agents:
+                await agent.stop()
+    assert result.successful == 300, result.describe()
+    events = await load_events(url)
+    audit = audit_offers(events)
+    kinds = [e["kind"] for e in events]
+    timeouts = sum(1 for e in events if e["kind"] == "AgentStateChanged"
+                   and e["payload"]["reason"] == "wrapup_timeout")
+    print(f"\noffers {audit.offers} to {len(ids)} agents; to an agent not ready: "
+          f"{len(audit.not_ready)}; actions {actions}; wrap-ups timed out {timeouts}")
+    assert audit.offers >= 300 and audit.not_ready == []
+    assert "OfferViolation" not in kinds
+    assert actions["away"] >= 20 and actions["disposition"] >= 20 and timeouts >= 5
