@@ -7,6 +7,7 @@ installed Asterisk configuration is never touched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -14,12 +15,17 @@ import jinja2
 from acd.adapters.ami_events import USED_EVENTS
 from acd.adapters.asterisk_runtime import AsteriskInstallation
 from acd.domain.agents import AgentProfile
+from acd.domain.calendar import TOKYO
+from acd.ivr.calendar_dialplan import calendar_context, compile_calendars
 from acd.ivr.models import Site
 from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
 
 TEMPLATES_DIR = PROJECT_DIR / "asterisk_conf"
 AMI_USER = "madoguchi"
+#: Public holidays are compiled into the dialplan for this many years from the current
+#: one (Tokyo time); `acd ivr apply` or a restart re-renders them.
+CALENDAR_YEARS = 3
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,27 @@ def agent_credentials(roster: list[AgentProfile], secrets: SecretStore
             for a in roster if a.enabled]
 
 
+def calendar_years(now: datetime | None = None) -> range:
+    """The years whose public holidays are compiled: this year in Tokyo and the next two."""
+    year = (now or datetime.now(TOKYO)).astimezone(TOKYO).year
+    return range(year, year + CALENDAR_YEARS)
+
+
+def calendar_dialplan(site: Site, now: datetime | None = None) -> str:
+    """The ``cal-<name>`` subroutines of every calendar of the site, as dialplan text."""
+    return "\n".join(compile_calendars(site.domain_calendars().values(), calendar_years(now)))
+
+
+def calendar_contexts(site: Site) -> dict[str, str]:
+    """The dialplan context of each calendar, by calendar name."""
+    return {name: calendar_context(c) for name, c in site.domain_calendars().items()}
+
+
 def render(settings: Settings, site: Site, installation: AsteriskInstallation,
            secrets: SecretStore, prompts: dict[str, dict[str, str]],
-           roster: list[AgentProfile]) -> dict[str, str]:
-    """The text of every configuration file, by file name."""
+           roster: list[AgentProfile], now: datetime | None = None) -> dict[str, str]:
+    """The text of every configuration file, by file name. ``now`` (default: the clock)
+    chooses the years whose public holidays the calendars compile."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
@@ -69,6 +92,8 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "lines": site.lines,
         "languages": sorted({line.language for line in site.lines}),
         "prompt": lambda name, language: _prompt_path(prompts, name, language),
+        "calendars": calendar_dialplan(site, now),
+        "calendar_contexts": calendar_contexts(site),
         "recordings_dir": settings.recordings_dir.resolve(),
         "voicemail_dir": settings.voicemail_path.resolve(),
     }

@@ -80,6 +80,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    """Validate the flows, then have the running stack render them and reload its
+    dialplan; when the stack is not running, validate and render only."""
+    from acd.ivr.loader import FlowError, load_site
+    from acd.stack import StartupError, load_roster, migrate_database, prepare
+
+    settings = _settings()
+    try:
+        load_site(settings.flows_dir)  # a bad file is refused before anything is written
+    except FlowError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    if _gateway(settings, "GET", "/healthz") is None:  # the stack is not running
+        configure(settings.log_format)
+        try:
+            asyncio.run(migrate_database(settings))
+            deployment = prepare(settings, asyncio.run(load_roster(settings)))
+        except StartupError as exc:
+            print(f"acd: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{settings.flows_dir}: ok; rendered {deployment.dirs.etc} (the stack is not "
+              "running: `acd up` loads it)")
+        return 0
+    answer = _gateway(settings, "POST", "/api/ivr/apply", {}, timeout=120)
+    if answer is None:
+        print("acd: error: the running stack did not answer; look at its log",
+              file=sys.stderr)
+        return 2
+    status, data = answer
+    if status == 200:
+        for line in data["lines"]:
+            calendar = f"calendar {line['calendar']}" if line["calendar"] else "no calendar"
+            print(f"line {line['did']} {line['name']}: queue {line['queue']}, {calendar}, "
+                  f"{line['status_now']} now")
+        print(f"applied {settings.flows_dir}: {len(data['contexts'])} dialplan contexts, "
+              f"holidays compiled for {data['holiday_years'][0]}-{data['holiday_years'][1]}; "
+              f"reloaded {', '.join(data['reloaded'])}")
+        return 0
+    data = data or {}
+    print(f"acd: error: {data.get('error_id')}: {data.get('message')}", file=sys.stderr)
+    details = data.get("details")
+    for item in details if isinstance(details, list) else [details] if details else []:
+        print(item, file=sys.stderr)
+    return 1 if status in (409, 422) else 2
+
+
 def _roster_call(settings: Settings, work):
     from acd.adapters.db import make_engine
     from acd.adapters.roster import Roster
@@ -96,7 +143,8 @@ def _roster_call(settings: Settings, work):
     return asyncio.run(run())
 
 
-def _gateway(settings: Settings, method: str, path: str, body: dict | None = None):
+def _gateway(settings: Settings, method: str, path: str, body: dict | None = None,
+             timeout: float = 10):
     """Call the running stack's API; (status, json) or None when it is not running."""
     import urllib.error
     import urllib.request
@@ -109,7 +157,7 @@ def _gateway(settings: Settings, method: str, path: str, body: dict | None = Non
         headers={"Authorization": f"Bearer {secret_store(settings).get('api')}",
                  "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
@@ -232,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = ivr.add_parser("validate", help="check ivr_flows/*.yaml")
     validate.add_argument("dir", nargs="?", help="flows directory (default: settings)")
     validate.set_defaults(func=cmd_validate)
+    ivr.add_parser("apply", help="validate the flows and load them into the running stack "
+                   "(dialplan reload; calls in progress go on), or render them when it is "
+                   "not running").set_defaults(func=cmd_apply)
     agents = sub.add_parser("agents", help="the agent roster").add_subparsers(
         dest="agents_command", required=True)
     add = agents.add_parser("add", help="add an agent (prints the generated SIP password)")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 import structlog
 from aiohttp import web
@@ -27,9 +29,10 @@ from acd.adapters.asterisk_runtime import (
 )
 from acd.adapters.db import Database, make_engine
 from acd.adapters.roster import Roster
-from acd.asterisk_config import AMI_USER, RuntimeDirs, render, write_config
+from acd.asterisk_config import AMI_USER, RuntimeDirs, calendar_years, render, write_config
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
-from acd.ivr.loader import FlowError, load_site
+from acd.domain.calendar import status_at
+from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_site
 from acd.ivr.models import Site
 from acd.migrate import upgrade
 from acd.prompts import PromptError, build_prompts
@@ -60,10 +63,18 @@ class Deployment:
     prompts: dict[str, dict[str, str]]
     dirs: RuntimeDirs
 
+    def files(self, roster: list[AgentProfile]) -> dict[str, str]:
+        """The Asterisk configuration for this roster, by file name (nothing written)."""
+        return render(self.settings, self.site, self.installation, self.secrets,
+                      self.prompts, roster)
+
     def render(self, roster: list[AgentProfile]) -> None:
         """(Re-)write the Asterisk configuration for this roster."""
-        write_config(self.settings, render(self.settings, self.site, self.installation,
-                                           self.secrets, self.prompts, roster))
+        write_config(self.settings, self.files(roster))
+
+    def with_flows(self, site: Site, prompts: dict[str, dict[str, str]]) -> Deployment:
+        """The same deployment running other flows (a new value: this one is frozen)."""
+        return replace(self, site=site, prompts=prompts)
 
     def agents(self, roster: list[AgentProfile]) -> Agents:
         """The agents' domain state for this roster and the site's queue policies."""
@@ -73,22 +84,65 @@ class Deployment:
         return Agents(policies=policies, away_reasons=reasons).with_roster(roster)
 
 
+def check_roster(site: Site, roster: list[AgentProfile]) -> None:
+    """The agents of the roster serve only queues the flows define."""
+    unknown = sorted({m.queue for a in roster for m in a.queues} - {q.name for q in site.queues})
+    if unknown:
+        raise FlowError([f"agents serve queues that the flows do not define: "
+                         f"{', '.join(unknown)}"])
+
+
+def load_flows(settings: Settings, roster: list[AgentProfile]
+               ) -> tuple[Site, dict[str, dict[str, str]]]:
+    """Validate the flows against the roster and build their prompts' audio. Writes
+    nothing but audio into the prompt cache; every problem is a :class:`FlowError`."""
+    site = load_site(settings.flows_dir)
+    check_roster(site, roster)
+    try:
+        prompts = build_prompts(site, settings.flows_dir, settings.sounds_dir)
+    except PromptError as exc:
+        raise FlowError([str(exc)]) from exc
+    return site, prompts
+
+
 def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
     """Validate the flows, find Asterisk and render the configuration (no process starts)."""
     try:
         site = load_site(settings.flows_dir)
         installation = find_installation(settings.asterisk_root)
         prompts = build_prompts(site, settings.flows_dir, settings.sounds_dir)
+        check_roster(site, roster)
     except (FlowError, AsteriskUnavailable, PromptError) as exc:
         raise StartupError(str(exc)) from exc
-    unknown = sorted({m.queue for a in roster for m in a.queues} - {q.name for q in site.queues})
-    if unknown:
-        raise StartupError(f"agents serve queues that the flows do not define: "
-                           f"{', '.join(unknown)}")
     deployment = Deployment(settings, site, installation, secret_store(settings), prompts,
                             RuntimeDirs(settings.asterisk_dir))
     deployment.render(roster)
     return deployment
+
+
+_CONTEXT = re.compile(r"^\[([^\]]+)\]", re.M)
+
+
+def applied_summary(deployment: Deployment, files: dict[str, str], reloaded: list[str],
+                    now: datetime | None = None) -> dict:
+    """What `acd ivr apply` loaded: the lines (with their calendar's status now), the
+    calendars, the dialplan contexts and what Asterisk reloaded."""
+    now = now or datetime.now(timezone.utc)
+    calendars = deployment.site.domain_calendars()
+    years = calendar_years(now)
+    return {
+        "flows_dir": str(deployment.settings.flows_dir),
+        "lines": [{"did": line.did, "name": line.name, "queue": line.queue,
+                   "calendar": line.calendar,
+                   "status_now": status_at(calendars[line.calendar], now).value
+                   if line.calendar else "open"}
+                  for line in deployment.site.lines],
+        "calendars": sorted(calendars),
+        "holiday_years": [years[0], years[-1]],
+        "contexts": [name for name in _CONTEXT.findall(files["extensions.conf"])
+                     if name not in ("general", "globals")],
+        "reloaded": reloaded,
+    }
 
 
 async def load_roster(settings: Settings) -> list[AgentProfile]:
@@ -149,13 +203,46 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"),
                                 deployment.agents(await roster.all()))
 
-        async def apply_roster() -> None:
-            profiles = await roster.all()
-            deployment.render(profiles)
-            await ami.action({"Action": "Command", "Command": "module reload res_pjsip.so"})
-            await controller.update_roster(profiles)
+        config_lock = asyncio.Lock()  # one render + reload of the configuration at a time
 
-        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster),
+        async def apply_roster() -> None:
+            async with config_lock:
+                profiles = await roster.all()
+                deployment.render(profiles)
+                await ami.action({"Action": "Command", "Command": "module reload res_pjsip.so"})
+                await controller.update_roster(profiles)
+
+        async def apply_flows() -> dict:
+            """Load the flows again and reload Asterisk's dialplan (and queue parameters
+            when they changed). Everything is checked before anything is written: a bad
+            file raises FlowError and changes nothing. Calls in progress go on."""
+            nonlocal deployment
+            async with config_lock:
+                profiles = await roster.all()
+                site, prompts = await asyncio.to_thread(load_flows, settings, profiles)
+                refused = live_change_problems(deployment.site, site)
+                if refused:
+                    raise RestartNeeded(refused)
+                new = deployment.with_flows(site, prompts)
+                files = await asyncio.to_thread(new.files, profiles)
+                queues_conf = new.dirs.etc / "queues.conf"
+                queues_changed = (not queues_conf.exists()
+                                  or queues_conf.read_text("utf-8") != files["queues.conf"])
+                write_config(settings, files)  # each file by temp + rename
+                deployment = new
+                reloaded = ["dialplan"]
+                await ami.action({"Action": "Command", "Command": "dialplan reload"})
+                if queues_changed:
+                    await ami.action({"Action": "Command",
+                                      "Command": "queue reload parameters"})
+                    reloaded.append("queue parameters")
+                summary = applied_summary(new, files, reloaded)
+                log.info("ivr.applied", lines=len(site.lines), calendars=summary["calendars"],
+                         reloaded=reloaded)
+                return summary
+
+        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster,
+                                          apply_flows=apply_flows),
                                access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()

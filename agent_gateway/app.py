@@ -14,6 +14,7 @@ from aiohttp import web
 
 from acd.adapters.roster import Roster
 from acd.runtime import Controller
+from agent_gateway import ivr_api
 from agent_gateway.api import (
     API_TOKEN,
     APPLY_ROSTER,
@@ -55,7 +56,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(controller: Controller, roster: Roster, api_token: str,
-               apply_roster: Callable[[], Awaitable[None]]) -> web.Application:
+               apply_roster: Callable[[], Awaitable[None]],
+               apply_flows: ivr_api.ApplyFlows | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware, require_token])
     app[CONTROLLER] = controller
     app[ROSTER] = roster
@@ -63,4 +65,6 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
     app[APPLY_ROSTER] = apply_roster
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
+    if apply_flows is not None:
+        ivr_api.setup_routes(app, apply_flows)
     return app

@@ -14,6 +14,7 @@ from acd.domain.events import (
     AgentCallEnded,
     AgentRinging,
     AgentRingNoAnswer,
+    CalendarDecided,
     CallerAbandoned,
     ChannelHungUp,
     CongestionMessage,
@@ -94,6 +95,8 @@ _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
         destination=f.text("Destination")),
     "MadoguchiVoicemail": lambda f: VoicemailLeft(
         at=f.at(), uniqueid=f.text("Uniqueid"), file=f.text("File")),
+    "MadoguchiCalendar": lambda f: CalendarDecided(
+        at=f.at(), uniqueid=f.text("Uniqueid"), status=f.text("Status")),
 }
 
 

@@ -67,10 +67,12 @@ call_records = Table(
     Column("recording_file", Text),
     Column("close_reason", String(16), nullable=False),
     Column("abandoned_position", Integer),
+    Column("queue_position", Integer),
     Column("congestion_seconds", Double, nullable=False, server_default="0"),
     Column("overflow_reason", String(20)),
     Column("overflow_destination", String(60)),
     Column("voicemail_file", Text),
+    Column("calendar_status", String(20)),
 )
 
 agent_states = Table(

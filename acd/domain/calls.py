@@ -18,6 +18,7 @@ from acd.domain.events import (
     AgentRingNoAnswer,
     AmiConnected,
     AmiDisconnected,
+    CalendarDecided,
     CallerAbandoned,
     ChannelHungUp,
     ChannelsSnapshot,
@@ -31,7 +32,7 @@ from acd.domain.events import (
     VoicemailLeft,
 )
 
-Outcome = Literal["answered", "abandoned", "overflow", "voicemail"]
+Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours"]
 CloseReason = Literal["hangup", "resync"]
 
 
@@ -50,12 +51,14 @@ class CallState:
     talk_ended_at: float | None = None
     abandoned_at: float | None = None
     abandoned_position: int | None = None
+    queue_position: int | None = None  # position on entering the (first) queue
     left_queue_status: str | None = None
     congestion_started_at: float | None = None
     congestion_seconds: float = 0.0
     overflow_reason: str | None = None
     overflow_destination: str | None = None
     voicemail_file: str | None = None
+    calendar_status: str | None = None  # None: the line has no calendar
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,12 @@ class CallRecord:
     recording_file: str | None
     close_reason: CloseReason
     abandoned_position: int | None = None
+    queue_position: int | None = None
     congestion_seconds: float = 0.0
     overflow_reason: str | None = None
     overflow_destination: str | None = None
     voicemail_file: str | None = None
+    calendar_status: str | None = None  # the calendar's decision; None: no calendar
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,9 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
             if call.queue_joined_at is not None and call.left_queue_status is None:
                 return call, "joined a queue while waiting in another"
             first_join = call.queue_joined_at if call.queue_joined_at is not None else event.at
+            position = call.queue_position if call.queue_position is not None else event.position
             return replace(call, queue=event.queue, queue_joined_at=first_join,
-                           left_queue_status=None), None
+                           queue_position=position, left_queue_status=None), None
         case QueueLeft():
             return replace(call, left_queue_status=event.status), None
         case CongestionMessage(started=True):
@@ -183,6 +189,8 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
                            overflow_destination=event.destination), None
         case VoicemailLeft():
             return replace(call, voicemail_file=event.file), None
+        case CalendarDecided():
+            return replace(call, calendar_status=event.status), None
         case AgentRinging():
             return replace(call, agents_rung=call.agents_rung + 1), None
         case AgentRingNoAnswer():
@@ -213,7 +221,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
-        outcome = ("voicemail" if call.voicemail_file else
+        outcome = ("after_hours" if call.calendar_status not in (None, "open") else
+                   "voicemail" if call.voicemail_file else
                    "overflow" if call.overflow_reason else "abandoned")
     record = SaveCallRecord(CallRecord(
         uniqueid=call.uniqueid, line=call.line, queue=call.queue, caller=call.caller,
@@ -224,8 +233,10 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         outcome=outcome, agents_rung=call.agents_rung,
         recording_file=call.recording_file if call.answered_at is not None else None,
         close_reason=reason, abandoned_position=call.abandoned_position,
+        queue_position=call.queue_position,
         congestion_seconds=call.congestion_seconds, overflow_reason=call.overflow_reason,
         overflow_destination=call.overflow_destination, voicemail_file=call.voicemail_file,
+        calendar_status=call.calendar_status,
     ))
     if call.answered_at is None and call.recording_file:
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]

@@ -137,6 +137,17 @@ class VoicemailLeft:
 
 
 @dataclass(frozen=True)
+class CalendarDecided:
+    """The line's calendar (opening hours) decided, in the dialplan, whether the call is
+    served: open, or closed / holiday / year_end / after_service (then the caller hears
+    the closed message and the call ends without entering a queue)."""
+
+    at: float
+    uniqueid: str
+    status: str
+
+
+@dataclass(frozen=True)
 class MembersSnapshot:
     """Queue members as Asterisk has them now: (queue, agent id, paused) triples."""
 
@@ -155,7 +166,7 @@ class ChannelHungUp:
 CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
     | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
-    | VoicemailLeft | ChannelHungUp
+    | VoicemailLeft | ChannelHungUp | CalendarDecided
 )
 ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent
@@ -166,5 +177,6 @@ EVENT_TYPES: dict[str, type] = {
         AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
         QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
+        CalendarDecided,
     )
 }

@@ -29,6 +29,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -122,6 +123,14 @@ MonthDayField = Annotated[MonthDay, PlainValidator(_month_day, json_schema_input
 DateField = Annotated[date, BeforeValidator(_day)]
 
 
+def _day_key(key: str) -> str:
+    parse_days(key)  # checked per key, so an error points at the key
+    return key
+
+
+DaysKey = Annotated[str, AfterValidator(_day_key)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -206,7 +215,7 @@ class CalendarSpec(Strict):
     name: str = Field(pattern=NAME, description="lower-case id; the dialplan context is "
                       "cal-<name>")
     title: str = Field(default="", description="what the admin calls it (Japanese is fine)")
-    hours: dict[str, list[WindowField]] = Field(
+    hours: dict[DaysKey, list[WindowField]] = Field(
         description="weekly hours by days: weekdays, weekends, daily, mon..sun, mon-fri, "
         "mon,wed ...")
     holidays: HolidaysField = Field(

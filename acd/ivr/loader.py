@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from acd.ivr.models import Prompt, Queue, Site, SiteFile
+from acd.ivr.calendar_models import CalendarSpec
+from acd.ivr.models import CLOSED_PROMPT_KEYS, Line, Prompt, Queue, Site, SiteFile
 from acd.ivr.yaml_source import Position, SourceDocument, YamlSyntaxError, load_source
 
 
@@ -20,6 +21,34 @@ class FlowError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class RestartNeeded(ValueError):
+    """Valid flows whose changes a running stack cannot take by a reload (the controller
+    holds the queues' wrap-up policies and the away reasons from its start)."""
+
+    def __init__(self, changes: list[str]) -> None:
+        self.changes = changes
+        super().__init__("\n".join(changes))
+
+
+def live_change_problems(running: Site, new: Site) -> list[str]:
+    """What in ``new`` cannot be applied to a stack running ``running`` without a
+    restart: added or removed queues, changed wrap-up times, changed away reasons.
+    Everything else (lines, prompts, calendars, the queues' dialplan and Asterisk
+    parameters) is applied by reloading Asterisk."""
+    before = {q.name: q for q in running.queues}
+    after = {q.name: q for q in new.queues}
+    changes = [f"queue '{name}' is new" for name in sorted(after.keys() - before.keys())]
+    changes += [f"queue '{name}' was removed" for name in sorted(before.keys() - after.keys())]
+    for name in sorted(before.keys() & after.keys()):
+        for key in ("wrapup_seconds", "wrapup_extension_seconds"):
+            old, value = getattr(before[name], key), getattr(after[name], key)
+            if old != value:
+                changes.append(f"queue '{name}': {key} changed from {old} to {value}")
+    if running.away_reasons != new.away_reasons:
+        changes.append("away_reasons changed")
+    return [f"{change}: restart the stack (acd up) to apply it" for change in changes]
 
 
 def load_site(flows_dir: Path) -> Site:
@@ -39,7 +68,11 @@ def load_site(flows_dir: Path) -> Site:
         except ValidationError as exc:
             for err in exc.errors():
                 loc = tuple(err["loc"])
-                where = doc.position_of(loc, key=err["type"] == "extra_forbidden")
+                if loc and loc[-1] == "[key]":  # a mapping key itself is wrong
+                    where = doc.position_of(loc[:-1], key=True)
+                    loc = loc[:-1]
+                else:
+                    where = doc.position_of(loc, key=err["type"] == "extra_forbidden")
                 problems.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {err['msg']}")
     if problems:
         raise FlowError(problems)
@@ -51,6 +84,8 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     queues: dict[str, Queue] = {}
     prompts: dict[str, Prompt] = {}
     away_reasons: dict[str, str] = {}
+    calendars: dict[str, CalendarSpec] = {}
+    calendar_at: dict[str, Position] = {}
     dids: dict[str, Position] = {}
     for doc, content in parsed:
         for index, queue in enumerate(content.queues):
@@ -58,6 +93,14 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                 problems.append(f"{doc.position_of(('queues', index, 'name'))}: "
                                 f"queue '{queue.name}' is defined twice")
             queues[queue.name] = queue
+        for index, calendar in enumerate(content.calendars):
+            where = doc.position_of(("calendars", index, "name"))
+            if calendar.name in calendars:
+                problems.append(f"{where}: calendar '{calendar.name}' is defined twice "
+                                f"(first at {calendar_at[calendar.name]})")
+                continue
+            calendars[calendar.name] = calendar
+            calendar_at[calendar.name] = where
         prompts.update(content.prompts)
         away_reasons.update(content.away_reasons)
 
@@ -80,6 +123,9 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
             dids[line.did] = doc.position_of(here + ("did",))
             need_queue(doc, here + ("queue",), line.queue)
             need_prompt(doc, here + ("notice",), line.notice)
+            _check_line_calendar(doc, here, line, calendars, problems)
+            for key in CLOSED_PROMPT_KEYS.values():
+                need_prompt(doc, here + (key,), getattr(line, key))
         for index, queue in enumerate(content.queues):
             here = ("queues", index)
             for key in ("congestion_prompt", "periodic_prompt", "no_agents_prompt",
@@ -99,4 +145,27 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         queues=tuple(queues.values()),
         prompts=prompts,
         away_reasons=away_reasons,
+        calendars=tuple(calendars.values()),
     )
+
+
+def _check_line_calendar(doc: SourceDocument, here: tuple, line: Line,
+                         calendars: dict[str, CalendarSpec],
+                         problems: list[str]) -> None:
+    """A line's calendar exists, and a line with a calendar has its closed prompt (and
+    closed prompts are not given to a line without a calendar, where they do nothing)."""
+    if line.calendar is None:
+        for key in CLOSED_PROMPT_KEYS.values():
+            if getattr(line, key) is not None:
+                problems.append(f"{doc.position_of(here + (key,), key=True)}: '{key}' is "
+                                "only played on a line with a 'calendar': add the calendar "
+                                "or remove the prompt")
+        return
+    if line.calendar not in calendars:
+        problems.append(f"{doc.position_of(here + ('calendar',))}: unknown calendar "
+                        f"'{line.calendar}' (known: {', '.join(sorted(calendars)) or 'none'}; "
+                        "define it under 'calendars:' in any flows file)")
+    if line.closed_prompt is None:
+        problems.append(f"{doc.position_of(here + ('calendar',), key=True)}: a line with a "
+                        f"calendar needs 'closed_prompt', played when calendar "
+                        f"'{line.calendar}' says the line is not open")

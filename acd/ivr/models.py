@@ -1,7 +1,9 @@
 """What an admin writes in ivr_flows/*.yaml, as strict pydantic models.
 
 Unknown keys are errors (``extra="forbid"``); cross references (a line's queue, an
-agent's queues, a prompt name) are checked by :mod:`acd.ivr.loader` with file:line:column.
+agent's queues, a prompt name, a line's calendar) are checked by :mod:`acd.ivr.loader`
+with file:line:column. Calendars (opening hours) are :class:`CalendarSpec` from
+:mod:`acd.ivr.calendar_models`, listed under ``calendars:`` in any flows file.
 """
 
 from __future__ import annotations
@@ -11,9 +13,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from acd.domain.calendar import Calendar, CalendarStatus
+from acd.ivr.calendar_models import CalendarSpec
+
 Language = Literal["ja", "en"]
 RecordingPolicy = Literal["always", "on_demand", "off"]
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+
+#: Which line key holds the prompt of each status other than open.
+CLOSED_PROMPT_KEYS: dict[CalendarStatus, str] = {
+    CalendarStatus.CLOSED: "closed_prompt",
+    CalendarStatus.HOLIDAY: "holiday_prompt",
+    CalendarStatus.YEAR_END: "year_end_prompt",
+    CalendarStatus.AFTER_SERVICE: "after_service_prompt",
+}
 
 
 class Strict(BaseModel):
@@ -86,6 +99,15 @@ class Line(Strict):
     language: Language = "ja"
     recording: RecordingPolicy = "always"
     notice: str | None = Field(default=None, description="prompt played before the queue")
+    calendar: str | None = Field(default=None, description="opening hours (a calendar's "
+                                 "name); none: the line is always open")
+    closed_prompt: str | None = Field(default=None, description="played when the line is "
+                                      "not open (outside hours, closed dates) and for any "
+                                      "closed status without its own prompt")
+    holiday_prompt: str | None = Field(default=None, description="public holidays")
+    year_end_prompt: str | None = Field(default=None, description="year-end closure")
+    after_service_prompt: str | None = Field(default=None, description="the service period "
+                                             "has ended (業務終了後)")
 
     @model_validator(mode="after")
     def _notice_when_recorded(self) -> Line:
@@ -94,12 +116,22 @@ class Line(Strict):
                              "before the caller reaches an operator")
         return self
 
+    def closed_prompts(self) -> dict[CalendarStatus, str]:
+        """The prompt played for each closed status (its own, else ``closed_prompt``);
+        empty for a line without a calendar."""
+        if self.calendar is None or self.closed_prompt is None:
+            return {}
+        return {status: getattr(self, key) or self.closed_prompt
+                for status, key in CLOSED_PROMPT_KEYS.items()}
+
 
 class SiteFile(Strict):
     """One YAML file; the site is the union of all files in the flows directory."""
 
     lines: list[Line] = []
     queues: list[Queue] = []
+    calendars: list[CalendarSpec] = Field(default=[], description="opening hours, used by "
+                                          "lines (calendar: <name>)")
     prompts: dict[str, Prompt] = {}
     away_reasons: dict[str, str] = Field(default={}, description="extra away (離席) reasons: "
                                           "id -> label, beside break, training, meeting, admin")
@@ -110,6 +142,24 @@ class Site(Strict):
     queues: tuple[Queue, ...]
     prompts: dict[str, Prompt]
     away_reasons: dict[str, str] = {}
+    calendars: tuple[CalendarSpec, ...] = ()
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
+
+    @model_validator(mode="after")
+    def _calendars_complete(self) -> Site:
+        """What the loader reports with file:line:column, checked again for a Site built
+        in code: a line's calendar exists and the line has its closed prompt."""
+        names = {c.name for c in self.calendars}
+        for line in self.lines:
+            if line.calendar is not None and line.calendar not in names:
+                raise ValueError(f"line {line.did}: unknown calendar '{line.calendar}'")
+            if line.calendar is not None and line.closed_prompt is None:
+                raise ValueError(f"line {line.did}: a line with a calendar needs "
+                                 "'closed_prompt'")
+        return self
+
+    def domain_calendars(self) -> dict[str, Calendar]:
+        """Every calendar of the site by name, as the domain evaluates it."""
+        return {spec.name: spec.to_domain() for spec in self.calendars}

@@ -47,11 +47,15 @@ class YamlSyntaxError(ValueError):
 
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. An admin's `recording: off` stays the string
-    'off' (YAML 1.1 would turn on/off/yes/no into booleans)."""
+    'off' (YAML 1.1 would turn on/off/yes/no into booleans). Like YAML 1.2's core schema,
+    no implicit timestamps either: a date such as 2026-08-13 stays a string for the models
+    to parse, so an impossible one (2026-02-30) is an error with file:line:column instead
+    of a crash of the YAML parser."""
 
 
+_YAML11_ONLY = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML11_ONLY]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool",

@@ -65,6 +65,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("call_records") as batch:
         batch.add_column(sa.Column("abandoned_position", sa.Integer))
+        batch.add_column(sa.Column("queue_position", sa.Integer))
         batch.add_column(sa.Column("congestion_seconds", sa.Double, nullable=False,
                                    server_default="0"))
         batch.add_column(sa.Column("overflow_reason", sa.String(20)))
@@ -74,7 +75,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("call_records") as batch:
-        for column in ("abandoned_position", "congestion_seconds", "overflow_reason",
+        for column in ("abandoned_position", "queue_position", "congestion_seconds", "overflow_reason",
                        "overflow_destination", "voicemail_file"):
             batch.drop_column(column)
     op.drop_table("voicemails")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -164,3 +165,45 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
         Path(first["file"])]
     abandoned = got["0322220004"]
     assert abandoned["outcome"] == "abandoned" and abandoned["wait_seconds"] is None
+
+
+async def test_api_errors_are_clear_and_leave_state_unchanged_and_abandons_keep_position(
+        state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    sipp = state_dir / "sipp"
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{stack.gateway}/api/agents") as resp:
+                assert resp.status == 401
+                assert (await resp.json())["error_id"] == "UNAUTHENTICATED"
+        passwords = await stack.add_agents(["3201"], queues=("wrapup",))
+        duplicate = await stack.api("POST", "/api/agents", {
+            "id": "3201", "name": "x", "queues": [{"queue": "wrapup"}]}, expect=409)
+        assert duplicate["error_id"] == "AGENT_EXISTS"
+        invalid = await stack.api("POST", "/api/agents", {
+            "id": "x1", "name": "", "queues": [], "colour": "red"}, expect=422)
+        assert invalid["error_id"] == "INVALID_BODY"
+        assert {d["field"] for d in invalid["details"]} >= {"id", "name", "queues", "colour"}
+        unknown = await stack.api("POST", "/api/agents/9999/ready", {}, expect=404)
+        assert unknown["error_id"] == "AGENT_UNKNOWN"
+        twice = await stack.api("POST", "/api/agents/3201/login", {}, expect=409)
+        assert twice["error_id"] == "ALREADY_LOGGED_IN"
+        again = await stack.api("POST", "/api/agents/3201/ready", {}, expect=409)
+        assert again["error_id"] == "ILLEGAL_TRANSITION"
+        assert (await agent_state(stack, "3201"))["status"] == "ready"
+
+        # the agent is away: two callers wait in the queue and give up after 6 s
+        await register_agents(list(passwords.items()), SIP, {"3201": free_udp_port()}, sipp)
+        await stack.api("POST", "/api/agents/3201/away", {"reason": "training"})
+        gave_up = await run_callers("0570000200", SIP, 2, 2.0, sipp / "g",
+                                    caller_start="0344440001", hangup_after=6, max_seconds=30)
+        assert gave_up.successful == 2, gave_up.describe()
+        await asyncio.sleep(0.5)
+    got = await records(url)
+    first, second = got["0344440001"], got["0344440002"]
+    assert (first["outcome"], second["outcome"]) == ("abandoned", "abandoned")
+    # entered 1st and 2nd; each was 1st in line when giving up (the other had left)
+    assert (first["queue_position"], second["queue_position"]) == (1, 2)
+    assert (first["abandoned_position"], second["abandoned_position"]) == (1, 1)
+    assert 5 <= first["wait_seconds"] <= 6.5 and 5 <= second["wait_seconds"] <= 6.5

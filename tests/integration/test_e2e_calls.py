@@ -41,7 +41,8 @@ async def fetch(url: str, table):
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(select(table))).mappings().all()]
+            query = select(table).order_by(*table.primary_key.columns)
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
     finally:
         await engine.dispose()
 
