@@ -37,18 +37,26 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from acd.stack import StartupError, load_roster, migrate_database, prepare
-
     settings = _settings()
-    configure(settings.log_format)
-    try:
-        asyncio.run(migrate_database(settings))
-        deployment = prepare(settings, asyncio.run(load_roster(settings)))
-    except StartupError as exc:
-        print(f"acd: error: {exc}", file=sys.stderr)
+    deployment = _render_offline(settings)
+    if deployment is None:
         return 2
     print(f"rendered {deployment.dirs.etc} for {deployment.installation.version}")
     return 0
+
+
+def _render_offline(settings: Settings):
+    """Migrate, read the roster and render the Asterisk configuration (no process
+    starts); the Deployment, or None after printing why not."""
+    from acd.stack import StartupError, load_roster, migrate_database, prepare
+
+    configure(settings.log_format)
+    try:
+        asyncio.run(migrate_database(settings))
+        return prepare(settings, asyncio.run(load_roster(settings)))
+    except StartupError as exc:
+        print(f"acd: error: {exc}", file=sys.stderr)
+        return None
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -84,7 +92,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
     """Validate the flows, then have the running stack render them and reload its
     dialplan; when the stack is not running, validate and render only."""
     from acd.ivr.loader import FlowError, load_site
-    from acd.stack import StartupError, load_roster, migrate_database, prepare
 
     settings = _settings()
     try:
@@ -94,12 +101,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     if _gateway(settings, "GET", "/healthz") is None:  # the stack is not running
-        configure(settings.log_format)
-        try:
-            asyncio.run(migrate_database(settings))
-            deployment = prepare(settings, asyncio.run(load_roster(settings)))
-        except StartupError as exc:
-            print(f"acd: error: {exc}", file=sys.stderr)
+        deployment = _render_offline(settings)
+        if deployment is None:
             return 2
         print(f"{settings.flows_dir}: ok; rendered {deployment.dirs.etc} (the stack is not "
               "running: `acd up` loads it)")

@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from acd.adapters.ami import AmiClient, AmiError, AmiItem, Connected, Disconnected, RawEvent
+from acd.adapters.ami import AmiClient, AmiError, Connected, Disconnected, RawEvent
 from acd.adapters.ami_events import AmiTranslationError, translate
 from acd.adapters.db import Database
 from acd.domain import agents as agent_states
