@@ -25,6 +25,7 @@ import structlog
 from acd.adapters.ami import AmiClient, AmiError, Connected, Disconnected, RawEvent
 from acd.adapters.ami_events import AmiTranslationError, translate
 from acd.adapters.db import Database
+from acd.adapters.recording_store import RecordingStore
 from acd.domain import agents as agent_states
 from acd.domain import calls as call_tracker
 from acd.domain.events import (
@@ -85,6 +86,7 @@ class Controller:
         self._db = db
         self.calls = call_tracker.Calls()
         self.agents = agents or agent_states.Agents()
+        self.recordings: RecordingStore | None = None  # set by the stack
         self.events_handled = 0
 
     @property
@@ -216,6 +218,8 @@ class Controller:
                     log.info("call.recorded", uniqueid=record.uniqueid, outcome=record.outcome,
                              agent=record.agent, wait=record.wait_seconds,
                              talk=record.talk_seconds, reason=record.close_reason)
+                    if self.recordings is not None:  # sealed in the background
+                        self.recordings.submit(record)
                 case call_tracker.DiscardEmptyRecording(path=path, uniqueid=uid):
                     discard_empty_recording(Path(path), uid)
                 case call_tracker.DomainProblem(message=message, uniqueid=uid, agent=agent):

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     ami_capture_file: Path | None = Field(
         default=None, description="append the raw AMI stream to this file (for bug reports "
         "and adapter test fixtures)")
+    recording_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="days a recording is kept after its call; the "
+        "daily purge (03:00 JST) erases it then, keeping a tombstone")
+    recording_keys_dir: Path | None = Field(
+        default=None, description="keyring that seals recordings (default <state_dir>/keys); "
+        "keep it out of the recordings' backups")
+    recording_seal_voicemail: bool = Field(default=True, description="seal voicemail too")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
 
     @field_validator("bind_address", "carrier_address")
