@@ -16,5 +16,5 @@ render:               ## render the Asterisk configuration into the state direct
 validate:             ## check ivr_flows/*.yaml
 	.venv/bin/acd ivr validate
 
-clean:                ## remove generated state (secrets, rendered config, SQLite DB)
-	rm -rf var
+clean:                ## remove generated files (rendered config, synthesized prompts); secrets,
+	rm -rf var/asterisk var/sounds   # recording keys and the SQLite database are kept
