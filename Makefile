@@ -18,3 +18,7 @@ validate:             ## check ivr_flows/*.yaml
 
 clean:                ## remove generated files (rendered config, synthesized prompts); secrets,
 	rm -rf var/asterisk var/sounds   # recording keys and the SQLite database are kept
+
+bench:                ## monthly KPI report over 1,000,000 synthetic calls, PostgreSQL and SQLite
+	.venv/bin/python benchmarks/kpi_month.py --postgres --full
+	.venv/bin/python benchmarks/kpi_month.py --sqlite --full

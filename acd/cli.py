@@ -10,6 +10,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from acd.cli_events import add_event_commands
+from acd.reports.cli import add_report_commands
+from acd.cli_recordings import add_recording_commands
 from acd.logging_setup import configure
 from acd.settings import Settings
 
@@ -116,7 +119,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if status == 200:
         for line in data["lines"]:
             calendar = f"calendar {line['calendar']}" if line["calendar"] else "no calendar"
-            print(f"line {line['did']} {line['name']}: queue {line['queue']}, {calendar}, "
+            serves = (f"events {line['events']}" if line.get("events")
+                      else f"queue {line['queue']}")
+            print(f"line {line['did']} {line['name']}: {serves}, {calendar}, "
                   f"{line['status_now']} now")
         print(f"applied {settings.flows_dir}: {len(data['contexts'])} dialplan contexts, "
               f"holidays compiled for {data['holiday_years'][0]}-{data['holiday_years'][1]}; "
@@ -313,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--complaint", action="store_true")
     agent.add_argument("--note", default="")
     agent.set_defaults(func=cmd_agent_state)
+    add_event_commands(sub)
+    add_recording_commands(sub)
+    add_report_commands(sub)
     return parser
 
 

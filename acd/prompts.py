@@ -36,6 +36,13 @@ def build_prompts(site: Site, flows_dir: Path, sounds_dir: Path) -> dict[str, di
     return result
 
 
+def text_audio(text: str, lang: str, sounds_dir: Path) -> Path:
+    """Audio for a text said at run time (an event's title): synthesized once, cached by
+    the hash of the text like the prompts of the flows; the path without extension."""
+    sounds_dir.mkdir(parents=True, exist_ok=True)
+    return _audio_for(Prompt(text={lang: text}), lang, sounds_dir, sounds_dir)
+
+
 def _audio_for(prompt: Prompt, lang: str, flows_dir: Path, sounds_dir: Path) -> Path:
     if lang in prompt.file:
         source = (flows_dir / prompt.file[lang]).resolve()

@@ -28,10 +28,13 @@ from acd.adapters.asterisk_runtime import (
     find_installation,
 )
 from acd.adapters.db import Database, make_engine
+from acd.adapters.event_store import EventStore
+from acd.adapters.recording_store import run_daily_purge, store_from_settings
 from acd.adapters.roster import Roster
 from acd.asterisk_config import AMI_USER, RuntimeDirs, calendar_years, render, write_config
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.domain.calendar import status_at
+from acd.event_line import EventLines
 from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_site
 from acd.ivr.models import Site
 from acd.migrate import upgrade
@@ -133,7 +136,7 @@ def applied_summary(deployment: Deployment, files: dict[str, str], reloaded: lis
     return {
         "flows_dir": str(deployment.settings.flows_dir),
         "lines": [{"did": line.did, "name": line.name, "queue": line.queue,
-                   "calendar": line.calendar,
+                   "events": line.events, "calendar": line.calendar,
                    "status_now": status_at(calendars[line.calendar], now).value
                    if line.calendar else "open"}
                   for line in deployment.site.lines],
@@ -187,6 +190,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings.resolved_database_url)
     roster = Roster(engine)
     runner: web.AppRunner | None = None
+    recordings = store_from_settings(settings, engine)
     capture = None
     stack = contextlib.ExitStack()
     try:
@@ -202,6 +206,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                         queue, capture=capture)
         controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"),
                                 deployment.agents(await roster.all()))
+        controller.recordings = recordings
 
         config_lock = asyncio.Lock()  # one render + reload of the configuration at a time
 
@@ -236,13 +241,18 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     await ami.action({"Action": "Command",
                                       "Command": "queue reload parameters"})
                     reloaded.append("queue parameters")
+                await event_lines.push_days()  # the statuses' prompts may have changed
                 summary = applied_summary(new, files, reloaded)
                 log.info("ivr.applied", lines=len(site.lines), calendars=summary["calendars"],
                          reloaded=reloaded)
                 return summary
 
+        event_lines = EventLines(EventStore(engine), ami,
+                                 lambda: (deployment.site, deployment.prompts),
+                                 settings.sounds_dir)
         runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster,
-                                          apply_flows=apply_flows),
+                                          apply_flows=apply_flows, event_lines=event_lines,
+                                          recordings=recordings),
                                access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
@@ -253,6 +263,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(ami.run(), name="ami")
             tasks.create_task(controller.run(), name="controller")
+            tasks.create_task(run_daily_purge(recordings), name="recordings")
+            tasks.create_task(event_lines.run(), name="event-lines")
             stopper = tasks.create_task(stop.wait(), name="stop")
             await stopper
             raise _Stop
@@ -262,6 +274,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         log.info("stack.stopping")
         if runner is not None:
             await runner.cleanup()
+        await recordings.drain()  # sealings (and a purge) under way finish
         await asterisk.stop()
         await engine.dispose()
         stack.close()

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from acd.adapters.recording_store import RecordingStore
 from acd.adapters.roster import Roster
+from acd.event_line import EventLines
 from acd.runtime import Controller
 from agent_gateway import ivr_api
 from agent_gateway.api import (
@@ -24,6 +26,9 @@ from agent_gateway.api import (
     require_token,
     setup_routes,
 )
+from agent_gateway.events_api import setup_event_routes
+from agent_gateway.recordings_api import setup_recording_routes
+from agent_gateway.reports_api import setup_report_routes
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +62,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(controller: Controller, roster: Roster, api_token: str,
                apply_roster: Callable[[], Awaitable[None]],
-               apply_flows: ivr_api.ApplyFlows | None = None) -> web.Application:
+               apply_flows: ivr_api.ApplyFlows | None = None,
+               event_lines: EventLines | None = None,
+               recordings: RecordingStore | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware, require_token])
     app[CONTROLLER] = controller
     app[ROSTER] = roster
@@ -65,6 +72,11 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
     app[APPLY_ROSTER] = apply_roster
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
+    setup_report_routes(app)
     if apply_flows is not None:
         ivr_api.setup_routes(app, apply_flows)
+    if event_lines is not None:
+        setup_event_routes(app, event_lines)
+    if recordings is not None:
+        setup_recording_routes(app, recordings)
     return app

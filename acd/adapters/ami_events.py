@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from acd.domain.events import (
+    NO_QUEUE,
     AgentAnswered,
     AgentCallEnded,
     AgentRinging,
@@ -19,6 +20,7 @@ from acd.domain.events import (
     ChannelHungUp,
     CongestionMessage,
     Event,
+    EventAnnounced,
     LineEntered,
     Overflowed,
     QueueJoined,
@@ -27,6 +29,9 @@ from acd.domain.events import (
 )
 
 LINE_ENTER_USEREVENT = "MadoguchiLineEnter"
+#: A call reached an event-information line: a LineEntered without a queue (NO_QUEUE),
+#: so the call tracker records it as event_info, apart from the operators' calls.
+EVENT_LINE_ENTER_USEREVENT = "MadoguchiEventLineEnter"
 
 
 class AmiTranslationError(ValueError):
@@ -97,6 +102,12 @@ _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
         at=f.at(), uniqueid=f.text("Uniqueid"), file=f.text("File")),
     "MadoguchiCalendar": lambda f: CalendarDecided(
         at=f.at(), uniqueid=f.text("Uniqueid"), status=f.text("Status")),
+    EVENT_LINE_ENTER_USEREVENT: lambda f: LineEntered(
+        at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"), queue=NO_QUEUE,
+        caller=f.text("Caller"), recording_file=None),
+    "MadoguchiEventItem": lambda f: EventAnnounced(
+        at=f.at(), uniqueid=f.text("Uniqueid"), events=f.text("Events"),
+        position=f.integer("Position"), item=f.text("Item"), status=f.text("Status")),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 
 from acd.domain.events import (
+    NO_QUEUE,
     AgentAnswered,
     AgentCallEnded,
     AgentRinging,
@@ -24,6 +25,7 @@ from acd.domain.events import (
     ChannelsSnapshot,
     CongestionMessage,
     Event,
+    EventAnnounced,
     LineEntered,
     MembersSnapshot,
     Overflowed,
@@ -32,7 +34,9 @@ from acd.domain.events import (
     VoicemailLeft,
 )
 
-Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours"]
+#: event_info: a call to an event-information line (announcements only, no queue).
+Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours",
+                  "event_info"]
 CloseReason = Literal["hangup", "resync"]
 
 
@@ -59,6 +63,7 @@ class CallState:
     overflow_destination: str | None = None
     voicemail_file: str | None = None
     calendar_status: str | None = None  # None: the line has no calendar
+    events_announced: int = 0  # event line: events announced (the event log has which)
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,8 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
             return replace(call, voicemail_file=event.file), None
         case CalendarDecided():
             return replace(call, calendar_status=event.status), None
+        case EventAnnounced():
+            return replace(call, events_announced=call.events_announced + 1), None
         case AgentRinging():
             return replace(call, agents_rung=call.agents_rung + 1), None
         case AgentRingNoAnswer():
@@ -221,7 +228,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
-        outcome = ("after_hours" if call.calendar_status not in (None, "open") else
+        outcome = ("event_info" if call.queue == NO_QUEUE else
+                   "after_hours" if call.calendar_status not in (None, "open") else
                    "voicemail" if call.voicemail_file else
                    "overflow" if call.overflow_reason else "abandoned")
     record = SaveCallRecord(CallRecord(

@@ -30,9 +30,15 @@ class ChannelsSnapshot:
     uniqueids: frozenset[str]
 
 
+#: The ``queue`` of a call to an event-information line: it never enters a queue, so it
+#: never counts in the operators' KPIs; its record's outcome is ``event_info``.
+NO_QUEUE = ""
+
+
 @dataclass(frozen=True)
 class LineEntered:
-    """A caller reached one of our lines (DIDs); the dialplan announces it."""
+    """A caller reached one of our lines (DIDs); the dialplan announces it. On an
+    event-information line ``queue`` is :data:`NO_QUEUE`."""
 
     at: float
     uniqueid: str
@@ -148,6 +154,18 @@ class CalendarDecided:
 
 
 @dataclass(frozen=True)
+class EventAnnounced:
+    """The event line announced one event of the day (title and status played)."""
+
+    at: float
+    uniqueid: str
+    events: str
+    position: int
+    item: str  # the event's id in the database
+    status: str
+
+
+@dataclass(frozen=True)
 class MembersSnapshot:
     """Queue members as Asterisk has them now: (queue, agent id, paused) triples."""
 
@@ -166,7 +184,7 @@ class ChannelHungUp:
 CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
     | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
-    | VoicemailLeft | ChannelHungUp | CalendarDecided
+    | VoicemailLeft | ChannelHungUp | CalendarDecided | EventAnnounced
 )
 ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent
@@ -177,6 +195,6 @@ EVENT_TYPES: dict[str, type] = {
         AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
         QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
-        CalendarDecided,
+        CalendarDecided, EventAnnounced,
     )
 }

@@ -11,7 +11,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from acd.ivr.calendar_models import CalendarSpec
-from acd.ivr.models import CLOSED_PROMPT_KEYS, Line, Prompt, Queue, Site, SiteFile
+from acd.ivr.models import (
+    CLOSED_PROMPT_KEYS,
+    MIN_EVENT_STATUSES,
+    Line,
+    Prompt,
+    Queue,
+    Site,
+    SiteFile,
+)
 from acd.ivr.yaml_source import Position, SourceDocument, YamlSyntaxError, load_source
 
 
@@ -87,6 +95,8 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     calendars: dict[str, CalendarSpec] = {}
     calendar_at: dict[str, Position] = {}
     dids: dict[str, Position] = {}
+    event_statuses: dict[str, str] = {}
+    status_at: dict[str, Position] = {}
     for doc, content in parsed:
         for index, queue in enumerate(content.queues):
             if queue.name in queues:
@@ -103,6 +113,13 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
             calendar_at[calendar.name] = where
         prompts.update(content.prompts)
         away_reasons.update(content.away_reasons)
+        for status in content.event_statuses:
+            where = doc.position_of(("event_statuses", status), key=True)
+            if status in event_statuses:
+                problems.append(f"{where}: event status '{status}' is defined twice "
+                                f"(first at {status_at[status]})")
+            status_at.setdefault(status, where)
+        event_statuses.update(content.event_statuses)
 
     def need_prompt(doc: SourceDocument, loc: tuple, name: str | None) -> None:
         if name is not None and name not in prompts:
@@ -121,11 +138,22 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                 problems.append(f"{doc.position_of(here + ('did',))}: DID {line.did} is "
                                 f"already used at {dids[line.did]}")
             dids[line.did] = doc.position_of(here + ("did",))
-            need_queue(doc, here + ("queue",), line.queue)
+            if line.queue is not None:
+                need_queue(doc, here + ("queue",), line.queue)
+            else:
+                need_prompt(doc, here + ("intro_prompt",), line.intro_prompt)
+                need_prompt(doc, here + ("no_events_prompt",), line.no_events_prompt)
+                if len(event_statuses) < MIN_EVENT_STATUSES:
+                    problems.append(
+                        f"{doc.position_of(here + ('events',))}: an event line needs at least "
+                        f"{MIN_EVENT_STATUSES} statuses under 'event_statuses:' (status id: "
+                        f"prompt), there are {len(event_statuses)}")
             need_prompt(doc, here + ("notice",), line.notice)
             _check_line_calendar(doc, here, line, calendars, problems)
             for key in CLOSED_PROMPT_KEYS.values():
                 need_prompt(doc, here + (key,), getattr(line, key))
+        for status, prompt in content.event_statuses.items():
+            need_prompt(doc, ("event_statuses", status), prompt)
         for index, queue in enumerate(content.queues):
             here = ("queues", index)
             for key in ("congestion_prompt", "periodic_prompt", "no_agents_prompt",
@@ -146,6 +174,7 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         prompts=prompts,
         away_reasons=away_reasons,
         calendars=tuple(calendars.values()),
+        event_statuses=event_statuses,
     )
 
 

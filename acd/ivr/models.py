@@ -9,9 +9,9 @@ with file:line:column. Calendars (opening hours) are :class:`CalendarSpec` from
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from acd.domain.calendar import Calendar, CalendarStatus
 from acd.ivr.calendar_models import CalendarSpec
@@ -19,6 +19,10 @@ from acd.ivr.calendar_models import CalendarSpec
 Language = Literal["ja", "en"]
 RecordingPolicy = Literal["always", "on_demand", "off"]
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+
+#: An event-information line needs at least this many statuses (Kamakura's spec: at
+#: least 10 kinds of status announcement).
+MIN_EVENT_STATUSES = 10
 
 #: Which line key holds the prompt of each status other than open.
 CLOSED_PROMPT_KEYS: dict[CalendarStatus, str] = {
@@ -93,7 +97,14 @@ class Queue(Strict):
 class Line(Strict):
     did: str = Field(pattern=r"^[0-9]{4,15}$", description="the dialled number, digits only")
     name: str
-    queue: str
+    queue: str | None = Field(default=None, description="the queue of the line; exactly one "
+                              "of 'queue' and 'events'")
+    events: str | None = Field(default=None, pattern=NAME, description="an event-information "
+                               "line (イベント案内): the name of its list of events, kept in "
+                               "the database and changed by staff at run time")
+    intro_prompt: str | None = Field(default=None, description="event line: played first")
+    no_events_prompt: str | None = Field(default=None, description="event line: played when "
+                                         "there is no event today")
     priority: int = Field(default=0, ge=0, le=9, description="callers of higher priority "
                           "lines are served first")
     language: Language = "ja"
@@ -110,7 +121,34 @@ class Line(Strict):
                                              "has ended (業務終了後)")
 
     @model_validator(mode="after")
+    def _queue_or_events(self) -> Line:
+        if (self.queue is None) == (self.events is None):
+            raise ValueError("a line needs exactly one of 'queue' (callers reach operators) "
+                             "and 'events' (an event-information line)")
+        if self.events is None:
+            for key in ("intro_prompt", "no_events_prompt"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' is only for an event line ('events:')")
+            return self
+        missing = [k for k in ("intro_prompt", "no_events_prompt") if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"an event line needs {' and '.join(repr(k) for k in missing)}")
+        if "recording" in self.model_fields_set and self.recording != "off":
+            raise ValueError("an event line is not recorded: remove 'recording' or set it "
+                             "to 'off'")
+        for key in ("notice", "calendar", *CLOSED_PROMPT_KEYS.values()):
+            if getattr(self, key) is not None:
+                raise ValueError(f"'{key}' is not used on an event line; remove it")
+        return self
+
+    @property
+    def is_event_line(self) -> bool:
+        return self.events is not None
+
+    @model_validator(mode="after")
     def _notice_when_recorded(self) -> Line:
+        if self.events is not None:
+            return self
         if self.recording == "always" and self.notice is None:
             raise ValueError("a line recorded 'always' needs a 'notice' prompt played "
                              "before the caller reaches an operator")
@@ -135,6 +173,9 @@ class SiteFile(Strict):
     prompts: dict[str, Prompt] = {}
     away_reasons: dict[str, str] = Field(default={}, description="extra away (離席) reasons: "
                                           "id -> label, beside break, training, meeting, admin")
+    event_statuses: dict[Annotated[str, StringConstraints(pattern=NAME)], str] = Field(
+        default={}, description="event lines: status id -> the prompt announcing it "
+        f"(at least {MIN_EVENT_STATUSES})")
 
 
 class Site(Strict):
@@ -143,6 +184,7 @@ class Site(Strict):
     prompts: dict[str, Prompt]
     away_reasons: dict[str, str] = {}
     calendars: tuple[CalendarSpec, ...] = ()
+    event_statuses: dict[str, str] = {}
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
@@ -158,7 +200,18 @@ class Site(Strict):
             if line.calendar is not None and line.closed_prompt is None:
                 raise ValueError(f"line {line.did}: a line with a calendar needs "
                                  "'closed_prompt'")
+        if self.event_lines() and len(self.event_statuses) < MIN_EVENT_STATUSES:
+            raise ValueError(f"event lines need at least {MIN_EVENT_STATUSES} "
+                             f"'event_statuses', not {len(self.event_statuses)}")
         return self
+
+    def event_lines(self) -> dict[str, Line]:
+        """The first line of each events name (its language speaks the statuses)."""
+        found: dict[str, Line] = {}
+        for line in self.lines:
+            if line.events is not None:
+                found.setdefault(line.events, line)
+        return found
 
     def domain_calendars(self) -> dict[str, Calendar]:
         """Every calendar of the site by name, as the domain evaluates it."""

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from acd.adapters.db import call_records, make_engine
-from acd.runtime import wav_seconds
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.event_log import load_events
+from tests.support.recordings import sealed_audio, wav_seconds_of
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -147,7 +147,7 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
         voicemail = await stack.api("GET", "/api/voicemails")
         assert [v["caller"] for v in voicemail] == ["0322220001"]
         first = voicemail[0]
-        assert first["seconds"] >= 1 and wav_seconds(Path(first["file"])) == first["seconds"]
+        assert first["seconds"] >= 1
         handled = await stack.api("POST", f"/api/voicemails/{first['uniqueid']}/handled",
                                   {"by": "supervisor1"})
         assert handled["handled_by"] == "supervisor1"
@@ -161,8 +161,10 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
     assert 9 <= waited["wait_seconds"] <= 12  # max_wait 10 s, congestion excluded
     assert (got["0322220003"]["outcome"], got["0322220003"]["overflow_reason"]) == \
         ("overflow", "full")
-    assert list((state_dir / "recordings" / "voicemail").rglob("*.wav")) == [
-        Path(first["file"])]
+    # the message was sealed at rest once the call ended: no plain WAV is left
+    assert list((state_dir / "recordings" / "voicemail").rglob("*.wav")) == []
+    message = await sealed_audio(url, state_dir, first["uniqueid"] + "-vm")
+    assert wav_seconds_of(message) == first["seconds"]
     abandoned = got["0322220004"]
     assert abandoned["outcome"] == "abandoned" and abandoned["wait_seconds"] is None
 

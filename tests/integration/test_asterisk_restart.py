@@ -13,12 +13,13 @@ from acd.adapters.ami import AmiClient
 from acd.adapters.asterisk_runtime import AsteriskProcess
 from acd.adapters.db import Database, call_events, call_records, make_engine
 from acd.asterisk_config import AMI_USER
+from acd.domain.agents import AgentProfile, Login, Membership, SetAway
 from acd.migrate import upgrade
 from acd.runtime import Controller
 from acd.settings import Settings
 from acd.stack import prepare
 from tests.conftest import FIXTURES, TEST_PORTS
-from tests.support.sipp import run_callers
+from tests.support.sipp import free_udp_port, register_agents, run_callers
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,8 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
     settings = Settings(state_dir=state_dir, recordings_dir=state_dir / "recordings",
                         flows_dir=FIXTURES / "flows", database_url=database_url, **TEST_PORTS)
     await upgrade(database_url)
-    deployment = prepare(settings, roster=[])
+    roster = [AgentProfile("1001", "山田", (Membership("main"),))]
+    deployment = prepare(settings, roster)
     installation, secrets, dirs = deployment.installation, deployment.secrets, deployment.dirs
 
     def asterisk() -> AsteriskProcess:
@@ -50,14 +52,19 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
     queue: asyncio.Queue = asyncio.Queue()
     ami = AmiClient("127.0.0.1", settings.ami_port, AMI_USER, secrets.get("ami"), queue,
                     ping_interval=1.0)
-    controller = Controller(ami, queue, Database(engine, state_dir / "spool.jsonl"))
+    controller = Controller(ami, queue, Database(engine, state_dir / "spool.jsonl"),
+                            deployment.agents(roster))
     second = asterisk()
     try:
         async with asyncio.TaskGroup() as tasks:
             ami_task = tasks.create_task(ami.run())
             controller_task = tasks.create_task(controller.run())
             await ami.wait_connected(10)
-            # a caller waits in the queue (no agent is registered)
+            # an agent is logged in but away: a caller waits in the queue
+            await controller.submit(Login("1001"))
+            await controller.submit(SetAway("1001", "break"))
+            await register_agents([("1001", secrets.get("sip:1001"))], settings.sip_port,
+                                  {"1001": free_udp_port()}, state_dir / "sipp")
             caller = tasks.create_task(run_callers(
                 "0570000123", settings.sip_port, 1, rate=1.0, workdir=state_dir / "sipp",
                 hangup_after=25, max_seconds=45))
@@ -92,5 +99,6 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
     assert kinds.count("ChannelsSnapshot") == 2
     assert record["close_reason"] == "resync" and record["outcome"] == "abandoned"
     assert record["queue_joined_at"] is not None
+    assert controller.agents.by_id["1001"].status.value == "away"  # kept across the crash
     # the never-answered call left no (empty) recording behind
     assert list(settings.recordings_dir.rglob("*.wav")) == []

@@ -2,13 +2,14 @@
 REGISTER with generated credentials, 10 SIPp calls with audio from the carrier side.
 
 Every call must be answered, both agents used, a call record per call written with its
-line, queue, agent, times, wait and talk seconds, and a recording whose length matches
-the talk time within 1 s and that is not silence. Runs on SQLite and on PostgreSQL.
+line, queue, agent, times, wait and talk seconds, and a sealed recording whose length
+matches the talk time within 1 s and that is not silence. Runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import wave
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from acd.adapters.db import call_events, call_records, make_engine
 from tests.conftest import TEST_PORTS, stack_env
+from tests.support.recordings import sealed_audio
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -29,8 +31,8 @@ CALLS = 10
 TALK_SECONDS = 5.0
 
 
-def wav_seconds_and_rms(path: Path) -> tuple[float, float]:
-    with wave.open(str(path)) as wav:
+def wav_seconds_and_rms(data: bytes) -> tuple[float, float]:
+    with wave.open(io.BytesIO(data)) as wav:
         frames = wav.readframes(wav.getnframes())
         seconds = wav.getnframes() / wav.getframerate()
     samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
@@ -93,7 +95,9 @@ async def test_ten_calls_over_two_agents_are_answered_recorded_and_logged(
         assert TALK_SECONDS - 1 <= r["talk_seconds"] <= TALK_SECONDS + 1.5
         recording = Path(r["recording_file"])
         assert recording.is_relative_to(state_dir / "recordings")
-        seconds, rms = wav_seconds_and_rms(recording)
+        assert not recording.exists()  # sealed at rest once the call ended
+        seconds, rms = wav_seconds_and_rms(await sealed_audio(database_url, state_dir,
+                                                              r["uniqueid"]))
         assert abs(seconds - r["talk_seconds"]) <= 1.0, (recording, seconds, r["talk_seconds"])
         assert rms > 100, f"{recording} is silence (RMS {rms:.0f})"
 

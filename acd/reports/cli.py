@@ -1,0 +1,171 @@
+"""`acd report daily|weekly|monthly|range`: KPI reports straight from the database.
+
+    acd report daily   [--date 2026-11-20]   (default: yesterday, JST)
+    acd report weekly  [--week 2026-W47]     (default: last ISO week)
+    acd report monthly [--month 2026-11]     (default: last month)
+    acd report range   --from 2026-11-01 --to 2026-11-15   (--to inclusive)
+    common: [--line DID] [--queue NAME] [--format csv|html] [--lang ja|en] [--out FILE]
+
+Without --out the report is written to standard output. Exit status: 0 written, 1 unknown
+line/queue or bad arguments, 2 database unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from acd.reports.kpi import (
+    JST,
+    Kpis,
+    ReportError,
+    compute_kpis,
+    day_range,
+    month_range,
+    week_range,
+)
+from acd.reports.render import render_csv, render_html
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _today() -> date:
+    return datetime.now(JST).date()
+
+
+def parse_period(kind: str, value: str | None, until: str | None = None
+                 ) -> tuple[datetime, datetime]:
+    """[start, end) of a daily/weekly/monthly/range report; ValueError when malformed."""
+    if kind == "daily":
+        day = date.fromisoformat(value) if value else _today() - timedelta(days=1)
+        return day_range(day)
+    if kind == "weekly":
+        if value:
+            match = re.fullmatch(r"(\d{4})-?W(\d{1,2})", value.strip(), re.IGNORECASE)
+            if not match:
+                raise ValueError(f"week {value!r}: use YYYY-Www, e.g. 2026-W47")
+            return week_range(int(match[1]), int(match[2]))
+        year, week, _ = (_today() - timedelta(days=7)).isocalendar()
+        return week_range(year, week)
+    if kind == "monthly":
+        if value:
+            match = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-\d{1,2})?", value.strip())
+            if not match or not 1 <= int(match[2]) <= 12:
+                raise ValueError(f"month {value!r}: use YYYY-MM, e.g. 2026-11")
+            return month_range(int(match[1]), int(match[2]))
+        last = _today().replace(day=1) - timedelta(days=1)
+        return month_range(last.year, last.month)
+    if kind == "range":
+        if not value or not until:
+            raise ValueError("range needs --from and --to (YYYY-MM-DD, --to inclusive)")
+        first, last = date.fromisoformat(value), date.fromisoformat(until)
+        if last < first:
+            raise ValueError("--to is before --from")
+        return day_range(first)[0], day_range(last)[1]
+    raise ValueError(f"unknown report {kind!r}")
+
+
+def configured(settings) -> tuple[set[str] | None, set[str] | None]:
+    """Lines (DIDs) and queues of the flows, or (None, None) when they cannot be read."""
+    from acd.ivr.loader import FlowError, load_site
+
+    try:
+        site = load_site(settings.flows_dir)
+    except (FlowError, OSError, ValueError):  # the report works from the database alone
+        return None, None
+    return {line.did for line in site.lines}, {queue.name for queue in site.queues}
+
+
+def render(kpis: Kpis, fmt: str, lang: str) -> bytes:
+    return render_html(kpis, lang) if fmt == "html" else render_csv(kpis, lang)
+
+
+async def make_report(url: str, start: datetime, end: datetime, line: str | None,
+                      queue: str | None, known_lines=None, known_queues=None) -> Kpis:
+    from acd.adapters.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return await compute_kpis(engine, start, end, line, queue, known_lines=known_lines,
+                                  known_queues=known_queues)
+    finally:
+        await engine.dispose()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from acd.settings import Settings
+
+    try:
+        value = {"daily": getattr(args, "date", None),
+                 "weekly": getattr(args, "week", None),
+                 "monthly": getattr(args, "month", None),
+                 "range": getattr(args, "start", None)}[args.report]
+        start, end = parse_period(args.report, value, getattr(args, "until", None))
+    except ValueError as exc:
+        print(f"acd: error: {exc}", file=sys.stderr)
+        return 1
+    settings = Settings()
+    lines, queues = configured(settings)
+    try:
+        kpis = asyncio.run(make_report(settings.resolved_database_url, start, end, args.line,
+                                       args.queue, lines, queues))
+    except ReportError as exc:
+        print(f"acd: error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, SQLAlchemyError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        print(f"acd: error: database {_safe(settings.resolved_database_url)} unusable: "
+              f"{detail}", file=sys.stderr)
+        return 2
+    data = render(kpis, args.format, args.lang)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_bytes(data)
+        print(f"{args.out}: {args.report} report {start:%Y-%m-%d} – "
+              f"{end - timedelta(seconds=1):%Y-%m-%d}"
+              + (" (no calls)" if kpis.empty else f" ({kpis.overall.offered} offered)"),
+              file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def add_report_commands(subparsers) -> None:
+    """Register `acd report ...` on the `acd` command's subparsers."""
+    report = subparsers.add_parser("report", help="KPI reports (daily, weekly, monthly, range)")
+    kinds = report.add_subparsers(dest="report", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--line", help="only this line (DID)")
+        p.add_argument("--queue", help="only this queue")
+        p.add_argument("--format", choices=["csv", "html"], default="csv")
+        p.add_argument("--lang", choices=["ja", "en"], default="ja")
+        p.add_argument("--out", help="write to this file (default: standard output)")
+        p.set_defaults(func=cmd_report)
+
+    daily = kinds.add_parser("daily", help="one day (JST); default yesterday")
+    daily.add_argument("--date", help="YYYY-MM-DD")
+    common(daily)
+    weekly = kinds.add_parser("weekly", help="one ISO week; default last week")
+    weekly.add_argument("--week", help="YYYY-Www, e.g. 2026-W47")
+    common(weekly)
+    monthly = kinds.add_parser("monthly", help="one month; default last month")
+    monthly.add_argument("--month", help="YYYY-MM")
+    common(monthly)
+    ranged = kinds.add_parser("range", help="any range of days")
+    ranged.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
+    ranged.add_argument("--to", dest="until", required=True, help="YYYY-MM-DD, inclusive")
+    common(ranged)
+
+
+__all__ = ["add_report_commands", "cmd_report", "parse_period"]

@@ -1,0 +1,77 @@
+"""KPI reports over HTTP (the API token is required like every ``/api/`` route).
+
+    GET /api/reports/daily?date=2026-11-20
+    GET /api/reports/weekly?week=2026-W47
+    GET /api/reports/monthly?month=2026-11        (or date=2026-11-20: that day's month)
+        &format=csv|html|json (default csv) &lang=ja|en &line=DID &queue=NAME
+
+Without a date the previous day / week / month (JST). CSV is UTF-8 with BOM and comes as
+an attachment; an unknown line or queue is 404 {error_id: LINE_UNKNOWN | QUEUE_UNKNOWN}; a
+malformed date 422 BAD_PERIOD.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from acd.reports.cli import parse_period
+from acd.reports.kpi import ReportError, compute_kpis
+from acd.reports.render import DEFAULT_TARGETS, SUMMARY, render_csv, render_html, value
+from agent_gateway.api import ROSTER, ApiError
+
+KNOWN_LINES = web.AppKey("report_known_lines", object)  # () -> (lines, queues) | None
+
+
+def _summary_json(kpis) -> dict:
+    return {"start": kpis.start.isoformat(), "end": kpis.end.isoformat(), "line": kpis.line,
+            "queue": kpis.queue, "empty": kpis.empty,
+            "figures": {key: value(kpis, key) for key, *_ in SUMMARY},
+            "targets": DEFAULT_TARGETS,
+            "by_day": {d.isoformat(): {"offered": f.offered, "answered": f.answered,
+                                       "answer_rate": f.answer_rate}
+                       for d, f in kpis.by_day.items()},
+            "by_hour": {h: {"offered": f.offered, "answered": f.answered,
+                            "answer_rate": f.answer_rate} for h, f in kpis.by_hour.items()},
+            "by_category": {c or "": n for c, n in kpis.by_category.items()}}
+
+
+async def get_report(request: web.Request) -> web.StreamResponse:
+    kind = request.match_info["kind"]
+    q = request.query
+    fmt, lang = q.get("format", "csv"), q.get("lang", "ja")
+    if fmt not in ("csv", "html", "json") or lang not in ("ja", "en"):
+        raise ApiError(422, "BAD_FORMAT", "format must be csv, html or json; lang ja or en")
+    raw = {"daily": q.get("date"), "weekly": q.get("week"),
+           "monthly": q.get("month") or q.get("date")}[kind]
+    try:
+        start, end = parse_period(kind, raw)
+    except ValueError as exc:
+        raise ApiError(422, "BAD_PERIOD", str(exc)) from None
+    known = request.app.get(KNOWN_LINES)
+    lines, queues = known() if callable(known) else (None, None)
+    try:
+        kpis = await compute_kpis(request.app[ROSTER].engine, start, end, q.get("line") or None,
+                                  q.get("queue") or None, known_lines=lines,
+                                  known_queues=queues)
+    except ReportError as exc:
+        status = 404 if exc.error_id.endswith("_UNKNOWN") else 422
+        raise ApiError(status, exc.error_id, str(exc)) from None
+    if fmt == "json":
+        return web.json_response(_summary_json(kpis))
+    name = f"kpi-{kind}-{start:%Y%m%d}" + (f"-{kpis.line}" if kpis.line else "")
+    if fmt == "html":
+        return web.Response(body=render_html(kpis, lang), content_type="text/html",
+                            charset="utf-8")
+    return web.Response(body=render_csv(kpis, lang), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def setup_report_routes(app: web.Application, known_lines=None) -> None:
+    """``known_lines``: optional ``() -> (set of DIDs, set of queue names)`` from the flows,
+    so that a configured line without calls yet gives an empty report, not a 404."""
+    if known_lines is not None:
+        app[KNOWN_LINES] = known_lines
+    app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly}", get_report)
+
+
+__all__ = ["setup_report_routes"]

@@ -1,0 +1,23 @@
+"""The synthetic mix of test_kpi written into a fresh database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert
+
+import acd.migrate
+from acd.adapters.db import call_events, call_records, dispositions, make_engine
+from tests.reports.test_kpi import DISPOSITIONS, RECORDS, STATES
+
+
+@pytest.fixture
+async def engine(database_url):
+    await acd.migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(insert(call_records), RECORDS)
+        for row in DISPOSITIONS:  # one by one: ids in this order
+            await conn.execute(insert(dispositions).values(**row))
+        await conn.execute(insert(call_events), STATES)
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,278 @@
+"""KPIs from a known synthetic mix written straight into the database, on SQLite and
+PostgreSQL. Every expected figure below is counted by hand from the mix, not by the code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from acd.adapters.db import make_engine
+from acd.reports.kpi import (
+    JST,
+    UnknownLineError,
+    UnknownQueueError,
+    compute_kpis,
+    day_range,
+)
+from acd.reports.render import render_csv, render_html
+
+DAY = date(2026, 11, 20)  # a Friday
+LINE, LINE2 = "0570000123", "0570000999"
+FAR_FUTURE = 4_000_000_000.0
+
+
+def at(hh: int, mm: int = 0, ss: float = 0.0, day: date = DAY) -> float:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=JST).timestamp() + ss
+
+
+def record(uid, outcome, entered, *, wait=None, talk=None, agent=None, line=LINE,
+           queue="main", joined=True):
+    answered_at = entered + (wait or 0) + 1 if outcome == "answered" else None
+    return {"uniqueid": uid, "line": line, "queue": queue, "caller": "0312345678",
+            "agent": agent, "entered_at": entered,
+            "queue_joined_at": entered + 1 if joined else None, "answered_at": answered_at,
+            "ended_at": entered + 1 + (wait or 0) + (talk or 0), "wait_seconds": wait,
+            "talk_seconds": talk, "outcome": outcome, "agents_rung": 1 if agent else 0,
+            "recording_file": None, "close_reason": "hangup", "congestion_seconds": 0.0}
+
+
+def disposition(uid, agent, outcome, category, *, complaint=False, escalation=False, t=None):
+    return {"uniqueid": uid, "agent": agent, "queue": "main", "outcome": outcome,
+            "category": category, "complaint": complaint, "escalation": escalation,
+            "note": f"note {uid}", "recorded_at": t or FAR_FUTURE - 1}
+
+
+def state(t, agent, status, previous, reason=None):
+    return {"occurred_at": t, "kind": "AgentStateChanged", "uniqueid": None,
+            "payload": json.dumps({"agent": agent, "status": status, "previous": previous,
+                                   "reason": reason, "ready_since": None})}
+
+
+RECORDS = [
+    record("A1", "answered", at(10, 5), wait=5.0, talk=100.0, agent="1001"),
+    record("A2", "answered", at(10, 20), wait=10.0, talk=200.0, agent="1002"),  # exactly 10 s
+    record("A3", "answered", at(11, 0), wait=45.0, talk=300.0, agent="1001"),
+    record("A4", "answered", at(11, 30), wait=10.5, talk=50.0, agent="1002"),
+    record("A5", "answered", at(14, 0), wait=3.0, talk=20.0, agent="1001"),
+    record("A6", "answered", at(14, 10), wait=2.0, talk=60.0, agent="1002"),
+    record("A7", "answered", at(15, 0), wait=8.0, talk=40.0, agent="1001", line=LINE2,
+           queue="tax"),  # no disposition
+    record("B1", "abandoned", at(10, 59, 59.6), wait=30.0),  # hour 10, not 11
+    record("B2", "abandoned", at(12, 0), joined=False),  # in the menu: no wait
+    record("O1", "overflow", at(13, 0), wait=600.0),
+    record("V1", "voicemail", at(13, 30), wait=120.0),
+    record("H1", "after_hours", at(7, 0), joined=False),
+    record("H0", "after_hours", at(0, 0), joined=False),  # exactly midnight: day DAY, hour 0
+    record("E1", "event_info", at(9, 0), joined=False),
+    record("C1", "answered", at(23, 50), wait=4.0, talk=30.0, agent="1001"),
+    # the next day (00:10 JST) and the previous one (23:59:59.5 JST)
+    record("C2", "answered", at(0, 10, day=DAY + timedelta(days=1)), wait=20.0, talk=90.0,
+           agent="1002"),
+    record("C0", "abandoned", at(23, 59, 59.5, day=DAY - timedelta(days=1)), wait=12.0),
+]
+DISPOSITIONS = [
+    disposition("A1", "1001", "完了", "税金"),
+    disposition("A2", "1002", "取次", "税金", complaint=True),
+    disposition("A3", "1001", "転送", "子育て"),
+    disposition("A4", "1002", "エスカレーション", "子育て", escalation=True),
+    disposition("A5", "1001", "その他", None),
+    disposition("A6", "1002", "その他", "ごみ"),  # corrected below: the latest one counts
+    disposition("A6", "1002", "完了", "税金"),
+    disposition("C1", "1001", "完了", "税金"),
+    disposition("C2", "1002", "転送", "子育て"),
+]
+PREVIOUS = DAY - timedelta(days=1)
+STATES = [
+    # 1002 logged in the evening before and stays until 10:30
+    state(at(20, 0, day=PREVIOUS), "1002", "ready", "logged_out"),
+    state(at(10, 0), "1002", "on_call", "ready"),
+    state(at(10, 20), "1002", "wrapup", "on_call"),
+    state(at(10, 25), "1002", "ready", "wrapup"),
+    state(at(10, 30), "1002", "logged_out", "ready"),
+    # 1003's first event in the window says it was ready before
+    state(at(8, 0), "1003", "away", "ready", "meeting"),
+    state(at(9, 0), "1003", "logged_out", "away"),
+    state(at(9, 0), "1001", "ready", "logged_out"),
+    state(at(10, 0), "1001", "on_call", "ready"),
+    state(at(10, 10), "1001", "wrapup", "on_call"),
+    state(at(10, 15), "1001", "ready", "wrapup"),
+    state(at(12, 0), "1001", "away", "ready", "break"),
+    state(at(13, 0), "1001", "ready", "away"),
+    state(at(17, 0), "1001", "logged_out", "ready"),
+]
+
+
+def approx(value):
+    return pytest.approx(value, abs=1e-9)
+
+
+async def test_every_figure_of_the_day(engine):
+    start, end = day_range(DAY)
+    k = await compute_kpis(engine, start, end, None, None, now=FAR_FUTURE)
+    o = k.overall
+    assert not k.empty
+    assert (o.offered, o.after_hours, o.event_info, o.answered) == (12, 2, 1, 8)
+    assert o.answer_rate == approx(100 * 8 / 12)
+    assert (o.abandoned, o.abandoned_in_queue, o.abandoned_mean_wait) == (2, 1, 30.0)
+    assert (o.overflow, o.voicemail) == (2, 1)
+    assert o.quick_answered == 6  # A1 A2(10.0) A5 A6 A7 C1; not A3, A4(10.5)
+    assert o.quick_answer_rate == approx(75.0)
+    assert (o.dispositions, o.completed, o.handed_over, o.transferred, o.escalated,
+            o.other) == (7, 3, 1, 1, 1, 1)
+    assert o.first_contact_resolution == approx(100 * 3 / 7)
+    assert o.first_response_rate == approx(100 * 5 / 7)
+    assert o.transfer_rate == approx(12.5)
+    assert o.aht_completed == approx((100 + 60 + 30) / 3)
+    assert o.aht_transferred == approx((200 + 300) / 2)
+    assert o.aht == approx((100 + 200 + 300 + 50 + 20 + 60 + 40 + 30) / 8)
+    assert k.by_category == {"税金": 4, "子育て": 2, None: 1}
+    assert k.complaints == 1
+    assert [(e.uniqueid, e.agent, e.outcome, e.escalation) for e in k.escalations] == [
+        ("A4", "1002", "エスカレーション", True)]
+
+    # by hour (JST)
+    assert (k.by_hour[10].offered, k.by_hour[10].answered, k.by_hour[10].abandoned) == (3, 2, 1)
+    assert k.by_hour[11].answered == 2 and k.by_hour[11].quick_answered == 0
+    assert (k.by_hour[0].after_hours, k.by_hour[0].offered) == (1, 0)
+    assert k.by_hour[7].after_hours == 1 and k.by_hour[9].event_info == 1
+    assert (k.by_hour[13].overflow, k.by_hour[13].voicemail) == (2, 1)
+    assert k.by_hour[23].answered == 1 and k.by_hour[22].calls == 0
+    assert sum(f.offered for f in k.by_hour.values()) == 12
+    assert list(k.by_day) == [DAY] and k.by_day[DAY].offered == 12
+    # by line and queue
+    assert (k.by_line[LINE].offered, k.by_line[LINE2].offered) == (11, 1)
+    assert (k.by_queue["main"].answered, k.by_queue["tax"].answered) == (7, 1)
+
+    # agents: states from the event log, calls from the records
+    a1, a2, a3 = k.agents["1001"], k.agents["1002"], k.agents["1003"]
+    assert (a1.logged_in_seconds, a1.on_call_seconds, a1.wrapup_seconds) == (28800, 600, 300)
+    assert a1.away_seconds == {"break": 3600} and a1.ready_seconds == 24300
+    assert a1.occupancy == approx(100 * 900 / 28800)
+    assert (a2.logged_in_seconds, a2.on_call_seconds, a2.wrapup_seconds) == (37800, 1200, 300)
+    assert a2.occupancy == approx(100 * 1500 / 37800)
+    assert (a3.logged_in_seconds, a3.ready_seconds, a3.away_seconds) == (
+        32400, 28800, {"meeting": 3600})
+    assert (a1.calls, a2.calls, a3.calls) == (5, 3, 0)
+    assert a1.talk_seconds == 100 + 300 + 20 + 40 + 30
+    assert k.occupancy == approx(100 * 2400 / 99000)
+    # staffing: 2 agents 00-10, 1.5 in 10-11 (1002 leaves 10:30), 1 until 17, then none
+    assert k.staffing.max == 2
+    assert k.staffing.mean == approx(99000 / (3600 * 17))
+    assert (k.staffing_by_hour[3].mean, k.staffing_by_hour[3].max) == (2.0, 2)
+    assert (k.staffing_by_hour[9].mean, k.staffing_by_hour[9].max) == (2.0, 2)
+    assert (k.staffing_by_hour[10].mean, k.staffing_by_hour[10].max) == (1.5, 2)
+    assert (k.staffing_by_hour[16].mean, k.staffing_by_hour[16].max) == (1.0, 1)
+    assert (k.staffing_by_hour[17].mean, k.staffing_by_hour[17].max) == (0.0, 0)
+
+
+async def test_days_split_at_jst_midnight(engine):
+    start = datetime(2026, 11, 19, tzinfo=JST)
+    end = datetime(2026, 11, 22, tzinfo=JST)
+    k = await compute_kpis(engine, start, end, None, None, now=FAR_FUTURE)
+    assert list(k.by_day) == [date(2026, 11, 19), DAY, date(2026, 11, 21)]
+    previous, day, following = k.by_day.values()
+    assert (previous.offered, previous.abandoned) == (1, 1)  # C0 at 23:59:59.5
+    assert (day.offered, day.answered) == (12, 8)  # C1 at 23:50
+    assert (following.offered, following.answered, following.transferred) == (1, 1, 1)
+    assert k.by_hour[23].offered == 2 and k.by_hour[0].offered == 1  # C1+C0, C2
+    assert k.overall.offered == 14 and k.overall.aht_transferred == approx((200 + 300 + 90) / 3)
+    # a one-day range on the following day sees only C2
+    k2 = await compute_kpis(engine, *day_range(DAY + timedelta(days=1)), None, None,
+                            now=FAR_FUTURE)
+    assert (k2.overall.offered, k2.overall.answered, k2.by_hour[0].answered) == (1, 1, 1)
+
+
+async def test_line_and_queue_filters(engine):
+    k = await compute_kpis(engine, *day_range(DAY), LINE2, None, now=FAR_FUTURE)
+    assert (k.overall.offered, k.overall.answered, k.overall.quick_answered,
+            k.overall.dispositions) == (1, 1, 1, 0)
+    assert k.overall.first_contact_resolution == approx(0.0)
+    assert k.overall.first_response_rate is None  # no disposition: no rate
+    k = await compute_kpis(engine, *day_range(DAY), LINE, "main", now=FAR_FUTURE)
+    assert (k.overall.offered, k.overall.answered, k.overall.after_hours) == (11, 7, 2)
+    assert k.by_category == {"税金": 4, "子育て": 2, None: 1}
+
+
+async def test_empty_range_and_unknown_line(engine):
+    k = await compute_kpis(engine, *day_range(date(2026, 10, 1)), None, None, now=FAR_FUTURE)
+    assert k.empty and k.overall.offered == 0 and k.overall.answer_rate is None
+    assert all(f.calls == 0 for f in k.by_hour.values()) and k.by_category == {}
+    # a known line without calls in the range is fine; a configured one too
+    k = await compute_kpis(engine, *day_range(date(2026, 10, 1)), LINE, None)
+    assert k.empty
+    k = await compute_kpis(engine, *day_range(DAY), "0570111111", None,
+                           known_lines={"0570111111"})
+    assert k.empty
+    with pytest.raises(UnknownLineError, match="0570000000"):
+        await compute_kpis(engine, *day_range(DAY), "0570000000", None)
+    with pytest.raises(UnknownQueueError):
+        await compute_kpis(engine, *day_range(DAY), None, "nope")
+
+
+async def test_csv_with_bom_parses_back_and_html_shows_targets(engine):
+    k = await compute_kpis(engine, *day_range(DAY), None, None, now=FAR_FUTURE)
+    data = render_csv(k)
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    summary = {r[0]: r[1:] for r in rows if len(r) >= 2}
+    assert summary["着信件数"][0] == "12"
+    assert summary["応答件数"][0] == "8"
+    assert summary["応答率"][0] == "66.7"
+    assert summary["即応率"][0] == "75.0"
+    assert summary["一次完結率"][0] == "42.9"
+    assert summary["転送率"][0] == "12.5"
+    assert summary["放棄呼"][0] == "2" and summary["あふれ呼"][0] == "2"
+    english = render_csv(k, lang="en").decode("utf-8-sig")
+    assert "Answer rate" in english and "応答率" not in english
+
+    html = render_html(k, "ja").decode()
+    assert "応答率" in html and "≥ 90" in html
+    assert 'class="missed"' in html and 'class="met"' in html  # 66.7 < 90; FCR 42.9 ≥ 40
+    assert "未達" in html and "達成" in html
+    assert "着信なし" not in html
+    empty = await compute_kpis(engine, *day_range(date(2026, 10, 1)), None, None)
+    assert "着信なし" in render_html(empty, "ja").decode()
+    assert "no calls" in render_html(empty, "en").decode()
+    assert "着信なし" in render_csv(empty).decode("utf-8-sig")
+
+
+def test_agent_payloads_in_any_json_layout():
+    from acd.reports.kpi import _agent_time
+
+    t0 = at(9, 0)
+    controller = [state(t0 + 60, "1001", "away", "ready", "会議"),
+                  state(t0 + 120, "1001", "logged_out", "away")]
+    other_layout = [{"occurred_at": r["occurred_at"], "payload": json.dumps(
+        dict(reversed(list(json.loads(r["payload"]).items()))))} for r in controller]
+    for rows in (controller, other_layout):
+        seconds, logins = _agent_time([(r["occurred_at"], r["payload"]) for r in rows],
+                                      t0, t0 + 3600)
+        assert dict(seconds) == {("1001", "ready"): 60.0, ("1001", "away:会議"): 60.0,
+                                 ("1001", "logged_out"): 3480.0}
+        assert logins == [("1001", t0, t0 + 120)]
+
+
+async def test_hour_floor_sql_is_exact_on_both_databases(database_url):
+    """CAST rounds on PostgreSQL and truncates on SQLite: the floor must hold on both,
+    just before, at and just after an hour boundary."""
+    from sqlalchemy import text
+
+    from acd.reports.kpi import hour_index_sql
+
+    engine = make_engine(database_url)
+    boundary = at(11, 0)
+    expression = str(hour_index_sql("t"))
+    try:
+        async with engine.connect() as conn:
+            for offset, expected_hour in ((-0.4, 10), (-0.6, 10), (-1e-3, 10), (0.0, 11),
+                                          (0.5, 11), (3599.5, 11), (3599.999, 11)):
+                value = (await conn.execute(text(
+                    f"SELECT {expression} FROM (SELECT CAST(:t AS DOUBLE PRECISION) AS t) AS x"),
+                    {"t": boundary + offset})).scalar_one()
+                assert int(value) % 24 == expected_hour, offset
+    finally:
+        await engine.dispose()
