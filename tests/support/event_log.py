@@ -33,9 +33,17 @@ class OfferAudit:
         return self.to_longest_idle / self.offers if self.offers else 0.0
 
 
+#: Offers Asterisk makes within this window are simultaneous (autofill rings several
+#: waiting callers at once, from several threads, and their events may come in any order).
+SIMULTANEOUS_SECONDS = 0.05
+
+
 def audit_offers(events: list[dict]) -> OfferAudit:
     """Replay agent states from AgentStateChanged and check every offer Asterisk made
-    (AgentRinging = AMI AgentCalled): was the agent ready, and the one ready longest?"""
+    (AgentRinging = AMI AgentCalled): was the agent ready, and the one ready longest
+    among the ready agents not being offered another caller at the same moment?"""
+    rings = [(e["occurred_at"], e["payload"]["agent"]) for e in events
+             if e["kind"] == "AgentRinging"]
     status: dict[str, str] = {}
     ready_since: dict[str, float] = {}
     joined: dict[str, float] = {}
@@ -55,7 +63,11 @@ def audit_offers(events: list[dict]) -> OfferAudit:
                 audit.not_ready.append({"agent": agent, "status": status.get(agent),
                                         "uniqueid": event["uniqueid"], "at": event["occurred_at"]})
                 continue
-            ready = {a: ready_since.get(a, 0.0) for a, s in status.items() if s == "ready"}
+            at = event["occurred_at"]
+            simultaneous = {a for t, a in rings
+                            if a != agent and abs(t - at) <= SIMULTANEOUS_SECONDS}
+            ready = {a: ready_since.get(a, 0.0) for a, s in status.items()
+                     if s == "ready" and a not in simultaneous}
             if min(ready, key=ready.get) == agent:
                 audit.to_longest_idle += 1
             since = ready_since.get(agent)

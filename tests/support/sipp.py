@@ -410,7 +410,21 @@ class _SippProcess:
 
 async def register_agents(agents: list[tuple[str, str]], asterisk_port: int,
                           contact_ports: dict[str, int], workdir: Path, expires: int = 3600,
-                          timeout: float = 20.0) -> None:
+                          timeout: float = 20.0, attempts: int = 3) -> None:
+    """:func:`_register_agents`, tried again (with fresh local ports) when a SIPp run lost
+    the race for its port to another process ("Address already in use")."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await _register_agents(agents, asterisk_port, contact_ports, workdir,
+                                          expires, timeout)
+        except SippError as exc:
+            if "Address already in use" not in str(exc) or attempt == attempts:
+                raise
+
+
+async def _register_agents(agents: list[tuple[str, str]], asterisk_port: int,
+                           contact_ports: dict[str, int], workdir: Path, expires: int = 3600,
+                           timeout: float = 20.0) -> None:
     """REGISTER each ``(agent_id, password)`` with Asterisk, all at once.
 
     One short SIPp run per agent (``-m 1``) from 127.0.0.1 and a free port: REGISTER,
