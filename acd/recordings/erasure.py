@@ -174,7 +174,7 @@ def overwrite_in_place(path: Path, *, pattern: Literal["zeros", "random"] = "zer
         os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -226,7 +226,7 @@ def overwrite_and_unlink(
     hidden = path.with_name(f".erased-{secrets.token_hex(8)}")
     os.rename(path, hidden)
     os.unlink(hidden)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     detail = (f"1 pass of {pattern}, fsync, read back from the device and verified, "
               "renamed to a random name, unlinked, directory fsynced")
     if other_links:

@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from acd.recordings.erasure import overwrite_and_unlink, overwrite_in_place
+from acd.recordings.erasure import fsync_dir, overwrite_and_unlink, overwrite_in_place
 
 KEY_BYTES = 32
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -148,14 +148,6 @@ def _read_secret(path: Path) -> bytes:
         os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _b64(material: bytes) -> str:
     return base64.b64encode(material).decode("ascii")
 
@@ -225,7 +217,7 @@ class _DirStore:
             tmp = self.path / f".CURRENT.{secrets.token_hex(4)}"
             _write_secret(tmp, f"{key.key_id}\n".encode())
             os.replace(tmp, self.path / "CURRENT")
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def destroy(self, key: _Key, destroyed_at: datetime) -> _Destroyed:
         record = _Destroyed(key.key_id, key.created_at, destroyed_at,
@@ -237,7 +229,7 @@ class _DirStore:
         # the record first: after a crash in between, the key counts as destroyed and
         # the next destroy() finishes the shredding
         _write_secret(self._destroyed_path(key.key_id), json.dumps(payload).encode())
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         overwrite_and_unlink(self._key_path(key.key_id), pattern="random")
         return record
 
@@ -289,7 +281,7 @@ class _JsonStore:
         if self.path.exists():
             overwrite_in_place(self.path)
         os.replace(self.new_path, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def current_id(self) -> str | None:
         return self._load().get("current")

@@ -70,7 +70,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from acd.recordings.erasure import Tombstone, overwrite_and_unlink
+from acd.recordings.erasure import fsync_dir, Tombstone, overwrite_and_unlink
 from acd.recordings.keyring import Keyring, KeyringError, check_key_id
 
 MAGIC = b"\x89MDGSEAL"
@@ -239,14 +239,6 @@ def sealed_path_for(plain_path: Path | str) -> Path:
     return plain_path.with_name(plain_path.name + SEALED_SUFFIX)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _read_exactly(fh, n: int) -> bytes:
     data = fh.read(n)
     while len(data) < n:
@@ -307,7 +299,7 @@ def seal_file(plain_path: Path | str, sealed_path: Path | str, keyring: Keyring,
             os.link(tmp, sealed_path)
         finally:
             tmp.unlink(missing_ok=True)
-    _fsync_dir(sealed_path.parent)
+    fsync_dir(sealed_path.parent)
     return SealInfo(key_id=key_id, plain_size=plain_size, plain_sha256=plain_sha.hexdigest(),
                     sealed_size=header.sealed_size, sealed_sha256=sealed_sha.hexdigest(),
                     chunk_size=chunk_size)
