@@ -251,7 +251,7 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--state-dir", type=Path, default=Path("/tmp/mdg-helper"))
+    p.add_argument("--state-dir", type=Path, default=Path("/tmp/mdg-try-sipp"))
     p.add_argument("--sip-port", type=int, default=25060)
     p.add_argument("--ami-port", type=int, default=25038)
     p.add_argument("--rtp-start", type=int, default=26000)
