@@ -136,7 +136,9 @@ async def test_event_line_announces_todays_events_and_a_status_change_reaches_th
         expected = prompt_seconds(state_dir, INTRO) + sum(
             prompt_seconds(state_dir, title) + prompt_seconds(state_dir, STATUSES[status])
             for title, status in zip(TITLES, statuses, strict=False))
-        assert expected - 0.5 <= seconds <= expected + 4, (seconds, expected)
+        # never shorter than the prompts; on a loaded 2-core machine playback has been
+        # seen to run ~13 s late, so the upper bound only catches a call that hangs
+        assert expected - 0.5 <= seconds <= expected + 20, (seconds, expected)
 
         # a status change: pushed before the API answers, heard by the next call
         changed_wall = time.time()
