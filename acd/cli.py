@@ -11,9 +11,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from acd.cli_events import add_event_commands
-from acd.reports.cli import add_report_commands
 from acd.cli_recordings import add_recording_commands
 from acd.logging_setup import configure
+from acd.reports.cli import add_report_commands
 from acd.settings import Settings
 
 

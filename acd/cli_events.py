@@ -54,26 +54,23 @@ def cmd_statuses(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    body = {"status": args.status, "by": args.by, "date": args.date, "position": args.position,
-            "title_text": args.title, "title_prompt": args.title_prompt}
-    data = _call("POST", f"/api/events/{quote(args.events)}",
-                 {k: v for k, v in body.items() if v is not None})
+def _send_item(method: str, path: str, args: argparse.Namespace, **extra) -> int:
+    """Send an event item's given fields (those left out are not sent) and show it."""
+    body = {"status": args.status, "by": args.by, "position": args.position,
+            "title_text": args.title, "title_prompt": args.title_prompt, **extra}
+    data = _call(method, path, {k: v for k, v in body.items() if v is not None})
     if data is None:
         return 1
     print(_show(data))
     return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    return _send_item("POST", f"/api/events/{quote(args.events)}", args, date=args.date)
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    body = {"status": args.status, "by": args.by, "position": args.position,
-            "title_text": args.title, "title_prompt": args.title_prompt}
-    data = _call("PATCH", f"/api/events/{quote(args.events)}/{args.id}",
-                 {k: v for k, v in body.items() if v is not None})
-    if data is None:
-        return 1
-    print(_show(data))
-    return 0
+    return _send_item("PATCH", f"/api/events/{quote(args.events)}/{args.id}", args)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -174,7 +174,7 @@ class Controller:
         try:
             live = await self._ami.live_uniqueids()
             members = await self._ami.queue_members()
-        except (AmiError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AmiError) as exc:
             # e.g. Asterisk still booting: try again shortly (the callback only enqueues)
             log.error("controller.resync_failed", error=str(exc), attempt=attempt)
             if attempt < RESYNC_ATTEMPTS:
@@ -308,7 +308,7 @@ class Controller:
                           "Reason": command.reason}
         try:
             await self._ami.action(action)
-        except (AmiError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AmiError) as exc:
             if command.__class__ is agent_states.RemoveMember and "Not there" in str(exc):
                 return
             # Asterisk is away: the members are repaired at the next connection

@@ -13,7 +13,7 @@ import contextlib
 import re
 import signal
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
@@ -31,7 +31,13 @@ from acd.adapters.db import Database, make_engine
 from acd.adapters.event_store import EventStore
 from acd.adapters.recording_store import run_daily_purge, store_from_settings
 from acd.adapters.roster import Roster
-from acd.asterisk_config import AMI_USER, RuntimeDirs, calendar_years, render, write_config
+from acd.asterisk_config import (
+    AMI_USER,
+    RuntimeDirs,
+    calendar_years,
+    render,
+    write_config,
+)
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.domain.calendar import status_at
 from acd.event_line import EventLines
@@ -123,14 +129,14 @@ def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
     return deployment
 
 
-_CONTEXT = re.compile(r"^\[([^\]]+)\]", re.M)
+_CONTEXT = re.compile(r"^\[([^\]]+)\]", re.MULTILINE)
 
 
 def applied_summary(deployment: Deployment, files: dict[str, str], reloaded: list[str],
                     now: datetime | None = None) -> dict:
     """What `acd ivr apply` loaded: the lines (with their calendar's status now), the
     calendars, the dialplan contexts and what Asterisk reloaded."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     calendars = deployment.site.domain_calendars()
     years = calendar_years(now)
     return {

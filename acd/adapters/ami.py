@@ -35,7 +35,7 @@ _FORGETTABLE = ("ping", "login", "logoff", "command", "coreshowchannels", "queue
 
 
 class _Utf8Protocol(AMIProtocol):
-    def connection_made(self, transport):  # noqa: D401 - panoramisk hook
+    def connection_made(self, transport):
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
@@ -121,7 +121,7 @@ class AmiClient:
     async def _check_alive(self) -> None:
         try:
             await self.action({"Action": "Ping"})
-        except (AmiError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AmiError) as exc:
             log.warning("ami.ping_failed", error=str(exc))
             protocol = self._manager.protocol
             if protocol is not None:

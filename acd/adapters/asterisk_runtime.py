@@ -165,7 +165,7 @@ class AsteriskProcess:
             proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if proc.returncode is None:
             log.warning("asterisk.kill", pid=proc.pid)

@@ -8,8 +8,9 @@ the current state (an answer for a call never seen, a second answer...) is retur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping
+from typing import Literal
 
 from acd.domain.events import (
     NO_QUEUE,

@@ -70,7 +70,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from acd.recordings.erasure import fsync_dir, Tombstone, overwrite_and_unlink
+from acd.recordings.erasure import Tombstone, fsync_dir, overwrite_and_unlink
 from acd.recordings.keyring import Keyring, KeyringError, check_key_id
 
 MAGIC = b"\x89MDGSEAL"

@@ -5,7 +5,13 @@ import pytest
 
 from acd.adapters.ami_events import AmiTranslationError, translate
 from acd.domain.calls import Calls, SaveCallRecord, step
-from acd.domain.events import EVENT_TYPES, CalendarDecided, ChannelHungUp, LineEntered, QueueJoined
+from acd.domain.events import (
+    EVENT_TYPES,
+    CalendarDecided,
+    ChannelHungUp,
+    LineEntered,
+    QueueJoined,
+)
 
 T0 = 1_790_000_000.0
 

@@ -5,7 +5,7 @@ validation messages."""
 from __future__ import annotations
 
 import time as clock
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -175,12 +175,12 @@ def test_any_zone_is_read_in_tokyo_whatever_the_servers_zone(cal, monkeypatch):
     clock.tzset()
     try:
         # 23:30 UTC on Monday 11/23 is 08:30 on Tuesday 11/24 in Tokyo
-        assert status_at(kamakura, datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)) \
+        assert status_at(kamakura, datetime(2026, 11, 23, 23, 30, tzinfo=UTC)) \
             is S.OPEN
-        assert status_at(kamakura, datetime(2026, 11, 23, 23, 29, tzinfo=timezone.utc)) \
+        assert status_at(kamakura, datetime(2026, 11, 23, 23, 29, tzinfo=UTC)) \
             is S.CLOSED
         # 15:30 UTC on Sunday 11/22 is already 勤労感謝の日 in Tokyo
-        assert status_at(kamakura, datetime(2026, 11, 22, 15, 30, tzinfo=timezone.utc)) \
+        assert status_at(kamakura, datetime(2026, 11, 22, 15, 30, tzinfo=UTC)) \
             is S.HOLIDAY
         new_york = datetime(2026, 11, 23, 18, 30, tzinfo=ZoneInfo("America/New_York"))
         assert status_at(kamakura, new_york) is S.OPEN  # 08:30 JST on 11/24

@@ -1,6 +1,12 @@
 """The call tracker, with fixed times: every record field follows from the events."""
 
-from acd.domain.calls import Calls, DiscardEmptyRecording, DomainProblem, SaveCallRecord, step
+from acd.domain.calls import (
+    Calls,
+    DiscardEmptyRecording,
+    DomainProblem,
+    SaveCallRecord,
+    step,
+)
 from acd.domain.events import (
     AgentAnswered,
     AgentCallEnded,

@@ -16,7 +16,7 @@ import asyncio
 import functools
 import re
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -380,7 +380,7 @@ async def _real_asterisk(state_dir: Path) -> None:
     current = datetime.now(TOKYO)
     if current.second >= 45 or (current.hour, current.minute) == (23, 59):
         await asyncio.sleep(61 - current.second)
-    now = datetime.now(timezone.utc).astimezone(TOKYO)
+    now = datetime.now(UTC).astimezone(TOKYO)
     realtime = realtime_calendars(now)
     seeds = seed_calendars()
 
@@ -474,7 +474,7 @@ async def _real_asterisk(state_dir: Path) -> None:
     answers = {}
     for name, (calendar, table) in realtime.items():
         message = results[(name, "now")]
-        decided = datetime.fromtimestamp(int(message["Epoch"]), timezone.utc)
+        decided = datetime.fromtimestamp(int(message["Epoch"]), UTC)
         assert message["Status"] == status_at(calendar, decided, table_source(table)), \
             (name, message)
         answers[name] = message["Status"]

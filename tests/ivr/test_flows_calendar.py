@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -204,7 +204,7 @@ def test_a_line_with_a_calendar_decides_after_answer_and_before_the_notice(tmp_p
         "calendar: city", "closed_prompt: closed", "holiday_prompt: holiday",
         "notice: closed") + line(did="0570000600").removeprefix("lines:\n")
         + QUEUES_AND_PROMPTS)
-    text = rendered(tmp_path, directory, datetime(2026, 12, 31, 15, 30, tzinfo=timezone.utc))
+    text = rendered(tmp_path, directory, datetime(2026, 12, 31, 15, 30, tzinfo=UTC))
     steps = context(text, "line-0570000500")
     apps = [re.sub(r"^(exten => \w+,1| same => n(\(\w+\))?),", "", s).split("(")[0]
             for s in steps]
@@ -231,9 +231,9 @@ def test_a_line_with_a_calendar_decides_after_answer_and_before_the_notice(tmp_p
 
 
 def test_calendar_years_follow_tokyo():
-    assert calendar_years(datetime(2026, 12, 31, 14, 59, tzinfo=timezone.utc)) == \
+    assert calendar_years(datetime(2026, 12, 31, 14, 59, tzinfo=UTC)) == \
         range(2026, 2029)
-    assert calendar_years(datetime(2026, 12, 31, 15, 0, tzinfo=timezone.utc)) == \
+    assert calendar_years(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == \
         range(2027, 2030)  # 2027-01-01 00:00 in Tokyo
 
 

@@ -39,8 +39,9 @@ import subprocess
 import tempfile
 import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -112,8 +113,7 @@ async def _probe(host: str, port: int, timeout: float) -> str | None:
             conn = await asyncpg.connect(url, timeout=timeout)
         except asyncpg.InvalidCatalogNameError:
             continue  # no such database: try the next one
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError,
-                asyncpg.InterfaceError):
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return None  # nothing listening, a password asked, or not PostgreSQL
         try:
             can_create = await asyncio.wait_for(conn.fetchval(
@@ -167,7 +167,7 @@ async def _run(args: list[str], timeout: float, what: str) -> str:
         start_new_session=True)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()

@@ -135,7 +135,7 @@ def render_scenario(template: str, dest: Path, **values: object) -> Path:
     must be given, and every value must be used.
     """
     text = re.sub(r"<!--.*?-->\n?", "", (SCENARIO_DIR / template).read_text(encoding="utf-8"),
-                  flags=re.S)
+                  flags=re.DOTALL)
     for name, value in values.items():
         mark = f"@@{name.upper()}@@"
         if mark not in text:
@@ -336,7 +336,7 @@ class _SippProcess:
         assert self.proc is not None
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     async def stop(self, grace: float = 10.0) -> int:

@@ -46,7 +46,7 @@ class RunningStack:
                 async with http.get(f"{self.gateway}/healthz",
                                     timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     return await resp.json() if resp.status == 200 else None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return None
 
     async def wait_healthy(self, timeout: float) -> dict:
@@ -68,7 +68,7 @@ class RunningStack:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
                 raise StackFailed(f"acd up did not stop in {timeout} s:\n{self.log_tail()}")

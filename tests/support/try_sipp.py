@@ -34,15 +34,15 @@ from zoneinfo import ZoneInfo
 if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers  # noqa: E402
+from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 
 RECORDING_TZ = ZoneInfo("Asia/Tokyo")  # the dialplan names recording folders by Tokyo date
 
 
 def render_config(state_dir: Path, sip_port: int, ami_port: int, rtp: tuple[int, int]):
     """Render the product's Asterisk configuration; returns (settings, site)."""
-    from acd.asterisk_config import render, write_config
     from acd.adapters.asterisk_runtime import find_installation
+    from acd.asterisk_config import render, write_config
     from acd.ivr.loader import load_site
     from acd.prompts import build_prompts
     from acd.secrets import SecretStore
