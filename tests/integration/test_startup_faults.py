@@ -24,6 +24,8 @@ def asterisk_processes(state_dir: Path) -> list[str]:
 
 def test_port_in_use_is_named_and_nothing_starts(state_dir: Path):
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # a stack stopped just before may leave the port in TIME_WAIT: listening still works
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", TEST_PORTS["ami_port"]))
     blocker.listen()
     try:
