@@ -16,6 +16,7 @@ from acd.adapters.db import voicemails
 from acd.adapters.roster import Roster, RosterError
 from acd.domain import agents as domain
 from acd.runtime import Controller, RequestRejected
+from agent_gateway.principal import PRINCIPAL_KEY, SERVICE
 
 log = structlog.get_logger(__name__)
 
@@ -92,6 +93,7 @@ async def require_token(request: web.Request, handler):
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), request.app[API_TOKEN].encode()):
             raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
+        request[PRINCIPAL_KEY] = SERVICE
     return await handler(request)
 
 

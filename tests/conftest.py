@@ -12,9 +12,17 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-#: Ports of the Asterisk the tests start (make run uses 5060/5038/8080).
-TEST_PORTS = {"sip_port": 15060, "ami_port": 15038, "gateway_port": 18080,
-              "rtp_start": 16000, "rtp_end": 16999}
+
+def ports_from_base(base: int) -> dict[str, int]:
+    """The ports of one test stack, all derived from ``base``."""
+    return {"sip_port": base + 60, "ami_port": base + 38, "gateway_port": base + 3080,
+            "rtp_start": base + 1000, "rtp_end": base + 1999}
+
+
+#: Ports of the Asterisk the tests start (make run uses 5060/5038/8080): 15060/15038/18080
+#: and RTP 16000-16999, or another set with ``MDG_PORT_BASE`` (e.g. 45000) so that two test
+#: runs can share a machine.
+TEST_PORTS = ports_from_base(int(os.environ.get("MDG_PORT_BASE", "15000")))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

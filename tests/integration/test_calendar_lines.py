@@ -3,10 +3,8 @@ its closed message and hangs up without entering a queue (the record says after_
 and `acd ivr apply` loads new flows into the running Asterisk -- a broken file changes
 nothing, a good one reloads the dialplan without dropping the call in progress.
 
-The flows are written into the test's state directory. Ports: the shared TEST_PORTS,
-or with MDG_ALT_PORTS=1 the MADOGUCHI_{SIP,AMI,GATEWAY}_PORT / MADOGUCHI_RTP_{START,END}
-of the environment (default 45060/45038/48080/46000-46999), so that this module can run
-beside another integration run.
+The flows are written into the test's state directory. Ports: the shared TEST_PORTS
+(``MDG_PORT_BASE`` moves them).
 """
 
 from __future__ import annotations
@@ -34,8 +32,6 @@ from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 
-ALT_PORTS = {"sip_port": 45060, "ami_port": 45038, "gateway_port": 48080,
-             "rtp_start": 46000, "rtp_end": 46999}
 CLOSED_LINE = "0570000500"  # its calendar is closed today
 APPLY_LINE = "0570000600"  # no calendar at first; `acd ivr apply` gives it one
 CLOSED_TEXT = "本日の受付は終了しました。"
@@ -52,16 +48,11 @@ def free_tcp_port() -> int:
 
 
 def ports() -> dict[str, int]:
-    if os.environ.get("MDG_ALT_PORTS") == "1":
-        return {key: int(os.environ.get(f"MADOGUCHI_{key.upper()}", ALT_PORTS[key]))
-                for key in TEST_PORTS}
-    return dict(TEST_PORTS)
+    return TEST_PORTS
 
 
 def environment(state_dir: Path, database_url: str, flows: Path) -> dict[str, str]:
-    env = stack_env(state_dir, database_url, MADOGUCHI_FLOWS_DIR=str(flows))
-    env.update({f"MADOGUCHI_{key.upper()}": str(value) for key, value in ports().items()})
-    return env
+    return stack_env(state_dir, database_url, MADOGUCHI_FLOWS_DIR=str(flows))
 
 
 def site_yaml(closed_text: str, apply_line_extra: str = "", extra: str = "") -> str:

@@ -4,7 +4,7 @@ title and status (one EventAnnounced per event in the event log, a call as long 
 prompts), then a status change through the API is heard by the next caller -- pushed to
 AstDB, no dialplan reload. The call records say event_info, never a queue's outcome.
 
-Ports as in test_calendar_lines (MDG_ALT_PORTS=1 for the alternative ones).
+Ports: the shared TEST_PORTS (``MDG_PORT_BASE`` moves them).
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ plain WAV is left in the recordings directory, the sealed files are not WAVs, th
 audio is the call's (its length matches the talk time, and it is not silence), and every
 playback is in the access log with who and from where.
 
-Ports: the usual test ports; with ``MDG_ALT_PORTS=1`` another set, so that this test can
-run beside other integration tests on one machine.
+Ports: the test ports (``MDG_PORT_BASE`` moves them).
 """
 
 from __future__ import annotations
@@ -36,20 +35,15 @@ DID = "0570000123"
 AGENTS = ("1001", "1002")
 CALLS = 2
 TALK_SECONDS = 5.0
-ALT_PORTS = {"sip_port": 55060, "ami_port": 55038, "gateway_port": 58080,
-             "rtp_start": 56000, "rtp_end": 56999}
 USER = "監査 一郎"
 
 
 def ports() -> dict[str, int]:
-    return ALT_PORTS if os.environ.get("MDG_ALT_PORTS") == "1" else TEST_PORTS
+    return TEST_PORTS
 
 
 def environment(state_dir: Path, database_url: str) -> dict[str, str]:
-    env = stack_env(state_dir, database_url)
-    if os.environ.get("MDG_ALT_PORTS") == "1":
-        env.update({f"MADOGUCHI_{k.upper()}": str(v) for k, v in ALT_PORTS.items()})
-    return env
+    return stack_env(state_dir, database_url)
 
 
 def seconds_and_rms(data: bytes) -> tuple[float, float]:
