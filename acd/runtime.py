@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,9 @@ class Controller:
         self.agents = agents or agent_states.Agents()
         self.recordings: RecordingStore | None = None  # set by the stack
         self.events_handled = 0
+        #: Called with (kind, at, uniqueid, payload) after each event is logged; must not
+        #: block (e.g. put it on a queue). The consoles' live updates listen here.
+        self.listeners: list[Callable[[str, float, str | None, dict[str, Any]], None]] = []
 
     @property
     def connected(self) -> bool:
@@ -188,6 +192,16 @@ class Controller:
 
     # ------------------------------------------------------------ events
 
+    async def _log_event(self, kind: str, at: float, uniqueid: str | None,
+                         payload: dict[str, Any]) -> None:
+        """Append to the event log, then tell the listeners (a failing one is logged)."""
+        await self._db.append_event(kind, at, uniqueid, payload)
+        for listener in self.listeners:
+            try:
+                listener(kind, at, uniqueid, payload)
+            except Exception:
+                log.exception("controller.listener_failed", kind=kind)
+
     async def handle(self, event: Event) -> None:
         if isinstance(event, AgentCallEnded) and event.uniqueid is None:
             # Asterisk sent no channel snapshot at all: the call is the agent's current one
@@ -197,7 +211,7 @@ class Controller:
         with structlog.contextvars.bound_contextvars(uniqueid=uniqueid,
                                                      queue=getattr(event, "queue", None),
                                                      agent=getattr(event, "agent", None)):
-            await self._db.append_event(type(event).__name__, event.at, uniqueid, _encode(event))
+            await self._log_event(type(event).__name__, event.at, uniqueid, _encode(event))
             self.calls, commands = call_tracker.step(self.calls, event)
             await self._carry_out_call_commands(commands, event)
             if isinstance(event, AGENT_EVENTS):
@@ -265,7 +279,7 @@ class Controller:
                     payload = {"agent": command.agent, "status": command.status.value,
                                "previous": command.previous.value, "reason": command.reason,
                                "ready_since": state.ready_since}
-                    await self._db.append_event("AgentStateChanged", command.at,
+                    await self._log_event("AgentStateChanged", command.at,
                                                 command.uniqueid, payload)
                     await self._db.save_agent_state(command.agent, state.status.value,
                                                     agent_states.snapshot(state), command.at)
@@ -273,13 +287,13 @@ class Controller:
                              previous=command.previous.value, reason=command.reason)
                 case agent_states.DispositionRecorded():
                     values = asdict(command)
-                    await self._db.append_event("DispositionRecorded", command.at,
+                    await self._log_event("DispositionRecorded", command.at,
                                                 command.uniqueid, values)
                     values.pop("after_wrapup")
                     values["recorded_at"] = values.pop("at")
                     await self._db.save_disposition(values)
                 case agent_states.OfferViolation():
-                    await self._db.append_event("OfferViolation", command.at, command.uniqueid,
+                    await self._log_event("OfferViolation", command.at, command.uniqueid,
                                                 {"agent": command.agent,
                                                  "status": command.status.value})
                     log.error("agent.offer_violation", agent=command.agent,
