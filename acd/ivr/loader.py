@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from acd.ivr.calendar_models import CalendarSpec
+from acd.ivr.flow_checks import FlowAt, check_flows, default_prompts
+from acd.ivr.flow_models import Flow, Transfers
 from acd.ivr.models import (
     CLOSED_PROMPT_KEYS,
     MIN_EVENT_STATUSES,
@@ -60,7 +62,7 @@ def live_change_problems(running: Site, new: Site) -> list[str]:
 
 
 def load_site(flows_dir: Path) -> Site:
-    files = sorted(flows_dir.glob("*.yaml"))
+    files = [flows_dir] if flows_dir.is_file() else sorted(flows_dir.glob("*.yaml"))
     if not files:
         raise FlowError([f"{flows_dir}: no *.yaml flow files found"])
     problems: list[str] = []
@@ -97,7 +99,26 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     dids: dict[str, Position] = {}
     event_statuses: dict[str, str] = {}
     status_at: dict[str, Position] = {}
+    flows: dict[str, Flow] = {}
+    flow_at: dict[str, FlowAt] = {}
+    transfers: Transfers | None = None
+    transfers_at: Position | None = None
     for doc, content in parsed:
+        for name, flow in content.flows.items():
+            where = doc.position_of(("flows", name), key=True)
+            if name in flows:
+                problems.append(f"{where}: flow '{name}' is defined twice "
+                                f"(first at {flow_at[name].position_of(())})")
+                continue
+            flows[name] = flow
+            flow_at[name] = FlowAt(doc, ("flows", name))
+        if content.transfers is not None:
+            where = doc.position_of(("transfers",), key=True)
+            if transfers is not None:
+                problems.append(f"{where}: 'transfers:' is defined twice (first at "
+                                f"{transfers_at}); keep one list")
+            else:
+                transfers, transfers_at = content.transfers, where
         for index, queue in enumerate(content.queues):
             if queue.name in queues:
                 problems.append(f"{doc.position_of(('queues', index, 'name'))}: "
@@ -140,6 +161,11 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
             dids[line.did] = doc.position_of(here + ("did",))
             if line.queue is not None:
                 need_queue(doc, here + ("queue",), line.queue)
+            elif line.flow is not None:
+                if line.flow not in flows:
+                    problems.append(f"{doc.position_of(here + ('flow',))}: unknown flow "
+                                    f"'{line.flow}' (known: "
+                                    f"{', '.join(sorted(flows)) or 'none'})")
             else:
                 need_prompt(doc, here + ("intro_prompt",), line.intro_prompt)
                 need_prompt(doc, here + ("no_events_prompt",), line.no_events_prompt)
@@ -166,6 +192,12 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                     if queue.overflow.queue == queue.name:
                         problems.append(f"{doc.position_of(here + ('overflow', 'queue'))}: "
                                         "a queue cannot overflow to itself")
+    for name, prompt in default_prompts(flows).items():
+        prompts.setdefault(name, prompt)
+    problems += check_flows(flows, flow_at, prompts=prompts, queues=set(queues),
+                            calendars=set(calendars), transfers=transfers or Transfers(),
+                            transfers_at=transfers_at,
+                            event_statuses=len(event_statuses))
     if problems:
         raise FlowError(problems)
     return Site(
@@ -175,6 +207,8 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         away_reasons=away_reasons,
         calendars=tuple(calendars.values()),
         event_statuses=event_statuses,
+        flows=flows,
+        transfers=transfers or Transfers(),
     )
 
 

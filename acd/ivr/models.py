@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from acd.domain.calendar import Calendar, CalendarStatus
 from acd.ivr.calendar_models import CalendarSpec
+from acd.ivr.flow_models import EventsNode, Flow, Transfers
+from acd.transfer_policy import TransferPolicy
 
 Language = Literal["ja", "en"]
 RecordingPolicy = Literal["always", "on_demand", "off"]
@@ -98,7 +100,9 @@ class Line(Strict):
     did: str = Field(pattern=r"^[0-9]{4,15}$", description="the dialled number, digits only")
     name: str
     queue: str | None = Field(default=None, description="the queue of the line; exactly one "
-                              "of 'queue' and 'events'")
+                              "of 'queue', 'flow' and 'events'")
+    flow: str | None = Field(default=None, description="the IVR flow of the line (menus, "
+                             "language choice...; see 'flows:')")
     events: str | None = Field(default=None, pattern=NAME, description="an event-information "
                                "line (イベント案内): the name of its list of events, kept in "
                                "the database and changed by staff at run time")
@@ -122,9 +126,9 @@ class Line(Strict):
 
     @model_validator(mode="after")
     def _queue_or_events(self) -> Line:
-        if (self.queue is None) == (self.events is None):
-            raise ValueError("a line needs exactly one of 'queue' (callers reach operators) "
-                             "and 'events' (an event-information line)")
+        if [self.queue, self.events, self.flow].count(None) != 2:
+            raise ValueError("a line needs exactly one of 'queue' (callers reach operators), "
+                             "'flow' (an IVR flow) and 'events' (an event-information line)")
         if self.events is None:
             for key in ("intro_prompt", "no_events_prompt"):
                 if getattr(self, key) is not None:
@@ -176,6 +180,10 @@ class SiteFile(Strict):
     event_statuses: dict[Annotated[str, StringConstraints(pattern=NAME)], str] = Field(
         default={}, description="event lines: status id -> the prompt announcing it "
         f"(at least {MIN_EVENT_STATUSES})")
+    flows: dict[Annotated[str, StringConstraints(pattern=NAME)], Flow] = Field(
+        default={}, description="IVR flows by name, used by lines (flow: <name>)")
+    transfers: Transfers | None = Field(default=None, description="where flows and "
+                                        "operators may transfer calls")
 
 
 class Site(Strict):
@@ -185,9 +193,16 @@ class Site(Strict):
     away_reasons: dict[str, str] = {}
     calendars: tuple[CalendarSpec, ...] = ()
     event_statuses: dict[str, str] = {}
+    flows: dict[str, Flow] = {}
+    transfers: Transfers = Transfers()
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
+
+    def transfer_policy(self) -> TransferPolicy:
+        """The site's transfer allow-list (``transfers:``), for flows and operators."""
+        return TransferPolicy(allow=tuple(self.transfers.allow),
+                              departments=dict(self.transfers.departments))
 
     @model_validator(mode="after")
     def _calendars_complete(self) -> Site:
@@ -205,12 +220,17 @@ class Site(Strict):
                              f"'event_statuses', not {len(self.event_statuses)}")
         return self
 
-    def event_lines(self) -> dict[str, Line]:
-        """The first line of each events name (its language speaks the statuses)."""
-        found: dict[str, Line] = {}
+    def event_lines(self) -> dict[str, Line | EventsNode]:
+        """The first line or flow node of each events name (its language speaks the
+        statuses and the titles staff type)."""
+        found: dict[str, Line | EventsNode] = {}
         for line in self.lines:
             if line.events is not None:
                 found.setdefault(line.events, line)
+        for flow in self.flows.values():
+            for node in flow.nodes.values():
+                if isinstance(node, EventsNode):
+                    found.setdefault(node.events, node)
         return found
 
     def domain_calendars(self) -> dict[str, Calendar]:
