@@ -10,9 +10,15 @@ with a stable error id (requests) or reported as a problem (Asterisk events), an
 state is left unchanged.
 
 How distribution stays fair and safe (see also the queue templates):
-- Asterisk rings members in the order they were added (strategy ``linear``). Every time
-  an agent becomes ready the controller removes and re-adds them in every queue they
-  serve, so the member list is ordered by "ready since": the agent idle longest is first.
+- The controller chooses the order; Asterisk only follows it. Asterisk rings the free
+  member with the lowest penalty first (strategy ``linear``: penalty outweighs list
+  position). A member's penalty is ``skill level * RANK_SPAN + order``, where the order is,
+  for a ``longest_idle`` queue, the agent's rank in the order agents became ready (each
+  agent who becomes ready gets the next rank; ranks are compacted when they run out), and
+  for a ``fewest_calls`` queue the number of calls the agent answered today. Every time an
+  agent becomes ready the controller removes and re-adds them with the new penalty, so
+  the agent idle longest (or with the fewest calls) is always rung first, whichever
+  caller is waiting.
 - At the end of a call Asterisk itself blocks the agent for the queue's wrap-up time
   (member ``Wrapuptime``), with no race against the controller; the controller pauses
   the agent with the reason ``wrapup`` and re-adds them (which clears the block) when the
@@ -26,7 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from acd.domain.events import (
     AgentAnswered,
@@ -68,11 +76,21 @@ class AgentProfile:
     enabled: bool = True
 
 
+Strategy = str  # "longest_idle" | "fewest_calls"
+
+#: Penalty room per skill level: Asterisk multiplies a member's penalty by 1,000,000 in
+#: an int, so penalties must stay below 2147; 11 skill levels (0-10) x 190 fit.
+RANK_SPAN = 190
+#: Calls are counted per day in Japan.
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
 @dataclass(frozen=True)
 class QueuePolicy:
     name: str
     wrapup_seconds: int = 60
     wrapup_extension_seconds: int = 60
+    strategy: Strategy = "longest_idle"
 
 
 @dataclass(frozen=True)
@@ -87,10 +105,18 @@ class AgentState:
     last_call: str | None = None  # for a disposition sent after the wrap-up timed out
     wrapup_deadline: float | None = None
     wrapup_extended: bool = False
+    #: Order among the agents ready now: lower became ready earlier (longest idle).
+    rank: int | None = None
+    #: Calls answered on ``calls_day`` (a Tokyo date, ISO), for ``fewest_calls`` queues.
+    calls_today: int = 0
+    calls_day: str | None = None
 
     @property
     def id(self) -> str:
         return self.profile.id
+
+    def calls_on(self, day: str) -> int:
+        return self.calls_today if self.calls_day == day else 0
 
 
 # ---------------------------------------------------------------- requests from people
@@ -125,6 +151,7 @@ class SubmitDisposition:
     complaint: bool = False
     escalation: bool = False
     note: str = ""
+    faq_prescribed: bool = False  # the FAQ prescribes this handling (一次対応率)
 
 
 @dataclass(frozen=True)
@@ -164,6 +191,15 @@ class RemoveMember:
 
 
 @dataclass(frozen=True)
+class SetPenalty:
+    """Change the agent's penalty in one queue (the ring order), nothing else."""
+
+    agent: str
+    queue: str
+    penalty: int
+
+
+@dataclass(frozen=True)
 class PauseMember:
     """Pause (or unpause) the agent in every queue, with the reason shown to supervisors."""
 
@@ -196,6 +232,7 @@ class DispositionRecorded:
     escalation: bool
     note: str
     after_wrapup: bool
+    faq_prescribed: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,8 +251,8 @@ class OfferViolation:
     status: Status
 
 
-Command = (AddMember | RemoveMember | PauseMember | StateChanged | DispositionRecorded
-           | Rejected | OfferViolation)
+Command = (AddMember | RemoveMember | SetPenalty | PauseMember | StateChanged
+           | DispositionRecorded | Rejected | OfferViolation)
 
 
 # ---------------------------------------------------------------- state of all agents
@@ -272,7 +309,8 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
         # unavailable only once Asterisk has paused or removed the agent.
         commands = [change, *commands] if new_state.status is Status.READY \
             else [*commands, change]
-    return agents.with_agent(new_state), commands
+    agents, renumbered = _compact_ranks(agents.with_agent(new_state))
+    return agents, [*commands, *renumbered]
 
 
 def _illegal(state: AgentState, message: Message, now: float) -> Command:
@@ -305,14 +343,56 @@ def _member_wrapup(policy: QueuePolicy) -> int:
     return max(policy.wrapup_seconds, MIN_MEMBER_WRAPUP_SECONDS)
 
 
-def _join_all(agents: Agents, state: AgentState, paused: bool, reason: str) -> list[Command]:
-    """(Re-)enter every queue at the end of its member list."""
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, TOKYO).date().isoformat()
+
+
+def member_penalty(agents: Agents, state: AgentState, membership: Membership,
+                   now: float) -> int:
+    """The agent's penalty in one queue: skill level first, then the queue's order."""
+    policy = agents.policies.get(membership.queue, QueuePolicy(membership.queue))
+    order = state.calls_on(_day(now)) if policy.strategy == "fewest_calls" \
+        else (state.rank or 0)
+    return membership.penalty * RANK_SPAN + min(order, RANK_SPAN - 1)
+
+
+def _next_rank(agents: Agents, agent_id: str) -> int:
+    ranks = [a.rank for a in agents.by_id.values() if a.rank is not None and a.id != agent_id]
+    return max(ranks) + 1 if ranks else 0
+
+
+def _compact_ranks(agents: Agents) -> tuple[Agents, list[Command]]:
+    """When ranks run out of room, number the ranked agents 0, 1, 2... in the same
+    order. Penalties are lowered from the first agent on, so the order holds at every
+    step in Asterisk too."""
+    ranked = sorted((a for a in agents.by_id.values() if a.rank is not None),
+                    key=lambda a: a.rank)
+    if not ranked or ranked[-1].rank < RANK_SPAN - 1:
+        return agents, []
+    commands: list[Command] = []
+    for new_rank, state in enumerate(ranked):
+        if state.rank == new_rank:
+            continue
+        state = replace(state, rank=new_rank)
+        agents = agents.with_agent(state)
+        for membership in state.profile.queues:
+            policy = agents.policies.get(membership.queue, QueuePolicy(membership.queue))
+            if policy.strategy != "fewest_calls":
+                commands.append(SetPenalty(state.id, membership.queue,
+                                           member_penalty(agents, state, membership, 0.0)))
+    return agents, commands
+
+
+def _join_all(agents: Agents, state: AgentState, paused: bool, reason: str,
+              now: float) -> list[Command]:
+    """(Re-)enter every queue at the end of its member list, with the current penalty."""
     commands: list[Command] = []
     for membership in state.profile.queues:
         policy = agents.policies.get(membership.queue, QueuePolicy(membership.queue))
         commands += [RemoveMember(state.id, membership.queue),
                      AddMember(state.id, state.profile.name, membership.queue,
-                               membership.penalty, paused, reason, _member_wrapup(policy))]
+                               member_penalty(agents, state, membership, now), paused, reason,
+                               _member_wrapup(policy))]
     return commands
 
 
@@ -320,8 +400,8 @@ def _become_ready(agents: Agents, state: AgentState, now: float,
                   **changes) -> tuple[AgentState, list[Command]]:
     ready = replace(state, status=Status.READY, reason=None, since=now, ready_since=now,
                     call=None, call_queue=None, wrapup_deadline=None, wrapup_extended=False,
-                    **changes)
-    return ready, _join_all(agents, state, paused=False, reason="")
+                    rank=_next_rank(agents, state.id), **changes)
+    return ready, _join_all(agents, ready, paused=False, reason="", now=now)
 
 
 def _login(agents, state, message, now):
@@ -330,7 +410,7 @@ def _login(agents, state, message, now):
 
 def _logout(agents, state, message, now):
     out = replace(state, status=Status.LOGGED_OUT, reason=None, since=now, ready_since=None,
-                  call=None, call_queue=None, wrapup_deadline=None)
+                  call=None, call_queue=None, wrapup_deadline=None, rank=None)
     return out, [RemoveMember(state.id, m.queue) for m in state.profile.queues]
 
 
@@ -344,7 +424,8 @@ def _away(agents, state, message: SetAway, now):
                                 f"unknown away reason {message.reason!r}; known: "
                                 f"{', '.join(sorted(agents.away_reasons))}")]
     away = replace(state, status=Status.AWAY, reason=message.reason, since=now,
-                   ready_since=None, call=None, call_queue=None, wrapup_deadline=None)
+                   ready_since=None, call=None, call_queue=None, wrapup_deadline=None,
+                   rank=None)
     return away, [PauseMember(state.id, True, message.reason)]
 
 
@@ -358,7 +439,8 @@ def _disposition(agents, state, message: SubmitDisposition, now):
     recorded = DispositionRecorded(now, state.id, message.uniqueid, state.call_queue,
                                    message.outcome, message.category, message.complaint,
                                    message.escalation, message.note,
-                                   after_wrapup=not in_wrapup)
+                                   after_wrapup=not in_wrapup,
+                                   faq_prescribed=message.faq_prescribed)
     if not in_wrapup:
         return state, [recorded]
     ready, commands = _become_ready(agents, state, now)
@@ -381,13 +463,15 @@ def _rung(agents, state, message: AgentRinging, now):
 
 def _no_answer(agents, state, message, now):
     missed = replace(state, status=Status.MISSED, reason="missed", since=now,
-                     ready_since=None, call=None, call_queue=None)
+                     ready_since=None, call=None, call_queue=None, rank=None)
     return missed, [PauseMember(state.id, True, "missed")]
 
 
 def _answered(agents, state, message: AgentAnswered, now):
+    day = _day(now)
     return replace(state, status=Status.ON_CALL, since=now, call=message.uniqueid,
-                   call_queue=message.queue), []
+                   call_queue=message.queue, rank=None, calls_day=day,
+                   calls_today=state.calls_on(day) + 1), []
 
 
 def _call_ended(agents, state, message: AgentCallEnded, now):
@@ -410,7 +494,8 @@ def _tick(agents: Agents, at: float) -> tuple[Agents, list[Command]]:
             agents = agents.with_agent(ready)
             commands += [StateChanged(at, state.id, Status.READY, Status.WRAPUP,
                                       "wrapup_timeout", state.call), *joined]
-    return agents, commands
+    agents, renumbered = _compact_ranks(agents)
+    return agents, [*commands, *renumbered]
 
 
 def _ring_withdrawn(agents: Agents, message: CallerAbandoned | QueueLeft
@@ -444,7 +529,8 @@ TRANSITIONS: dict[tuple[Status, type], Handler] = {
 
 # ---------------------------------------------------------------- resynchronisation
 
-def reconcile(agents: Agents, members: frozenset[tuple[str, str, bool]]) -> list[Command]:
+def reconcile(agents: Agents, members: frozenset[tuple[str, str, bool]],
+              now: float) -> list[Command]:
     """Commands that make Asterisk's queue members match the agents' states.
 
     ``members`` are (queue, agent id, paused) as Asterisk reports them after a
@@ -465,8 +551,8 @@ def reconcile(agents: Agents, members: frozenset[tuple[str, str, bool]]) -> list
             policy = agents.policies.get(membership.queue, QueuePolicy(membership.queue))
             if (membership.queue, state.id) not in present:
                 commands.append(AddMember(state.id, state.profile.name, membership.queue,
-                                          membership.penalty, paused, reason,
-                                          _member_wrapup(policy)))
+                                          member_penalty(agents, state, membership, now),
+                                          paused, reason, _member_wrapup(policy)))
             elif present[(membership.queue, state.id)] != paused:
                 commands.append(PauseMember(state.id, paused, reason))
     commands += [RemoveMember(agent, queue) for queue, agent in present
@@ -479,7 +565,8 @@ def snapshot(state: AgentState) -> dict:
     return {"status": state.status.value, "reason": state.reason, "since": state.since,
             "ready_since": state.ready_since, "call": state.call, "call_queue": state.call_queue,
             "last_call": state.last_call, "wrapup_deadline": state.wrapup_deadline,
-            "wrapup_extended": state.wrapup_extended}
+            "wrapup_extended": state.wrapup_extended, "rank": state.rank,
+            "calls_today": state.calls_today, "calls_day": state.calls_day}
 
 
 def restore(agents: Agents, snapshots: Mapping[str, dict]) -> Agents:

@@ -19,10 +19,12 @@ from acd.domain.agents import (
     Membership,
     OfferViolation,
     PauseMember,
+    RANK_SPAN,
     QueuePolicy,
     Rejected,
     RemoveMember,
     SetAway,
+    SetPenalty,
     SetReady,
     StateChanged,
     Status,
@@ -89,7 +91,7 @@ def test_login_joins_every_queue_at_the_end_with_the_wrapup_time():
     assert commands[0] == StateChanged(T0, "1001", Status.READY, Status.LOGGED_OUT, None, None)
     assert commands[1:] == [
         RemoveMember("1001", "main"), AddMember("1001", "山田", "main", 0, False, "", 30),
-        RemoveMember("1001", "tax"), AddMember("1001", "山田", "tax", 2, False, "", 30)]
+        RemoveMember("1001", "tax"), AddMember("1001", "山田", "tax", 2 * RANK_SPAN, False, "", 30)]
 
 
 def test_a_call_from_ring_to_disposition():
@@ -219,7 +221,7 @@ def test_reconcile_restores_members_lost_by_an_asterisk_restart_in_ready_order()
     other = AgentProfile("1002", "佐藤", (Membership("main"),))
     state = agents().with_roster([PROFILE, other])
     state, _ = drive(state, Login("1002"), Login("1001"), SetAway("1001", "break"))
-    commands = reconcile(state, frozenset({("main", "1003", False)}))
+    commands = reconcile(state, frozenset({("main", "1003", False)}), 0.0)
     adds = [c for c in commands if isinstance(c, AddMember)]
     assert [(c.agent, c.queue, c.paused) for c in adds] == [
         ("1002", "main", False), ("1001", "main", True), ("1001", "tax", True)]
@@ -229,6 +231,6 @@ def test_reconcile_restores_members_lost_by_an_asterisk_restart_in_ready_order()
 
 def test_reconcile_corrects_a_wrong_pause_flag_and_leaves_matching_members():
     state, _ = drive(agents(), Login("1001"))
-    assert reconcile(state, frozenset({("main", "1001", False), ("tax", "1001", False)})) == []
-    assert reconcile(state, frozenset({("main", "1001", True), ("tax", "1001", False)})) == [
+    assert reconcile(state, frozenset({("main", "1001", False), ("tax", "1001", False)}), 0.0) == []
+    assert reconcile(state, frozenset({("main", "1001", True), ("tax", "1001", False)}), 0.0) == [
         PauseMember("1001", False, "")]
