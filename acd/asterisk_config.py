@@ -17,6 +17,7 @@ from acd.adapters.asterisk_runtime import AsteriskInstallation
 from acd.domain.agents import AgentProfile
 from acd.domain.calendar import TOKYO
 from acd.ivr.calendar_dialplan import calendar_context, compile_calendars
+from acd.ivr.flow_dialplan import compile_flows, flow_languages, node_context
 from acd.ivr.models import Site
 from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
@@ -90,8 +91,14 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "agents": agent_credentials(roster, secrets),
         "queues": site.queues,
         "lines": site.lines,
-        "languages": sorted({line.language for line in site.lines}),
+        "languages": sorted(site_languages(site)),
         "prompt": lambda name, language: _prompt_path(prompts, name, language),
+        "flows": "\n".join(compile_flows(
+            site.flows, site_languages(site),
+            lambda name, language: _prompt_path(prompts, name, language),
+            site.transfer_policy())),
+        "flow_start": lambda line: node_context(line.flow, site.flows[line.flow].start,
+                                                line.language),
         "calendars": calendar_dialplan(site, now),
         "calendar_contexts": calendar_contexts(site),
         "recordings_dir": settings.recordings_dir.resolve(),
@@ -99,6 +106,11 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
     }
     return {template.removesuffix(".j2"): env.get_template(template).render(context)
             for template in sorted(env.list_templates(extensions=["j2"]))}
+
+
+def site_languages(site: Site) -> set[str]:
+    """Every language a caller may hear: the lines' own and those chosen in flows."""
+    return {line.language for line in site.lines} | flow_languages(site.flows.values())
 
 
 def _prompt_path(prompts: dict[str, dict[str, str]], name: str, language: str) -> str:

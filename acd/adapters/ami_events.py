@@ -21,7 +21,9 @@ from acd.domain.events import (
     CongestionMessage,
     Event,
     EventAnnounced,
+    FlowExited,
     LineEntered,
+    MenuChosen,
     Overflowed,
     QueueJoined,
     QueueLeft,
@@ -89,8 +91,16 @@ class _Fields:
 #: The dialplan's own events (UserEvent names) and their translation.
 _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
     LINE_ENTER_USEREVENT: lambda f: LineEntered(
-        at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"), queue=f.text("Queue"),
-        caller=f.text("Caller"), recording_file=f.optional("Recording")),
+        at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"),
+        queue=NO_QUEUE if f.optional("Flow") else f.text("Queue"),
+        caller=f.text("Caller"), recording_file=f.optional("Recording"),
+        flow=f.optional("Flow")),
+    "MadoguchiMenu": lambda f: MenuChosen(
+        at=f.at(), uniqueid=f.text("Uniqueid"), node=f.text("Node"), choice=f.text("Choice"),
+        path=f.text("Path"), language=f.text("Language")),
+    "MadoguchiFlowExit": lambda f: FlowExited(
+        at=f.at(), uniqueid=f.text("Uniqueid"), node=f.text("Node"), kind=f.text("Kind"),
+        target=f.optional("Target") or ""),
     "MadoguchiCongestion": lambda f: CongestionMessage(
         at=f.at(), uniqueid=f.text("Uniqueid"), started=f.choice("State", "start", "end")),
     "MadoguchiQueueResult": lambda f: QueueLeft(

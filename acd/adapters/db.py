@@ -73,6 +73,8 @@ call_records = Table(
     Column("overflow_destination", String(60)),
     Column("voicemail_file", Text),
     Column("calendar_status", String(20)),
+    Column("menu_path", Text),  # the caller's IVR choices, e.g. "lang:2>menu:3"
+    Column("language", String(8)),  # the caller's language chosen in an IVR flow
 )
 
 agent_states = Table(

@@ -27,8 +27,10 @@ from acd.domain.events import (
     CongestionMessage,
     Event,
     EventAnnounced,
+    FlowExited,
     LineEntered,
     MembersSnapshot,
+    MenuChosen,
     Overflowed,
     QueueJoined,
     QueueLeft,
@@ -36,8 +38,10 @@ from acd.domain.events import (
 )
 
 #: event_info: a call to an event-information line (announcements only, no queue).
+#: transferred: an IVR flow transferred the call out; ivr: it ended in the IVR (a hang-up
+#: node, or the caller left during the menus).
 Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours",
-                  "event_info"]
+                  "event_info", "transferred", "ivr"]
 CloseReason = Literal["hangup", "resync"]
 
 
@@ -65,6 +69,10 @@ class CallState:
     voicemail_file: str | None = None
     calendar_status: str | None = None  # None: the line has no calendar
     events_announced: int = 0  # event line: events announced (the event log has which)
+    flow: str | None = None  # the line's IVR flow
+    menu_path: str | None = None  # the IVR choices, e.g. "lang:2>menu:3"
+    language: str | None = None  # the caller's language, when chosen in a flow
+    flow_exit: str | None = None  # where the flow let the call go (queue, transfer...)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class CallRecord:
     overflow_destination: str | None = None
     voicemail_file: str | None = None
     calendar_status: str | None = None  # the calendar's decision; None: no calendar
+    menu_path: str | None = None  # the caller's IVR choices (shown to the agent)
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,7 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
             if event.uniqueid in calls.active or event.uniqueid in calls.recently_closed:
                 return calls, [DomainProblem("line entered twice", event.uniqueid)]
             call = CallState(event.uniqueid, event.line, event.queue, event.caller,
-                             event.at, event.recording_file)
+                             event.at, event.recording_file, flow=event.flow)
             return calls._with(call), []
         case ChannelHungUp():
             call = calls.active.get(event.uniqueid)
@@ -199,6 +209,13 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
             return replace(call, calendar_status=event.status), None
         case EventAnnounced():
             return replace(call, events_announced=call.events_announced + 1), None
+        case MenuChosen():
+            return replace(call, menu_path=event.path or None,
+                           language=event.language or call.language), None
+        case FlowExited():
+            queue = event.target if event.kind == "queue" and call.queue == NO_QUEUE \
+                else call.queue
+            return replace(call, flow_exit=event.kind, queue=queue), None
         case AgentRinging():
             return replace(call, agents_rung=call.agents_rung + 1), None
         case AgentRingNoAnswer():
@@ -229,7 +246,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
-        outcome = ("event_info" if call.queue == NO_QUEUE else
+        outcome = (_flow_outcome(call) if call.flow is not None and call.queue == NO_QUEUE
+                   else "event_info" if call.queue == NO_QUEUE else
                    "after_hours" if call.calendar_status not in (None, "open") else
                    "voicemail" if call.voicemail_file else
                    "overflow" if call.overflow_reason else "abandoned")
@@ -245,9 +263,23 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         queue_position=call.queue_position,
         congestion_seconds=call.congestion_seconds, overflow_reason=call.overflow_reason,
         overflow_destination=call.overflow_destination, voicemail_file=call.voicemail_file,
-        calendar_status=call.calendar_status,
+        calendar_status=call.calendar_status, menu_path=call.menu_path,
+        language=call.language,
     ))
     if call.answered_at is None and call.recording_file:
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]
     return [record]
 
+
+
+def _flow_outcome(call: CallState) -> Outcome:
+    """A flow's call that never reached a queue: where the flow let it go."""
+    if call.voicemail_file:
+        return "voicemail"
+    if call.flow_exit == "transfer":
+        return "transferred"
+    if call.flow_exit == "events":
+        return "event_info"
+    if call.calendar_status not in (None, "open"):
+        return "after_hours"
+    return "ivr"

@@ -46,6 +46,32 @@ class LineEntered:
     queue: str
     caller: str
     recording_file: str | None
+    flow: str | None = None  # the line's IVR flow (its queue is then NO_QUEUE at entry)
+
+
+@dataclass(frozen=True)
+class MenuChosen:
+    """The caller pressed a key in an IVR menu (or let it time out): ``path`` is every
+    choice of the call so far (``menu:1>lang:2``), ``language`` the caller's language."""
+
+    at: float
+    uniqueid: str
+    node: str
+    choice: str
+    path: str
+    language: str
+
+
+@dataclass(frozen=True)
+class FlowExited:
+    """The call left the IVR flow at a node of ``kind`` queue, voicemail, transfer,
+    events or hangup; ``target`` is the queue, the number or the events list."""
+
+    at: float
+    uniqueid: str
+    node: str
+    kind: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -195,6 +221,6 @@ EVENT_TYPES: dict[str, type] = {
         AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
         QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
-        CalendarDecided, EventAnnounced,
+        CalendarDecided, EventAnnounced, MenuChosen, FlowExited,
     )
 }

@@ -56,7 +56,12 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 
 
 def calendar_context(calendar: Calendar) -> str:
-    return f"cal-{calendar.name}"
+    return calendar_context_of(calendar.name)
+
+
+def calendar_context_of(name: str) -> str:
+    """The subroutine deciding the calendar called ``name``."""
+    return f"cal-{name}"
 
 
 def asterisk_time_range(window: Window) -> str:

@@ -127,6 +127,9 @@ Node = Annotated[PlayNode | MenuNode | LanguageNode | CalendarNode | QueueNode
                  | VoicemailNode | TransferNode | EventsNode | HangupNode,
                  Field(discriminator="type")]
 
+#: Every node type (the ``type:`` of a node).
+NODE_TYPES = frozenset({"play", "menu", "language", "calendar", "queue", "voicemail",
+                        "transfer", "events", "hangup"})
 #: Nodes where a call leaves the IVR (a loop must reach one of them).
 EXIT_TYPES = frozenset({"queue", "voicemail", "transfer", "events", "hangup"})
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from acd.ivr.calendar_models import CalendarSpec
 from acd.ivr.flow_checks import FlowAt, check_flows, default_prompts
-from acd.ivr.flow_models import Flow, Transfers
+from acd.ivr.flow_models import NODE_TYPES, Flow, Transfers
 from acd.ivr.models import (
     CLOSED_PROMPT_KEYS,
     MIN_EVENT_STATUSES,
@@ -77,7 +77,7 @@ def load_site(flows_dir: Path) -> Site:
             parsed.append((doc, SiteFile.model_validate(doc.data)))
         except ValidationError as exc:
             for err in exc.errors():
-                loc = tuple(err["loc"])
+                loc = _without_node_tags(tuple(err["loc"]))
                 if loc and loc[-1] == "[key]":  # a mapping key itself is wrong
                     where = doc.position_of(loc[:-1], key=True)
                     loc = loc[:-1]
@@ -87,6 +87,14 @@ def load_site(flows_dir: Path) -> Site:
     if problems:
         raise FlowError(problems)
     return _assemble(parsed)
+
+
+def _without_node_tags(loc: tuple) -> tuple:
+    """pydantic puts a node's type (the union's tag) into the location of its errors:
+    flows.main.nodes.menu.menu.colour -> flows.main.nodes.menu.colour, as in the file."""
+    return tuple(part for index, part in enumerate(loc)
+                 if not (index >= 4 and loc[index - 2] == "nodes" and loc[0] == "flows"
+                         and part in NODE_TYPES))
 
 
 def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
@@ -209,6 +217,7 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         event_statuses=event_statuses,
         flows=flows,
         transfers=transfers or Transfers(),
+        categories=tuple(dict.fromkeys(c for _, content in parsed for c in content.categories)),
     )
 
 

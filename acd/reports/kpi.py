@@ -52,7 +52,7 @@ AGENT_LOOKBACK_SECONDS = 86400
 
 COMPLETED, HANDED_OVER, TRANSFERRED, ESCALATED, OTHER = \
     "完了", "取次", "転送", "エスカレーション", "その他"
-NOT_OFFERED = ("after_hours", "event_info")
+NOT_OFFERED = ("after_hours", "event_info", "transferred", "ivr")
 UNCATEGORISED = None
 
 
