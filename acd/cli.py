@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from acd.cli_events import add_event_commands
 from acd.cli_recordings import add_recording_commands
+from acd.cli_users import add_user_commands
 from acd.logging_setup import configure
 from acd.reports.cli import add_report_commands
 from acd.settings import Settings
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.set_defaults(func=cmd_agent_state)
     add_event_commands(sub)
     add_recording_commands(sub)
+    add_user_commands(sub)
     add_report_commands(sub)
     return parser
 

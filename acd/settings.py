@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         "keep it out of the recordings' backups")
     recording_seal_voicemail: bool = Field(default=True, description="seal voicemail too")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="a console "
+                                      "session unused this long ends")
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24, description="every "
+                                        "console session ends this long after sign-in")
+    login_max_failures: int = Field(default=5, ge=1, le=100, description="wrong passwords "
+                                    "in a row that lock an account")
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    https: bool = Field(default=False, description="the consoles are served over https (a "
+                        "TLS proxy in front): session cookies get the Secure flag")
 
     @field_validator("bind_address", "carrier_address")
     @classmethod

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv)
+# chromium: the consoles' browser tests drive Debian's build through Playwright
+APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv chromium)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

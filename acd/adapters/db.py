@@ -98,6 +98,7 @@ dispositions = Table(
     Column("escalation", Boolean, nullable=False),
     Column("note", Text, nullable=False),
     Column("recorded_at", Double, nullable=False),
+    Column("faq_prescribed", Boolean, nullable=False, server_default="0"),
 )
 
 voicemails = Table(
@@ -111,6 +112,7 @@ voicemails = Table(
     Column("left_at", Double, nullable=False, index=True),
     Column("handled_at", Double),
     Column("handled_by", String(40)),
+    Column("assigned_to", String(40)),
 )
 
 

@@ -184,6 +184,8 @@ class SiteFile(Strict):
         default={}, description="IVR flows by name, used by lines (flow: <name>)")
     transfers: Transfers | None = Field(default=None, description="where flows and "
                                         "operators may transfer calls")
+    categories: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] = Field(
+        default=[], description="inquiry categories operators choose in the disposition")
 
 
 class Site(Strict):
@@ -195,6 +197,7 @@ class Site(Strict):
     event_statuses: dict[str, str] = {}
     flows: dict[str, Flow] = {}
     transfers: Transfers = Transfers()
+    categories: tuple[str, ...] = ()
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)

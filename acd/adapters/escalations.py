@@ -1,0 +1,67 @@
+"""The escalation (callback, 折り返し) list: a call the operator could not complete and
+the city must answer. Written with an エスカレーション disposition; supervisors assign and
+mark them handled; city staff (viewers) read them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Double, Integer, String, Table, Text, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.adapters.db import metadata
+
+escalations = Table(
+    "escalations", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("uniqueid", String(64), nullable=False, index=True),
+    Column("agent", String(16), nullable=False),
+    Column("line", String(32)),
+    Column("caller", String(32)),
+    Column("callback_name", String(80), nullable=False),
+    Column("callback_number", String(32), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("department", String(80), nullable=False),
+    Column("created_at", Double, nullable=False, index=True),
+    Column("assigned_to", String(40)),
+    Column("handled_at", Double),
+    Column("handled_by", String(40)),
+)
+
+
+class EscalationStore:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    async def add(self, *, uniqueid: str, agent: str, line: str | None, caller: str | None,
+                  callback_name: str, callback_number: str, question: str,
+                  department: str) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(escalations).values(
+                uniqueid=uniqueid, agent=agent, line=line, caller=caller,
+                callback_name=callback_name, callback_number=callback_number,
+                question=question, department=department, created_at=self._clock()))
+            return int(result.inserted_primary_key[0])
+
+    async def list(self, *, unhandled: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        query = select(escalations).order_by(escalations.c.created_at.desc()).limit(limit)
+        if unhandled:
+            query = query.where(escalations.c.handled_at.is_(None))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def mark_handled(self, item: int, by: str) -> bool:
+        return await self._set(item, handled_at=self._clock(), handled_by=by)
+
+    async def assign(self, item: int, to: str | None) -> bool:
+        return await self._set(item, assigned_to=to)
+
+    async def _set(self, item: int, **values) -> bool:
+        async with self.engine.begin() as conn:
+            done = await conn.execute(update(escalations).where(escalations.c.id == item)
+                                      .values(**values))
+        return done.rowcount > 0
