@@ -43,6 +43,7 @@ from acd.domain.events import (
     MembersSnapshot,
     QueueLeft,
 )
+from acd.on_demand import OnDemandRecorder
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,7 @@ class Controller:
         self.calls = call_tracker.Calls()
         self.agents = agents or agent_states.Agents()
         self.recordings: RecordingStore | None = None  # set by the stack
+        self.on_demand: OnDemandRecorder | None = None  # set by the stack
         self.events_handled = 0
         #: Called with (kind, at, uniqueid, payload) after each event is logged; must not
         #: block (e.g. put it on a queue). The consoles' live updates listen here.
@@ -192,6 +194,12 @@ class Controller:
 
     # ------------------------------------------------------------ events
 
+    async def log_event(self, kind: str, at: float, uniqueid: str | None,
+                        payload: dict[str, Any]) -> None:
+        """Append an event that is not the domain's (e.g. on-demand recording started by
+        an agent) to the event log, and tell the listeners."""
+        await self._log_event(kind, at, uniqueid, payload)
+
     async def _log_event(self, kind: str, at: float, uniqueid: str | None,
                          payload: dict[str, Any]) -> None:
         """Append to the event log, then tell the listeners (a failing one is logged)."""
@@ -234,6 +242,8 @@ class Controller:
                              talk=record.talk_seconds, reason=record.close_reason)
                     if self.recordings is not None:  # sealed in the background
                         self.recordings.submit(record)
+                    if self.on_demand is not None:  # its on-demand segments too
+                        await self.on_demand.call_ended(record)
                 case call_tracker.DiscardEmptyRecording(path=path, uniqueid=uid):
                     discard_empty_recording(Path(path), uid)
                 case call_tracker.DomainProblem(message=message, uniqueid=uid, agent=agent):

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default=None, description="keyring that seals recordings (default <state_dir>/keys); "
         "keep it out of the recordings' backups")
     recording_seal_voicemail: bool = Field(default=True, description="seal voicemail too")
+    recording_agents_play_own: bool = Field(
+        default=False, description="agents may search and play the recordings of their own "
+        "calls (supervisors and admins may play every recording)")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="a console "
                                       "session unused this long ends")

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from acd import on_demand
 from acd.adapters.ami import AmiClient
 from acd.adapters.asterisk_runtime import (
     AsteriskInstallation,
@@ -213,6 +214,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"),
                                 deployment.agents(await roster.all()))
         controller.recordings = recordings
+        on_demand.attach(ami, controller, recordings, settings.recordings_dir.resolve(),
+                         lambda: deployment.site)
 
         config_lock = asyncio.Lock()  # one render + reload of the configuration at a time
 

@@ -1,10 +1,21 @@
 """The HTTP API of the recording store: search, ranged playback, the access log, the
-erasure certificate.
+erasure certificate; on-demand recording of a call in progress.
 
-Every ``/api/recordings...`` route needs the API token like the rest of ``/api/``. Who is
-acting is taken from the ``X-Madoguchi-User`` header (the console sets it to the signed-in
-operator; ``api`` when absent) and written, with the remote address, to the access log
-for every search, playback, download and certificate.
+Who may do what (the request's principal, :mod:`agent_gateway.principal`):
+
+* search, details, playback and download (and a signed playback URL): supervisors and
+  admins; agents too when the setting ``recording_agents_play_own`` is on, and then only
+  the recordings of their own calls (a search is narrowed to them);
+* the access log and the erasure certificate: admins;
+* on-demand recording (``POST /api/calls/{uniqueid}/recording``,
+  :mod:`acd.on_demand`): the agent on the call, supervisors, admins;
+* the holder of the API token (the ``service`` principal: the CLI, scripts) may do all of
+  it; the acting person is then named by the ``X-Madoguchi-User`` header (``api`` when
+  absent). For a signed-in user it is the user's own name, whatever the header says.
+
+Every search, playback, download and certificate is written to the access log with who
+and from where; a playback or search that is refused is answered ``403`` and written too
+(``result`` ``refused``).
 
 Playback (``GET /api/recordings/{uniqueid}/audio``) answers HTTP ranges (RFC 9110):
 ``Range: bytes=a-b``, ``a-`` and ``-n`` get ``206 Partial Content`` with ``Content-Range``,
@@ -27,7 +38,7 @@ import hmac
 import re
 import time
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import structlog
@@ -42,11 +53,15 @@ from acd.adapters.recording_store import (
     parse_when,
     public_row,
 )
-from agent_gateway.api import API_TOKEN, ApiError
+from acd.on_demand import Actor, OnDemandRecorder, RecordingControlError
+from agent_gateway.api import API_TOKEN, CONTROLLER, ApiError, Body, _body
+from agent_gateway.principal import Principal, principal, require_role
 
 log = structlog.get_logger(__name__)
 
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
+#: The on-demand recorder; without it, the controller's (``CONTROLLER``) is used.
+ON_DEMAND = web.AppKey("on_demand", OnDemandRecorder)
 
 USER_HEADER = "X-Madoguchi-User"
 DEFAULT_USER = "api"
@@ -94,10 +109,61 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _who(request: web.Request) -> str:
+    """The acting person: a signed-in user's name, or for the API token the
+    ``X-Madoguchi-User`` header (``api`` when absent)."""
+    found = principal(request)
+    if not found.is_service:
+        return found.user
     who = request.headers.get(USER_HEADER, "").strip() or DEFAULT_USER
     if not _USER.match(who):
         raise ApiError(400, "BAD_USER", f"the {USER_HEADER} header must be 1-80 printable "
                        "characters")
+    return who
+
+
+def _may_listen(request: web.Request, store: RecordingStore) -> Principal:
+    """The principal if it may search and play recordings at all (agents: only when the
+    setting allows, and then only their own calls: see :func:`_own_only`)."""
+    found = principal(request)
+    if found.is_service or found.role in ("supervisor", "admin"):
+        return found
+    if found.role == "agent" and store.agents_play_own and found.agent_id:
+        return found
+    raise ApiError(403, "RECORDING_FORBIDDEN", "playing recordings needs the role "
+                   "supervisor or admin" + (" (or an agent, for their own calls)"
+                                            if store.agents_play_own else ""),
+                   {"role": found.role})
+
+
+def _own_only(who: Principal) -> str | None:
+    """The agent id a principal's recordings are limited to (``None``: all)."""
+    return who.agent_id if who.role == "agent" else None
+
+
+async def _refused(request: web.Request, store: RecordingStore, action: str,
+                   uniqueid: str | None, error: ApiError) -> ApiError:
+    """Write a refused access to the access log; the error to raise."""
+    await store.log_access(_who(request), action, uniqueid, request.remote,
+                           f"{error.error_id}: {error.message}", result="refused")
+    log.warning("recording.access_refused", uniqueid=uniqueid, action=action,
+                who=_who(request), error_id=error.error_id)
+    return error
+
+
+async def _check_listener(request: web.Request, store: RecordingStore, action: str,
+                          uniqueid: str | None) -> Principal:
+    """:func:`_may_listen`, and for an agent the recording must be of their call; a
+    refusal is logged (403). An unknown recording is left to the caller (404)."""
+    try:
+        who = _may_listen(request, store)
+        agent = _own_only(who)
+        if agent is not None and uniqueid is not None:
+            row = await store.get(uniqueid)
+            if row is not None and row["agent"] != agent:
+                raise ApiError(403, "RECORDING_FORBIDDEN", "an agent may play only the "
+                               "recordings of their own calls", {"agent": agent})
+    except ApiError as exc:
+        raise await _refused(request, store, action, uniqueid, exc) from None
     return who
 
 
@@ -145,6 +211,11 @@ def _audio_path(uniqueid: str) -> str:
 
 async def search_recordings(request: web.Request) -> web.Response:
     store, who = _store(request), _who(request)
+    listener = await _check_listener(request, store, "search", None)
+    own = _own_only(listener)
+    if own is not None and _query(request, "agent") not in (None, own):
+        raise await _refused(request, store, "search", None, ApiError(
+            403, "RECORDING_FORBIDDEN", "an agent may search only their own calls"))
     limit, offset = _page(request, 50)
     status = _query(request, "status", default="sealed")
     if status not in ("sealed", "erased", "failed", "all"):
@@ -155,7 +226,7 @@ async def search_recordings(request: web.Request) -> web.Response:
     page = await store.search(
         since=_query(request, "from", "when"), until=_query(request, "to", "when", end=True),
         caller=_query(request, "caller"), line=_query(request, "line"),
-        queue=_query(request, "queue"), agent=_query(request, "agent"),
+        queue=_query(request, "queue"), agent=own or _query(request, "agent"),
         min_seconds=_query(request, "min_seconds", float), outcome=_query(request, "outcome"),
         category=_query(request, "category"), kind=kind,
         call_uniqueid=_query(request, "call_uniqueid"),
@@ -172,17 +243,22 @@ async def search_recordings(request: web.Request) -> web.Response:
 
 
 async def get_access_log(request: web.Request) -> web.Response:
+    require_role(request, "admin")
     store = _store(request)
     limit, offset = _page(request, 100)
     action = _query(request, "action")
+    result = _query(request, "result")
+    if result not in (None, "granted", "refused"):
+        raise ApiError(422, "INVALID_QUERY", "result must be granted or refused")
     entries = await store.access_log(
         since=_query(request, "from", "when"), until=_query(request, "to", "when", end=True),
         who=_query(request, "who"), action=action, uniqueid=_query(request, "uniqueid"),
-        limit=limit, offset=offset)
+        result=result, limit=limit, offset=offset)
     return web.json_response(entries)
 
 
 async def get_certificate(request: web.Request) -> web.Response:
+    require_role(request, "admin")
     store, who = _store(request), _who(request)
     start, end = _query(request, "from", date), _query(request, "to", date)
     if start is None or end is None:
@@ -209,6 +285,7 @@ async def get_certificate(request: web.Request) -> web.Response:
 
 async def get_recording(request: web.Request) -> web.Response:
     store = _store(request)
+    await _check_listener(request, store, "search", request.match_info["uniqueid"])
     row = await store.get(request.match_info["uniqueid"])
     if row is None:
         raise ApiError(404, "RECORDING_UNKNOWN", "no such recording")
@@ -289,7 +366,14 @@ async def _play(request: web.Request, uniqueid: str, who: str) -> web.StreamResp
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
-    return await _play(request, request.match_info["uniqueid"], _who(request))
+    uniqueid = request.match_info["uniqueid"]
+    if request.method != "HEAD":
+        download = request.query.get("download") in ("1", "true")
+        await _check_listener(request, _store(request), "download" if download else "play",
+                              uniqueid)
+    else:
+        _may_listen(request, _store(request))
+    return await _play(request, uniqueid, _who(request))
 
 
 def _signing_key(app: web.Application) -> bytes:
@@ -306,6 +390,7 @@ async def playback_url(request: web.Request) -> web.Response:
     """A signed URL for ``<audio src>``: plays without the token until it expires."""
     store, who = _store(request), _who(request)
     uniqueid = request.match_info["uniqueid"]
+    await _check_listener(request, store, "play", uniqueid)
     row = await store.get(uniqueid)
     if row is None:
         raise ApiError(404, "RECORDING_UNKNOWN", "no such recording")
@@ -335,12 +420,41 @@ async def signed_audio(request: web.Request) -> web.StreamResponse:
     return await _play(request, uniqueid, who)
 
 
-def setup_recording_routes(app: web.Application, store: RecordingStore | None = None) -> None:
+# ------------------------------------------------------------------ on-demand recording
+
+class RecordingControlBody(Body):
+    action: Literal["start", "stop"]
+
+
+async def control_recording(request: web.Request) -> web.Response:
+    """``POST /api/calls/{uniqueid}/recording {"action": "start"|"stop"}``: the call's
+    segments after the change (see :mod:`acd.on_demand` for the errors)."""
+    found = require_role(request, "agent", "supervisor", "admin")
+    body = await _body(request, RecordingControlBody)
+    recorder = request.app.get(ON_DEMAND)
+    if recorder is None:
+        recorder = getattr(request.app.get(CONTROLLER), "on_demand", None)
+    if recorder is None:
+        raise ApiError(503, "RECORDINGS_UNAVAILABLE", "on-demand recording is not configured")
+    actor = Actor(user=_who(request), role=found.role, agent_id=found.agent_id)
+    try:
+        result = await recorder.control(request.match_info["uniqueid"], body.action, actor)
+    except RecordingControlError as exc:
+        raise ApiError(exc.status, exc.error_id, str(exc), exc.details) from None
+    return web.json_response(result)
+
+
+def setup_recording_routes(app: web.Application, store: RecordingStore | None = None,
+                           on_demand: OnDemandRecorder | None = None) -> None:
     """Add the recording routes; ``store`` (or ``app[RECORDING_STORE]`` set before) serves
-    them. Without a store the routes answer 503."""
+    them. Without a store the routes answer 503. ``on_demand``: the recorder of
+    ``/api/calls/{uniqueid}/recording`` (default: the controller's)."""
     if store is not None:
         app[RECORDING_STORE] = store
+    if on_demand is not None:
+        app[ON_DEMAND] = on_demand
     r = app.router
+    r.add_post("/api/calls/{uniqueid}/recording", control_recording)
     r.add_get("/api/recordings", search_recordings)
     r.add_get("/api/recordings/access-log", get_access_log)
     r.add_get("/api/recordings/certificate", get_certificate)

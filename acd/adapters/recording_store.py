@@ -118,6 +118,10 @@ recordings = Table(
     Column("erasure_detail", Text),
     Column("erased_by", String(80)),
     Column("retention_until", Double, nullable=False, index=True),
+    # on-demand recording: the segment number of the call, who started and stopped it
+    Column("segment", Integer),
+    Column("started_by", String(80)),
+    Column("stopped_by", String(80)),
     CheckConstraint("kind IN ('call', 'voicemail')", name="ck_recordings_kind"),
     CheckConstraint("status IN ('sealed', 'erased', 'failed')", name="ck_recordings_status"),
 )
@@ -132,6 +136,7 @@ recording_access_log = Table(
     Column("recording_uniqueid", String(80), index=True),
     Column("remote", String(64)),
     Column("detail", Text, nullable=False, server_default=""),
+    Column("result", String(16), nullable=False, server_default="granted"),  # | refused
 )
 
 
@@ -334,12 +339,15 @@ def open_elsewhere(path: Path) -> bool | None:
 
 @dataclass(frozen=True)
 class _Target:
-    """One file to seal for a call: its recording or its voicemail message."""
+    """One file to seal for a call: its recording, its voicemail message, or a segment
+    of on-demand recording (``extra``: segment, started_by, stopped_by)."""
 
     uniqueid: str
     kind: Literal["call", "voicemail"]
     path: Path
     started_at: float
+    ended_at: float | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 def _targets(record: CallRecord) -> list[_Target]:
@@ -369,7 +377,9 @@ class RecordingStore:
                  settle_seconds: float = 0.5,
                  settle_timeout: float = 30.0,
                  unknown_writer_quiet_seconds: float = 3.0,
-                 write_retries: int = 3) -> None:
+                 write_retries: int = 3,
+                 retention_for: Callable[[str], int | None] | None = None,
+                 agents_play_own: bool = False) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self.engine = engine
@@ -384,6 +394,15 @@ class RecordingStore:
         self._seal_slots = asyncio.Semaphore(seal_concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._busy: set[str] = set()
+        #: The retention days of a line (its ``retention_days`` in the flows), ``None``:
+        #: the store's default.
+        self.retention_for = retention_for
+        #: Agents may search and play the recordings of their own calls (the HTTP API's
+        #: rule; supervisors and admins may play every recording).
+        self.agents_play_own = agents_play_own
+        #: Told of every recording that could not be sealed (its row), e.g. to write a
+        #: ``RecordingFailed`` event to the call event log; a failing listener is logged.
+        self.failure_listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
 
     # -------------------------------------------------------------- sealing
 
@@ -396,6 +415,30 @@ class RecordingStore:
         if not record.recording_file and not (self.seal_voicemail and record.voicemail_file):
             return None
         return self._track(self._seal_safely(record), f"seal-{record.uniqueid}")
+
+    def submit_segments(self, record: CallRecord, segments: list[Any]) -> asyncio.Task | None:
+        """Seal the on-demand segments (:class:`acd.on_demand.Segment`) of a finished call
+        in the background."""
+        targets = [_Target(record.uniqueid + s.uniqueid_suffix, "call", Path(s.path),
+                           s.started_at, s.stopped_at,
+                           (("segment", s.number), ("started_by", s.started_by),
+                            ("stopped_by", s.stopped_by)))
+                   for s in segments]
+        if not targets:
+            return None
+
+        async def seal() -> None:
+            try:
+                await self._seal_targets(record, targets, None)
+            except Exception as exc:
+                log.exception("recording.failed", alarm=True, uniqueid=record.uniqueid,
+                              error=f"{type(exc).__name__}: {exc}")
+        return self._track(seal(), f"seal-segments-{record.uniqueid}")
+
+    def days_for(self, line: str) -> int:
+        """The retention days of ``line``'s recordings."""
+        days = self.retention_for(line) if self.retention_for is not None else None
+        return self.retention_days if days is None else days
 
     def _track(self, work: Awaitable[Any], name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(work, name=name)
@@ -425,9 +468,13 @@ class RecordingStore:
         alarm is logged. Raises only when the database stays unreachable (the sealed
         file is then on disk and :meth:`recover` writes its row later).
         """
-        days = self.retention_days if retention_days is None else retention_days
+        return await self._seal_targets(record, _targets(record), retention_days)
+
+    async def _seal_targets(self, record: CallRecord, targets: list[_Target],
+                            retention_days: int | None) -> list[dict[str, Any]]:
+        days = self.days_for(record.line) if retention_days is None else retention_days
         rows = []
-        for target in _targets(record):
+        for target in targets:
             if target.kind == "voicemail" and not self.seal_voicemail:
                 continue
             if target.uniqueid in self._busy:
@@ -448,8 +495,9 @@ class RecordingStore:
             "uniqueid": target.uniqueid, "call_uniqueid": record.uniqueid,
             "kind": target.kind, "line": record.line, "queue": record.queue,
             "agent": record.agent, "caller": record.caller, "started_at": target.started_at,
-            "ended_at": record.ended_at, "source_path": str(target.path),
-            "retention_until": record.ended_at + days * 86400.0,
+            "ended_at": target.ended_at if target.ended_at is not None else record.ended_at,
+            "source_path": str(target.path),
+            "retention_until": record.ended_at + days * 86400.0, **dict(target.extra),
         }
         started = time.monotonic()
         try:
@@ -462,6 +510,7 @@ class RecordingStore:
                       kind=target.kind, path=str(target.path), error=error)
             row = {**base, "status": "failed", "error": error}
             await self._upsert(row)
+            await self._tell_failure(row)
             return row
         row = {**base, **values, "status": "sealed", "error": None,
                "sealed_at": self.clock()}
@@ -471,6 +520,13 @@ class RecordingStore:
                  seconds=row["duration_seconds"],
                  took_ms=round((time.monotonic() - started) * 1000, 1))
         return row
+
+    async def _tell_failure(self, row: dict[str, Any]) -> None:
+        for listener in self.failure_listeners:
+            try:
+                await listener(row)
+            except Exception:
+                log.exception("recording.failure_listener_failed", uniqueid=row["uniqueid"])
 
     async def _settled(self, path: Path) -> None:
         """Wait until Asterisk has closed the file.
@@ -700,18 +756,23 @@ class RecordingStore:
         return Playback(row, reader)
 
     async def log_access(self, who: str, action: str, uniqueid: str | None,
-                         remote: str | None, detail: str = "") -> None:
+                         remote: str | None, detail: str = "",
+                         result: Literal["granted", "refused"] = "granted") -> None:
+        """Write one access-log row; ``refused``: the request was turned down (no audio
+        left), logged all the same."""
         if action not in ACTIONS:
             raise ValueError(f"unknown access action {action!r}")
+        if result not in ("granted", "refused"):
+            raise ValueError(f"unknown access result {result!r}")
         await self._write(insert(recording_access_log).values(
             at=self.clock(), who=(who or "unknown")[:80], action=action,
             recording_uniqueid=uniqueid, remote=(remote or None) and str(remote)[:64],
-            detail=detail))
+            detail=detail, result=result))
 
     async def access_log(self, *, since: float | None = None, until: float | None = None,
                          who: str | None = None, action: str | None = None,
-                         uniqueid: str | None = None, limit: int = 100,
-                         offset: int = 0) -> list[dict[str, Any]]:
+                         uniqueid: str | None = None, result: str | None = None,
+                         limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Entries of the access log, newest first."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be 1..{MAX_PAGE}")
@@ -722,7 +783,7 @@ class RecordingStore:
         if until is not None:
             conditions.append(a.at < until)
         for column, value in ((a.who, who), (a.action, action),
-                              (a.recording_uniqueid, uniqueid)):
+                              (a.recording_uniqueid, uniqueid), (a.result, result)):
             if value:
                 conditions.append(column == value)
         query = (select(recording_access_log).where(*conditions)
@@ -1007,6 +1068,8 @@ def store_from_settings(settings: Any, engine: AsyncEngine, **kwargs: Any) -> Re
     """The stack's (or the CLI's) recording store, from the settings."""
     keys_dir, days, seal_voicemail = settings_values(settings)
     kwargs.setdefault("seal_voicemail", seal_voicemail)
+    kwargs.setdefault("agents_play_own", bool(getattr(settings, "recording_agents_play_own",
+                                                      False)))
     return RecordingStore(engine, Keyring(keys_dir), retention_days=days, **kwargs)
 
 
