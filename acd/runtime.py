@@ -293,6 +293,9 @@ class Controller:
                                                 command.uniqueid, payload)
                     await self._db.save_agent_state(command.agent, state.status.value,
                                                     agent_states.snapshot(state), command.at)
+                    await self._db.save_agent_interval(  # the by-agent KPIs' source
+                        command.agent, command.status.value, command.previous.value,
+                        command.reason, command.at, command.uniqueid)
                     log.info("agent.state", agent=command.agent, status=command.status.value,
                              previous=command.previous.value, reason=command.reason)
                 case agent_states.DispositionRecorded():

@@ -4,10 +4,12 @@
     python benchmarks/kpi_month.py --postgres --full   # a fresh PostgreSQL db, 1,000,000 calls
     DATABASE_URL=... python benchmarks/kpi_month.py    # an existing (empty) database
 
-The fresh databases are dropped afterwards. Every answered call has a disposition and three
-agent state events (on_call, wrapup, ready), as the controller writes them, plus a daily
-login/logout per agent. Timed: the month of November (about N/12 calls), one day, and the
-whole year.
+The fresh databases are dropped afterwards (``--keep`` keeps it and prints its URL;
+``--reuse URL`` times an already loaded one). Every answered call has a disposition and
+three agent state events (on_call, wrapup, ready), as the controller writes them, plus a
+daily login/logout per agent; the agent intervals the controller would have written with
+them are derived from those events (acd/reports/intervals.py) and loaded too. Timed: the
+month of November (about N/12 calls), one day, and the whole year.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 
 import acd.migrate
-from acd.adapters.db import call_events, call_records, dispositions, make_engine
+from acd.adapters.db import (
+    agent_intervals,
+    call_events,
+    call_records,
+    dispositions,
+    make_engine,
+)
+from acd.reports.intervals import intervals_from_events, parse_state_change
 from acd.reports.kpi import JST, compute_kpis, day_range, month_range
 
 YEAR = 2026
@@ -39,7 +48,6 @@ OUTCOMES = (["answered"] * 80 + ["abandoned"] * 8 + ["overflow"] * 3 + ["voicema
 DISPOSITIONS = ["完了"] * 50 + ["取次"] * 20 + ["転送"] * 15 + ["エスカレーション"] * 5 + ["その他"] * 10
 CATEGORIES = ["税金", "子育て", "ごみ", "国保", "住民票", "福祉", None]
 BATCH = 5000
-INDEX = "CREATE INDEX ix_call_events_kind_occurred_at ON call_events (kind, occurred_at)"
 
 
 def synthetic(n: int, seed: int = 7):
@@ -86,21 +94,24 @@ def synthetic(n: int, seed: int = 7):
                                                       "ready_since": None})})
         day += 86400
     events.sort(key=lambda e: e["occurred_at"])
-    return records, disps, events
+    intervals = [i.row() for i in intervals_from_events(
+        parse_state_change(e["occurred_at"], e["payload"], e["uniqueid"]) for e in events)]
+    return records, disps, events, intervals
 
 
 async def load(url: str, n: int) -> None:
     await acd.migrate.upgrade(url)
-    records, disps, events = synthetic(n)
+    records, disps, events, intervals = synthetic(n)
     engine = make_engine(url)
     started = time.perf_counter()
     async with engine.begin() as conn:
         for table, rows in ((call_records, records), (dispositions, disps),
-                            (call_events, events)):
+                            (call_events, events), (agent_intervals, intervals)):
             for i in range(0, len(rows), BATCH):
                 await conn.execute(insert(table), rows[i:i + BATCH])
     print(f"inserted {len(records):,} calls, {len(disps):,} dispositions, {len(events):,} "
-          f"state events in {time.perf_counter() - started:.1f} s")
+          f"state events, {len(intervals):,} agent intervals in "
+          f"{time.perf_counter() - started:.1f} s")
     if url.startswith("postgresql"):
         async with engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")
@@ -138,11 +149,14 @@ async def main() -> None:
                        help="a fresh database on 127.0.0.1:5432 (dropped afterwards)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-year", action="store_true", help="do not time the whole year")
-    parser.add_argument("--with-index", action="store_true",
-                        help="also time with the proposed index call_events(kind, occurred_at)")
+    parser.add_argument("--keep", action="store_true", help="keep the fresh database")
+    parser.add_argument("--reuse", metavar="URL", help="time this already loaded database")
     args = parser.parse_args()
     n = 1_000_000 if args.full else args.n
     drop = None
+    if args.reuse:
+        await bench(args.reuse, args.repeat, args.skip_year)
+        return
     if args.postgres:
         from tests.support.postgres import fresh_database, postgres_server
 
@@ -155,17 +169,10 @@ async def main() -> None:
     try:
         await load(url, n)
         await bench(url, args.repeat, args.skip_year)
-        if args.with_index:
-            engine = make_engine(url)
-            async with engine.begin() as conn:
-                await conn.exec_driver_sql(INDEX)
-                if url.startswith("postgresql"):
-                    await conn.exec_driver_sql("ANALYZE call_events")
-            await engine.dispose()
-            print(f"with {INDEX}:")
-            await bench(url, args.repeat, args.skip_year)
     finally:
-        if drop is not None:
+        if args.keep:
+            print(f"kept: {url}")
+        elif drop is not None:
             await drop()
         elif args.sqlite:
             path = Path(url.split("///", 1)[1])

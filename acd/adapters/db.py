@@ -25,8 +25,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     insert,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -101,6 +103,19 @@ dispositions = Table(
     Column("faq_prescribed", Boolean, nullable=False, server_default="0"),
 )
 
+agent_intervals = Table(  # one row per agent-state span (acd/reports/intervals.py)
+    "agent_intervals", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("agent", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(40)),
+    Column("started_at", Double, nullable=False, index=True),
+    Column("ended_at", Double, index=True),  # NULL while open
+    Column("login_at", Double, nullable=False),
+    Column("uniqueid", String(64)),
+)
+
 voicemails = Table(
     "voicemails", metadata,
     Column("uniqueid", String(64), primary_key=True),
@@ -150,6 +165,14 @@ class Database:
     async def save_voicemail(self, values: dict[str, Any]) -> None:
         await self._write({"op": "upsert", "table": "voicemails", "values": values})
 
+    async def save_agent_interval(self, agent: str, status: str, previous: str,
+                                  reason: str | None, at: float, uniqueid: str | None) -> None:
+        """Close the agent's open interval at ``at`` and open one for ``status`` (none
+        after a logout); in one transaction, spooled like every write."""
+        await self._write({"op": "agent_interval", "table": "agent_intervals", "values": {
+            "agent": agent, "status": status, "previous": previous, "reason": reason,
+            "at": at, "uniqueid": uniqueid}})
+
     async def _write(self, item: dict[str, Any]) -> None:
         if self._spool.exists() and not await self._drain_spool():
             self._append_spool(item)
@@ -161,7 +184,10 @@ class Database:
         for attempt in range(self._retries):
             try:
                 async with self.engine.begin() as conn:
-                    await conn.execute(_statement(conn.dialect.name, item))
+                    if item["op"] == "agent_interval":
+                        await _next_agent_interval(conn, **item["values"])
+                    else:
+                        await conn.execute(_statement(conn.dialect.name, item))
                 return True
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("db.write_failed", attempt=attempt + 1, error=str(exc)[:200])
@@ -215,6 +241,21 @@ class Database:
         query = select(call_records).order_by(call_records.c.entered_at.desc()).limit(limit)
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+
+async def _next_agent_interval(conn, agent: str, status: str, previous: str,
+                               reason: str | None, at: float, uniqueid: str | None) -> None:
+    t = agent_intervals
+    open_ = (await conn.execute(select(t.c.login_at).where(
+        t.c.agent == agent, t.c.ended_at.is_(None)).order_by(t.c.id.desc()).limit(1))).first()
+    await conn.execute(update(t).where(t.c.agent == agent, t.c.ended_at.is_(None)).values(
+        ended_at=case((t.c.started_at > at, t.c.started_at), else_=at)))
+    if status == "logged_out":
+        return
+    login_at = open_.login_at if open_ is not None and previous != "logged_out" else at
+    await conn.execute(insert(t).values(
+        agent=agent, status=status, reason=reason if status == "away" else None,
+        started_at=at, ended_at=None, login_at=login_at, uniqueid=uniqueid))
 
 
 def _statement(dialect: str, item: dict[str, Any]):

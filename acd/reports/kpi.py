@@ -13,17 +13,18 @@ because the cast truncates on SQLite and rounds on PostgreSQL.
 Time: a call belongs to the JST day and hour of its ``entered_at``. Japan has no DST, so
 ``hour index = floor((t + 9*3600) / 3600)``, day = hour index // 24, hour = hour index % 24.
 
-Agent figures (staffing, occupancy, time per state) come from the ``AgentStateChanged``
-events: the rows are selected with plain SQL and cut into intervals in Python (the JSON
-payload cannot be read with the same SQL on both databases). They are centre-wide: the
-event log does not say which queue an agent worked for, so the line/queue filters do not
-apply to them.
+Agent figures (time per state, away by reason, occupancy, staffing) come from
+``agent_intervals`` (one row per agent-state span, written by the controller as states
+change; acd/reports/intervals.py): the seconds per agent, state and away reason are one
+SQL query (each interval clipped to the range with CASE, the same text on both databases),
+and staffing is swept in Python over the logged-in sessions (a few per agent and day).
+They are centre-wide: an agent's state is not per queue, so the line/queue filters do not
+apply to them (the answered calls and talk per agent do follow the filters).
 """
 
 from __future__ import annotations
 
-import json
-import re
+import asyncio
 import time as _time
 from collections import defaultdict
 from collections.abc import Collection
@@ -33,22 +34,22 @@ from operator import add
 from typing import Any
 
 from sqlalchemy import (
+    Double,
     and_,
     case,
     func,
+    literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
 
-from acd.adapters.db import call_events, call_records, dispositions
+from acd.adapters.db import agent_intervals, call_records, dispositions
 
 JST = timezone(timedelta(hours=9), "JST")
 JST_OFFSET = 9 * 3600
 QUICK_ANSWER_SECONDS = 10
-#: How far before the start the agent state events are read to know who was logged in.
-AGENT_LOOKBACK_SECONDS = 86400
 
 COMPLETED, HANDED_OVER, TRANSFERRED, ESCALATED, OTHER = \
     "完了", "取次", "転送", "エスカレーション", "その他"
@@ -304,14 +305,26 @@ def _sum_if(condition, value):
     return func.sum(case((and_(condition, value.is_not(None)), value), else_=0.0))
 
 
-def _latest_disposition_join(r):
-    """LEFT JOIN of each call's latest disposition (highest id), looked up per call through
-    the index on dispositions.uniqueid (never a scan of all dispositions)."""
-    d = aliased(dispositions, name="d")
-    later = aliased(dispositions, name="d_latest")
-    latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
-              .scalar_subquery())
-    return d, r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid, d.c.id == latest))
+#: A disposition is recorded after its call arrived; the margin only guards against a
+#: clock stepped back meanwhile.
+DISPOSITION_CLOCK_MARGIN = 3600.0
+
+
+def _latest_disposition_join(r, since: float):
+    """LEFT JOIN of each call's latest disposition (highest id). Only dispositions recorded
+    since the range's start are read (an index range), numbered per call by a window
+    function, so the join is a hash join of the range's calls with the range's latest
+    dispositions — never a lookup per call nor a scan of every disposition."""
+    d = dispositions
+    numbered = (select(d.c.id, d.c.uniqueid, d.c.agent, d.c.outcome, d.c.category,
+                       d.c.complaint, d.c.escalation, d.c.note,
+                       func.row_number().over(partition_by=d.c.uniqueid,
+                                              order_by=d.c.id.desc()).label("n"))
+                .where(d.c.recorded_at >= since - DISPOSITION_CLOCK_MARGIN)
+                .subquery("d_numbered"))
+    latest = (select(*[c for c in numbered.c if c.name != "n"]).where(numbered.c.n == 1)
+              .subquery("d"))
+    return latest, r.outerjoin(latest, latest.c.uniqueid == r.c.uniqueid)
 
 
 def _filters(r, start: float, end: float, line: str | None, queue: str | None) -> list:
@@ -329,7 +342,7 @@ DISPOSITIONS_AT = FIGURE_COLUMNS.index("dispositions")
 
 def _figures_query(start: float, end: float, line: str | None, queue: str | None):
     r = call_records
-    d, joined = _latest_disposition_join(r)
+    d, joined = _latest_disposition_join(r, start)
     outcome, wait, talk = r.c.outcome, r.c.wait_seconds, r.c.talk_seconds
     answered = outcome == "answered"
     abandoned = outcome == "abandoned"
@@ -384,7 +397,7 @@ def _agent_calls_query(start, end, line, queue):
 
 def _escalations_query(start, end, line, queue):
     r = call_records
-    d, joined = _latest_disposition_join(r)
+    d, joined = _latest_disposition_join(r, start)
     return (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.queue, d.c.agent, d.c.outcome,
                    d.c.category, d.c.complaint, d.c.escalation, d.c.note)
             .select_from(joined)
@@ -395,56 +408,30 @@ def _escalations_query(start, end, line, queue):
 
 # ------------------------------------------------------------------------- agents
 
-#: AgentStateChanged payloads as acd.runtime writes them (json.dumps, keys in this order);
-#: anything else is parsed as JSON.
-_PAYLOAD = re.compile(r'\{"agent": "([0-9A-Za-z_.-]+)", "status": "([a-z_]+)", '
-                      r'"previous": "([a-z_]+)", "reason": (?:null|"([^"\\]*)")[,}]')
+def _clipped_intervals(t0: float, state_end: float):
+    """(interval, its start and end clipped to [t0, state_end], the overlap condition);
+    an open interval (ended_at NULL) lasts until ``state_end``."""
+    t = agent_intervals
+    lo, hi = literal(t0, Double), literal(state_end, Double)
+    ended = func.coalesce(t.c.ended_at, hi)
+    a = case((t.c.started_at < lo, lo), else_=t.c.started_at)
+    b = case((ended > hi, hi), else_=ended)
+    overlap = and_(t.c.started_at < hi, or_(t.c.ended_at > lo, t.c.ended_at.is_(None)))
+    return t, a, b, overlap
 
 
-def _agent_time(rows, start: float, end: float):
-    """From AgentStateChanged rows in time order: seconds per (agent, state key) within
-    [start, end) (state key: the status, or ``away:<reason>``) and the logged-in intervals
-    (agent, from, to). Before an agent's first event in the window, the agent is taken to
-    have been in that event's ``previous`` state."""
-    match = _PAYLOAD.match
-    seconds: dict[tuple[str, str], float] = defaultdict(float)
-    current: dict[str, tuple[str, float]] = {}  # agent -> (state key, since)
-    logged_since: dict[str, float] = {}
-    logins: list[tuple[str, float, float]] = []
-    for occurred_at, payload in rows:
-        fast = match(payload)
-        if fast is not None:  # the controller's own layout: no JSON parsing needed
-            agent, status, previous, reason = fast.groups()
-        else:
-            data = json.loads(payload)
-            agent, status = data.get("agent"), data.get("status")
-            previous, reason = data.get("previous"), data.get("reason")
-            if agent is None or status is None:
-                continue
-        key = f"away:{reason or 'away'}" if status == "away" else status
-        if agent not in current:
-            previous = previous or "logged_out"
-            current[agent] = (previous, start)
-            if previous != "logged_out":
-                logged_since[agent] = start
-        old_key, since = current[agent]
-        a, b = (max(start, since)), (min(end, occurred_at))
-        if b > a:
-            seconds[(agent, old_key)] += b - a
-        current[agent] = (key, occurred_at)
-        if status == "logged_out":
-            if agent in logged_since:
-                logins.append((agent, logged_since.pop(agent), occurred_at))
-        elif agent not in logged_since:
-            logged_since[agent] = occurred_at
-    for agent, (key, since) in current.items():
-        a = max(start, since)
-        if end > a:
-            seconds[(agent, key)] += end - a
-    for agent, since in logged_since.items():
-        logins.append((agent, since, end))
-    clipped = [(agent, max(a, start), min(b, end)) for agent, a, b in logins]
-    return seconds, [(agent, a, b) for agent, a, b in clipped if b > a]
+def _agent_time_query(t0: float, state_end: float):
+    """Seconds per agent, status and away reason within [t0, state_end)."""
+    t, a, b, overlap = _clipped_intervals(t0, state_end)
+    return (select(t.c.agent, t.c.status, t.c.reason, func.sum(b - a).label("seconds"))
+            .where(overlap).group_by(t.c.agent, t.c.status, t.c.reason))
+
+
+def _sessions_query(t0: float, state_end: float):
+    """The logged-in sessions overlapping the range: (agent, login_at, last end)."""
+    t, _a, b, overlap = _clipped_intervals(t0, state_end)
+    return (select(t.c.agent, t.c.login_at, func.max(b).label("until"))
+            .where(overlap).group_by(t.c.agent, t.c.login_at))
 
 
 def _staffing(logins, start: float, end: float):
@@ -490,7 +477,7 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
         raise ReportError("BAD_RANGE", f"the range ends ({end}) before it starts ({start})")
     t0, t1 = start.timestamp(), end.timestamp()
     now = _time.time() if now is None else now
-    async with engine.connect() as conn:
+    async with engine.connect() as conn:  # the line/queue asked for must exist
         for value, column, known, error in ((line, call_records.c.line, known_lines,
                                              UnknownLineError),
                                             (queue, call_records.c.queue, known_queues,
@@ -500,15 +487,23 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
             seen = (await conn.execute(select(column).where(column == value).limit(1))).first()
             if seen is None:
                 raise error(value)
-        figure_rows = (await conn.execute(_figures_query(t0, t1, line, queue))).all()
-        agent_call_rows = (await conn.execute(_agent_calls_query(t0, t1, line, queue))).all()
-        escalation_rows = (await conn.execute(_escalations_query(t0, t1, line, queue))).all()
-        state_rows = (await conn.execute(
-            select(call_events.c.occurred_at, call_events.c.payload)
-            .where(call_events.c.kind == "AgentStateChanged",
-                   call_events.c.occurred_at >= t0 - AGENT_LOOKBACK_SECONDS,
-                   call_events.c.occurred_at < t1)
-            .order_by(call_events.c.occurred_at, call_events.c.id))).all()
+
+    async def rows(query) -> list:
+        async with engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def nothing() -> list:
+        return []
+
+    # independent queries, each on its own connection: the database works on them at once
+    state_end = min(t1, max(now, t0))
+    figure_rows, agent_call_rows, escalation_rows, time_rows, session_rows = \
+        await asyncio.gather(
+            rows(_figures_query(t0, t1, line, queue)),
+            rows(_agent_calls_query(t0, t1, line, queue)),
+            rows(_escalations_query(t0, t1, line, queue)),
+            rows(_agent_time_query(t0, state_end)) if state_end > t0 else nothing(),
+            rows(_sessions_query(t0, state_end)) if state_end > t0 else nothing())
 
     n = len(FIGURE_COLUMNS)
     zero = [0] * n
@@ -545,18 +540,19 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
                               r.outcome, r.category, bool(r.complaint), bool(r.escalation),
                               r.note) for r in escalation_rows]
 
-    state_end = min(t1, max(now, t0))
-    seconds, logins = _agent_time(state_rows, t0, state_end)
     agents: dict[str, AgentFigures] = {}
-    for (agent, key), spent in seconds.items():
+    for agent, status, reason, spent in time_rows:
         figures = agents.setdefault(agent, AgentFigures(agent))
-        if key == "logged_out":
-            continue
+        spent = float(spent or 0.0)
         figures.logged_in_seconds += spent
-        if key.startswith("away:"):
-            figures.away_seconds[key[5:]] = figures.away_seconds.get(key[5:], 0.0) + spent
-        elif key in ("ready", "ringing", "on_call", "wrapup", "missed"):
-            setattr(figures, f"{key}_seconds", getattr(figures, f"{key}_seconds") + spent)
+        if status == "away":
+            key = reason or "away"
+            figures.away_seconds[key] = figures.away_seconds.get(key, 0.0) + spent
+        elif status in ("ready", "ringing", "on_call", "wrapup", "missed"):
+            setattr(figures, f"{status}_seconds", getattr(figures, f"{status}_seconds") + spent)
+    logins = [(agent, max(float(login_at), t0), float(until))
+              for agent, login_at, until in session_rows]
+    logins = [(agent, a, b) for agent, a, b in logins if b > a]
     for row in agent_call_rows:
         figures = agents.setdefault(row.agent, AgentFigures(row.agent))
         figures.calls, figures.talk_seconds = int(row.n), float(row.talk or 0.0)

@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import insert
 
 import acd.migrate
-from acd.adapters.db import call_events, call_records, dispositions, make_engine
+from acd.adapters.db import (
+    agent_intervals,
+    call_events,
+    call_records,
+    dispositions,
+    make_engine,
+)
+from acd.reports.intervals import intervals_from_events, parse_state_change
 from tests.reports.test_kpi import DISPOSITIONS, RECORDS, STATES
 
 
@@ -19,5 +26,10 @@ async def engine(database_url):
         for row in DISPOSITIONS:  # one by one: ids in this order
             await conn.execute(insert(dispositions).values(**row))
         await conn.execute(insert(call_events), STATES)
+        # what the controller writes as the states change
+        changes = [parse_state_change(s["occurred_at"], s["payload"])
+                   for s in sorted(STATES, key=lambda s: s["occurred_at"])]
+        await conn.execute(insert(agent_intervals),
+                           [i.row() for i in intervals_from_events(changes)])
     yield engine
     await engine.dispose()

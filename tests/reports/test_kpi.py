@@ -240,20 +240,26 @@ async def test_csv_with_bom_parses_back_and_html_shows_targets(engine):
     assert "着信なし" in render_csv(empty).decode("utf-8-sig")
 
 
-def test_agent_payloads_in_any_json_layout():
-    from acd.reports.kpi import _agent_time
+def test_agent_intervals_from_payloads_in_any_json_layout():
+    from acd.reports.intervals import intervals_from_events, parse_state_change
 
     t0 = at(9, 0)
-    controller = [state(t0 + 60, "1001", "away", "ready", "会議"),
-                  state(t0 + 120, "1001", "logged_out", "away")]
+    controller = [state(t0, "1001", "ready", "logged_out"),
+                  state(t0 + 60, "1001", "away", "ready", "会議"),
+                  state(t0 + 120, "1001", "logged_out", "away"),
+                  state(t0 + 200, "1001", "ready", "logged_out")]
     other_layout = [{"occurred_at": r["occurred_at"], "payload": json.dumps(
         dict(reversed(list(json.loads(r["payload"]).items()))))} for r in controller]
     for rows in (controller, other_layout):
-        seconds, logins = _agent_time([(r["occurred_at"], r["payload"]) for r in rows],
-                                      t0, t0 + 3600)
-        assert dict(seconds) == {("1001", "ready"): 60.0, ("1001", "away:会議"): 60.0,
-                                 ("1001", "logged_out"): 3480.0}
-        assert logins == [("1001", t0, t0 + 120)]
+        changes = [parse_state_change(r["occurred_at"], r["payload"]) for r in rows]
+        assert [(i.status, i.reason, i.started_at - t0, i.ended_at and i.ended_at - t0,
+                 i.login_at - t0) for i in intervals_from_events(changes)] == [
+            ("ready", None, 0, 60, 0), ("away", "会議", 60, 120, 0), ("ready", None, 200, None, 200)]
+    # a log that starts in mid-session: the first interval starts at midnight JST
+    mid = intervals_from_events([parse_state_change(t0, state(t0, "1003", "away", "ready",
+                                                                 "meeting")["payload"])])
+    assert [(i.status, i.reason, i.started_at, i.ended_at, i.login_at) for i in mid] == [
+        ("ready", None, at(0, 0), t0, at(0, 0)), ("away", "meeting", t0, None, at(0, 0))]
 
 
 async def test_hour_floor_sql_is_exact_on_both_databases(database_url):
