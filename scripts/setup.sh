@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 # chromium: the consoles' browser tests drive Debian's build through Playwright
-APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv chromium)
+# fonts-noto-cjk: Japanese in the KPI reports' charts; poppler-utils: pdftoppm (report PDFs to PNG)
+APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv chromium fonts-noto-cjk
+              poppler-utils)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
