@@ -121,3 +121,16 @@ def test_calls_today_start_again_on_a_new_day_in_tokyo():
     assert penalties(commands) == {"1001": 0}
     agents, _ = run(agents, *take_call("1001", "b"), at=T0 + DAY + 10)
     assert agents.by_id["1001"].calls_today == 1
+
+
+def test_the_ring_order_survives_a_controller_restart():
+    from acd.domain.agents import restore, snapshot
+
+    agents, _ = run(team("fewest_calls"), Login("1001"), Login("1002"))
+    agents, _ = run(agents, *take_call("1001", "a"), at=T0 + 10)
+    saved = {a.id: snapshot(a) for a in agents.by_id.values()}
+    restarted = restore(team("fewest_calls"), saved)
+    assert {a.id: (a.rank, a.calls_today) for a in restarted.by_id.values()} == \
+        {a.id: (a.rank, a.calls_today) for a in agents.by_id.values()}
+    restarted, commands = run(restarted, Login("1003"), at=T0 + 20)
+    assert restarted.by_id["1003"].rank > max(restarted.by_id[a].rank for a in ("1001", "1002"))
