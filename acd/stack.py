@@ -39,6 +39,7 @@ from acd.asterisk_config import (
     render,
     write_config,
 )
+from acd.auth.policy import AuthPolicy
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.domain.calendar import status_at
 from acd.event_line import EventLines
@@ -261,7 +262,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                  settings.sounds_dir)
         runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster,
                                           apply_flows=apply_flows, event_lines=event_lines,
-                                          recordings=recordings),
+                                          recordings=recordings,
+                                          site=lambda: deployment.site,
+                                          auth_policy=AuthPolicy.from_settings(settings)),
                                access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()

@@ -9,14 +9,15 @@ from typing import Literal
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select, update
 
-from acd.adapters.db import voicemails
+from acd.adapters.db import call_records, voicemails
+from acd.adapters.escalations import EscalationStore
 from acd.adapters.roster import Roster, RosterError
 from acd.domain import agents as domain
 from acd.runtime import Controller, RequestRejected
-from agent_gateway.principal import PRINCIPAL_KEY, SERVICE
+from agent_gateway.principal import PRINCIPAL_KEY, SERVICE, principal
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +25,8 @@ CONTROLLER = web.AppKey("controller", Controller)
 ROSTER = web.AppKey("roster", Roster)
 API_TOKEN = web.AppKey("api_token", str)
 APPLY_ROSTER = web.AppKey("apply_roster", object)  # async () -> None
+ESCALATIONS = web.AppKey("escalations", EscalationStore)
+ESCALATION = "エスカレーション"
 
 
 class Body(BaseModel):
@@ -52,6 +55,16 @@ class AwayBody(Body):
     reason: str
 
 
+class CallbackBody(Body):
+    """An escalation's callback request (折り返し): who, a number reachable in opening
+    hours, what the city must answer, and which department."""
+
+    name: str = Field(min_length=1, max_length=80)
+    number: str = Field(pattern=r"^[0-9+()\- ]{3,32}$")
+    question: str = Field(min_length=1, max_length=2000)
+    department: str = Field(min_length=1, max_length=80)
+
+
 class DispositionBody(Body):
     uniqueid: str
     outcome: Literal["完了", "取次", "転送", "エスカレーション", "その他"]
@@ -59,6 +72,17 @@ class DispositionBody(Body):
     complaint: bool = False
     escalation: bool = False
     note: str = Field(default="", max_length=2000)
+    faq_prescribed: bool = False
+    callback: CallbackBody | None = None
+
+    @model_validator(mode="after")
+    def _callback_for_escalations(self) -> DispositionBody:
+        if self.outcome == ESCALATION and self.callback is None:
+            raise ValueError("an escalation needs a callback request ('callback': name, "
+                             "number, question, department)")
+        if self.outcome != ESCALATION and self.callback is not None:
+            raise ValueError("a callback request goes with the outcome エスカレーション")
+        return self
 
 
 class HandledBody(Body):
@@ -107,6 +131,9 @@ def _state_json(state: domain.AgentState) -> dict:
 
 async def list_agents(request: web.Request) -> web.Response:
     agents = request.app[CONTROLLER].agents.by_id.values()
+    who = principal(request)
+    if who.role == "agent":  # an agent sees only themselves
+        agents = [a for a in agents if a.id == who.agent_id]
     return web.json_response([_state_json(a) for a in sorted(agents, key=lambda a: a.id)])
 
 
@@ -162,8 +189,36 @@ async def _away(request, agent):
 
 async def _disposition(request, agent):
     body = await _body(request, DispositionBody)
+    request["disposition"] = body
     return domain.SubmitDisposition(agent, body.uniqueid, body.outcome, body.category,
-                                    body.complaint, body.escalation, body.note)
+                                    body.complaint, body.escalation or body.outcome == ESCALATION,
+                                    body.note, body.faq_prescribed)
+
+
+async def submit_disposition(request: web.Request) -> web.Response:
+    """The disposition; for an escalation, its callback request lands on the escalation
+    list once the disposition is accepted."""
+    response = await _agent_request(_disposition)(request)
+    body: DispositionBody = request["disposition"]
+    if body.callback is not None:
+        line, caller = await _call_of(request, body.uniqueid)
+        item = await request.app[ESCALATIONS].add(
+            uniqueid=body.uniqueid, agent=request.match_info["agent"], line=line,
+            caller=caller, callback_name=body.callback.name,
+            callback_number=body.callback.number, question=body.callback.question,
+            department=body.callback.department)
+        log.info("escalation.added", id=item, uniqueid=body.uniqueid)
+    return response
+
+
+async def _call_of(request: web.Request, uniqueid: str) -> tuple[str | None, str | None]:
+    call = request.app[CONTROLLER].calls.active.get(uniqueid)
+    if call is not None:
+        return call.line, call.caller
+    async with request.app[ROSTER].engine.connect() as conn:
+        row = (await conn.execute(select(call_records.c.line, call_records.c.caller).where(
+            call_records.c.uniqueid == uniqueid))).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def list_voicemails(request: web.Request) -> web.Response:
@@ -179,14 +234,16 @@ async def list_voicemails(request: web.Request) -> web.Response:
 
 
 async def mark_voicemail_handled(request: web.Request) -> web.Response:
-    body = await _body(request, HandledBody)
+    who = principal(request)
+    # a signed-in user is who they are; the API token says who in the body
+    by = who.user if not who.is_service else (await _body(request, HandledBody)).by
     async with request.app[ROSTER].engine.begin() as conn:
         done = await conn.execute(update(voicemails).where(
             voicemails.c.uniqueid == request.match_info["uniqueid"]).values(
-            handled_at=time.time(), handled_by=body.by))
+            handled_at=time.time(), handled_by=by))
     if done.rowcount == 0:
         raise ApiError(404, "VOICEMAIL_UNKNOWN", "no such voicemail message")
-    return web.json_response({"uniqueid": request.match_info["uniqueid"], "handled_by": body.by})
+    return web.json_response({"uniqueid": request.match_info["uniqueid"], "handled_by": by})
 
 
 def setup_routes(app: web.Application) -> None:
@@ -205,6 +262,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/agents/{agent}/ready", simple(domain.SetReady))
     r.add_post("/api/agents/{agent}/wrapup/extend", simple(domain.ExtendWrapup))
     r.add_post("/api/agents/{agent}/away", _agent_request(_away))
-    r.add_post("/api/agents/{agent}/disposition", _agent_request(_disposition))
+    r.add_post("/api/agents/{agent}/disposition", submit_disposition)
     r.add_get("/api/voicemails", list_voicemails)
     r.add_post("/api/voicemails/{uniqueid}/handled", mark_voicemail_handled)

@@ -23,9 +23,10 @@ from agent_gateway.api import (
     CONTROLLER,
     ROSTER,
     ApiError,
-    require_token,
     setup_routes,
 )
+from agent_gateway.auth import authenticate
+from agent_gateway.consoles import setup_consoles
 from agent_gateway.events_api import setup_event_routes
 from agent_gateway.recordings_api import setup_recording_routes
 from agent_gateway.reports_api import setup_report_routes
@@ -64,8 +65,12 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
                apply_roster: Callable[[], Awaitable[None]],
                apply_flows: ivr_api.ApplyFlows | None = None,
                event_lines: EventLines | None = None,
-               recordings: RecordingStore | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, require_token])
+               recordings: RecordingStore | None = None,
+               site: Callable[[], object] | None = None,
+               auth_policy: object | None = None) -> web.Application:
+    """``site``: the flows now (``() -> Site``), for the consoles; ``auth_policy``: the
+    sign-in rules (acd.auth.policy.AuthPolicy; default from the settings' defaults)."""
+    app = web.Application(middlewares=[error_middleware, authenticate])
     app[CONTROLLER] = controller
     app[ROSTER] = roster
     app[API_TOKEN] = api_token
@@ -73,6 +78,7 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
     setup_report_routes(app)
+    setup_consoles(app, site, auth_policy)
     if apply_flows is not None:
         ivr_api.setup_routes(app, apply_flows)
     if event_lines is not None:

@@ -1,0 +1,131 @@
+"""The console pages (/agent, /supervisor, /viewer), their data routes and the live
+socket (/ws). Which role reaches which is in agent_gateway.access."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from acd.domain.agents import OUTCOMES, STANDARD_AWAY_REASONS
+from agent_gateway.api import CONTROLLER
+from agent_gateway.auth import SESSION_KEY, SESSIONS, USERS
+from agent_gateway.console_data import ConsoleData, state_json
+from agent_gateway.live import LiveHub
+from agent_gateway.render import page
+
+CONSOLE_DATA = web.AppKey("console_data", ConsoleData)
+LIVE = web.AppKey("live_hub", LiveHub)
+
+OUTCOME_KEYS = dict(zip(OUTCOMES, ("out_done", "out_handed", "out_transferred",
+                                   "out_escalated", "out_other"), strict=True))
+
+
+def _away_reasons(data: ConsoleData) -> dict[str, str]:
+    site = data.site()
+    return {**STANDARD_AWAY_REASONS, **(site.away_reasons if site else {})}
+
+
+def _departments(data: ConsoleData) -> list[str]:
+    site = data.site()
+    transfers = getattr(site, "transfers", None)
+    return sorted(transfers.departments) if transfers else []
+
+
+async def agent_page(request: web.Request) -> web.Response:
+    data = request.app[CONSOLE_DATA]
+    site = data.site()
+    return page(request, "agent.html", outcomes=OUTCOME_KEYS,
+                categories=list(site.categories) if site else [],
+                away_reasons=_away_reasons(data), departments=_departments(data))
+
+
+async def supervisor_page(request: web.Request) -> web.Response:
+    data = request.app[CONSOLE_DATA]
+    users = [u.id for u in await request.app[USERS].all()
+             if u.enabled and u.role in ("supervisor", "admin", "viewer")]
+    return page(request, "supervisor.html", away_reasons=_away_reasons(data),
+                assignees=users)
+
+
+async def viewer_page(request: web.Request) -> web.Response:
+    return page(request, "viewer.html")
+
+
+async def console_me(request: web.Request) -> web.Response:
+    """The signed-in agent's state and the pop they have to dispose of (a reloaded page)."""
+    session = request[SESSION_KEY]
+    agent = session.user.agent_id
+    state = request.app[CONTROLLER].agents.by_id.get(agent)
+    return web.json_response({"state": state_json(state) if state else None,
+                              "pending": request.app[LIVE].pops.get(agent)})
+
+
+async def console_wallboard(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CONSOLE_DATA].wallboard())
+
+
+async def live_socket(request: web.Request) -> web.WebSocketResponse:
+    return await request.app[LIVE].serve(request, request.app[SESSIONS])
+
+
+def setup_console_routes(app: web.Application, data: ConsoleData, hub: LiveHub) -> None:
+    app[CONSOLE_DATA] = data
+    app[LIVE] = hub
+    r = app.router
+    r.add_get("/agent", agent_page)
+    r.add_get("/supervisor", supervisor_page)
+    r.add_get("/viewer", viewer_page)
+    r.add_get("/api/console/me", console_me)
+    r.add_get("/api/console/wallboard", console_wallboard)
+    r.add_get("/ws", live_socket)
+    r.add_static("/static/", path=str(data_static()), name="static", append_version=True)
+
+
+def data_static():
+    from agent_gateway.render import STATIC
+
+    return STATIC
+
+
+def setup_consoles(app: web.Application, site=None, policy=None) -> None:
+    """Sign-in, sessions, the consoles, the follow-up lists and the live socket.
+
+    ``site``: ``() -> Site`` (the flows now: line names, categories, away reasons);
+    ``policy``: the :class:`AuthPolicy` (default: 30 min idle, 12 h, 5 failures)."""
+    from acd.adapters.access_log import AccessLog
+    from acd.adapters.escalations import EscalationStore
+    from acd.adapters.sessions import SessionStore
+    from acd.adapters.users import UserStore
+    from acd.auth.policy import AuthPolicy
+    from agent_gateway.api import ESCALATIONS, ROSTER
+    from agent_gateway.auth import ACCESS_LOG, AUTH_POLICY
+    from agent_gateway.auth_pages import setup_auth_routes
+    from agent_gateway.followup_api import setup_followup_routes
+
+    policy = policy or AuthPolicy()
+    engine = app[ROSTER].engine
+    access = AccessLog(engine)
+    app[AUTH_POLICY] = policy
+    app[ACCESS_LOG] = access
+    app[USERS] = UserStore(engine, policy, access)
+    app[SESSIONS] = SessionStore(engine, policy)
+    app[ESCALATIONS] = EscalationStore(engine)
+    controller = app[CONTROLLER]
+    data = ConsoleData(controller, engine, site or (lambda: None))
+    hub = LiveHub(data, access)
+    setup_auth_routes(app)
+    setup_followup_routes(app)
+    setup_console_routes(app, data, hub)
+
+    async def live(app: web.Application):
+        import asyncio
+        import contextlib
+
+        controller.listeners.append(hub.listener)
+        task = asyncio.create_task(hub.run(), name="live-hub")
+        yield
+        controller.listeners.remove(hub.listener)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(live)
