@@ -97,7 +97,7 @@ _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
         flow=f.optional("Flow")),
     "MadoguchiMenu": lambda f: MenuChosen(
         at=f.at(), uniqueid=f.text("Uniqueid"), node=f.text("Node"), choice=f.text("Choice"),
-        path=f.text("Path"), language=f.text("Language")),
+        path=f.text("Path"), language=f.text("Language")),  # the channel's language
     "MadoguchiFlowExit": lambda f: FlowExited(
         at=f.at(), uniqueid=f.text("Uniqueid"), node=f.text("Node"), kind=f.text("Kind"),
         target=f.optional("Target") or ""),

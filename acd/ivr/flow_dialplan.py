@@ -69,10 +69,11 @@ def flow_languages(flows: Iterable[Flow]) -> set[str]:
 def _menu_choice(node_name: str, choice: str) -> list[str]:
     """Append ``node:choice`` to the call's menu path and tell the controller."""
     return [
-        f" same => n,Set(__MENU_PATH=${{IF($[${{LEN(${{MENU_PATH}})}} > 0]?"
-        f"${{MENU_PATH}}>)}}{node_name}:{choice})",
+        # (the path stays out of IF(): its ':' would split IF's arguments)
+        f" same => n,Set(__MENU_PATH=${{MENU_PATH}}${{IF($[${{LEN(${{MENU_PATH}})}} > 0]?>)}}"
+        f"{node_name}:{choice})",
         f" same => n,UserEvent(MadoguchiMenu,Node: {node_name},Choice: {choice},"
-        f"Path: ${{MENU_PATH}},Language: ${{CHANNEL(language)}})",
+        "Path: ${MENU_PATH})",  # the channel's snapshot carries its Language
     ]
 
 
@@ -155,13 +156,12 @@ class _Compiler:
             lines.append(f" same => n,{self.goto(target)}")
         for exten, what in (("i", "invalid"), ("t", "timeout")):
             lines.append(f"exten => {exten},1,Set(MENU_TRIES=$[${{MENU_TRIES}} + 1])")
+            lines += _menu_choice(node_name, what)  # every invalid key and silence
             if what == "invalid" and node.invalid_prompt:
                 lines.append(f" same => n,Playback({self.say(node.invalid_prompt)})")
             lines += [f" same => n,GotoIf($[${{MENU_TRIES}} > {node.retries}]?default)",
                       " same => n,Goto(s,ask)",
-                      " same => n(default),NoOp(retries used up)"]
-            lines += _menu_choice(node_name, what)
-            lines.append(f" same => n,{self.goto(node.default)}")
+                      f" same => n(default),{self.goto(node.default)}"]
         return lines
 
     def language_menu(self, node_name: str, node: LanguageNode) -> list[str]:
@@ -221,13 +221,12 @@ class _Compiler:
         lines.append(f" same => n,{after}")
         for exten, what in (("i", "invalid"), ("t", "timeout")):
             lines.append(f"exten => {exten},1,Set(MENU_TRIES=$[${{MENU_TRIES}} + 1])")
+            lines += _menu_choice(node_name, what)
             if what == "invalid" and node.invalid_prompt:
                 lines.append(f" same => n,Playback({self.say(node.invalid_prompt)})")
             lines += [f" same => n,GotoIf($[${{MENU_TRIES}} > {node.retries}]?done)",
                       " same => n,Goto(s,menu)",
-                      " same => n(done),NoOp(retries used up)"]
-            lines += _menu_choice(node_name, what)
-            lines.append(f" same => n,{after}")
+                      f" same => n(done),{after}"]
         return lines
 
 

@@ -1,0 +1,250 @@
+"""IVR flows on a real `acd up`, callers played by SIPp pressing keys as RFC 2833 DTMF
+(the sip-tester captures): the language choice (English prompts after 2), a department
+menu reaching its queue, an invalid key then a retry, silence until the default, the
+event menu with a status change heard by the next caller, and `acd ivr apply`: a bad
+file leaves the running flow serving calls; a good one serves the next call. Prints the
+measured times (apply -> new flow serving; status change -> next caller hearing it).
+
+Ports: the shared TEST_PORTS (``MDG_PORT_BASE`` moves them).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from acd.adapters.db import call_events
+from tests.integration.test_calendar_lines import environment, ports, record_for, rows, write_flows
+from tests.support.sipp import (
+    ASTERISK_ADDRESS,
+    CARRIER_ADDRESS,
+    CallerResult,
+    SippStats,
+    _SippProcess,
+)
+from tests.support.stack import RunningStack
+
+pytestmark = pytest.mark.integration
+
+MENU_LINE = "0467000700"
+EVENT_LINE = "0467000800"
+PCAP = "/usr/share/sip-tester/dtmf_2833_{key}.pcap"
+STATUSES = ["held", "cancelled", "next_day", "postponed", "venue_changed", "time_changed",
+            "full", "registration_closed", "rain_or_shine", "undecided"]
+
+
+def flows_yaml(menu_prompt: str = "税は1、その他は2。", extra_choice: str = "") -> str:
+    statuses = "".join(f"  {s}: st_{s}\n" for s in STATUSES)
+    bye = "bye: {type: hangup, prompts: [nobody]}" if "bye" in extra_choice else ""
+    prompts = "".join(f"  st_{s}:\n    text: {{ja: は{n}番の状態です。}}\n"
+                      for n, s in enumerate(STATUSES))
+    return textwrap.dedent(f"""\
+        lines:
+          - did: "{MENU_LINE}"
+            name: 代表
+            flow: main
+            recording: off
+          - did: "{EVENT_LINE}"
+            name: イベント案内
+            flow: events
+            recording: off
+        queues:
+          - name: tax
+            max_wait: 10
+            no_agents_prompt: nobody
+          - name: other
+            max_wait: 10
+            no_agents_prompt: nobody
+        flows:
+          main:
+            start: lang
+            nodes:
+              lang:
+                type: language
+                prompt: lang
+                choices: {{"1": ja, "2": en}}
+                timeout: 3
+                next: menu
+              menu:
+                type: menu
+                prompt: menu
+                choices: {{"1": tax, "2": general{extra_choice}}}
+                timeout: 2
+                retries: 1
+                invalid_prompt: invalid
+                default: general
+              tax: {{type: queue, queue: tax}}
+              general: {{type: queue, queue: other}}
+              {bye}
+          events:
+            start: ev
+            nodes:
+              ev:
+                type: events
+                events: city-events
+                intro_prompt: intro
+                no_events_prompt: none_today
+                timeout: 3
+        event_statuses:
+        """) + statuses + textwrap.dedent(f"""\
+        prompts:
+          lang: {{text: {{ja: 日本語は1。, en: For English press 2.}}}}
+          menu: {{text: {{ja: {menu_prompt}, en: Tax 1. Other 2.}}}}
+          invalid: {{text: {{ja: 番号が違います。, en: Invalid.}}}}
+          nobody: {{text: {{ja: 担当者がおりません。, en: Nobody is here.}}}}
+          intro: {{text: {{ja: 本日のイベントです。}}}}
+          none_today: {{text: {{ja: 本日のイベントはありません。}}}}
+        """) + prompts
+
+
+def dtmf_pcap(key: str, step: int, directory: Path) -> Path:
+    """The sip-tester capture of ``key`` with RTP sequence numbers and timestamps moved
+    past those of the previous keys of the call: Asterisk takes a telephone-event with an
+    older timestamp (the captures of 1 after 2, or 1 twice) for the same, old event."""
+    data = bytearray(Path(PCAP.format(key=key)).read_bytes())
+    offset, packet = 24, 0
+    while offset < len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        udp, rtp = offset + 16 + 14 + 20, offset + 16 + 42
+        struct.pack_into(">H", data, udp + 6, 0)  # no UDP checksum (IPv4 allows it)
+        struct.pack_into(">HI", data, rtp + 2, 20000 + step * 100 + min(packet, 7),
+                         1_000_000 + step * 80_000)
+        offset += 16 + length
+        packet += 1
+    path = directory / f"dtmf-{step}-{key}.pcap"
+    path.write_bytes(bytes(data))
+    return path
+
+
+async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str]],
+               wait: float = 40) -> CallerResult:
+    """One call to ``did`` pressing each key after its pause (s); waits for the BYE."""
+    pcaps = state_dir / "sipp" / f"{name}-dtmf"
+    pcaps.mkdir(parents=True, exist_ok=True)
+    steps = "".join(
+        f'  <pause milliseconds="{round(pause * 1000)}"/>\n'
+        f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(key, n, pcaps)}"/></action></nop>\n'
+        for n, (pause, key) in enumerate(keys))
+    run = _SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
+                       {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
+                        "ontimeout": "", "steps": steps}, [], CARRIER_ADDRESS)
+    injection = run.dir / "callers.csv"
+    injection.write_text("SEQUENTIAL\n0312340000;\n")
+    run.args = [f"{ASTERISK_ADDRESS}:{ports()['sip_port']}", "-s", did, "-inf",
+                str(injection), "-m", "1", "-l", "1"]
+    started = time.monotonic()
+    try:
+        await run.start()
+        await run.wait(wait + 30)
+    finally:
+        await run.kill()
+    kinds = [e[0] for e in run.events()]
+    stats = run.stats() or SippStats()
+    return CallerResult(
+        calls=1, successful=stats.successful, failed=stats.failed,
+        answered=kinds.count("answered"), remote_hangups=kinds.count("remote-hangup"),
+        local_hangups=kinds.count("local-hangup"), returncode=run.returncode, timed_out=False,
+        duration=time.monotonic() - started, bye_wait=wait, stats=stats,
+        errors=run.error_entries(), overload_warnings=[], stderr="", caller_numbers=[],
+        call_ids=[], workdir=run.dir)
+
+
+def kinds_of(events: list[dict], uniqueid: str, kind: str) -> list[dict]:
+    return [json.loads(e["payload"]) | {"at": e["occurred_at"]}
+            for e in sorted(events, key=lambda e: e["id"])
+            if e["uniqueid"] == uniqueid and e["kind"] == kind]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ivr_menus_language_event_menu_and_apply_on_asterisk(
+        state_dir: Path, database_url: str):
+    flows = state_dir / "flows"
+    write_flows(flows, flows_yaml())
+    env = environment(state_dir, database_url, flows)
+    async with RunningStack(env, state_dir, ports()["gateway_port"]) as stack:
+        # English, then the tax department: its queue (nobody there: the English message)
+        done = await dial(MENU_LINE, state_dir, "en-tax", [(1.0, "2"), (1.5, "1")])
+        assert done.remote_hangups == 1, done.describe()
+        [record] = await record_for(database_url, MENU_LINE)
+        assert (record["menu_path"], record["language"], record["queue"],
+                record["overflow_reason"]) == ("lang:2>menu:1", "en", "tax", "no_agents")
+
+        # Japanese, an invalid key, then a retry choosing 2
+        done = await dial(MENU_LINE, state_dir, "invalid", [(1.0, "1"), (1.0, "7"),
+                                                          (2.5, "2")])
+        assert done.remote_hangups == 1, done.describe()
+        record = (await record_for(database_url, MENU_LINE, count=2))[1]
+        assert (record["menu_path"], record["language"], record["queue"]) == \
+            ("lang:1>menu:invalid>menu:2", "ja", "other")
+
+        # silence: the language defaults to Japanese, the menu times out twice -> default
+        done = await dial(MENU_LINE, state_dir, "silence", [])
+        assert done.remote_hangups == 1, done.describe()
+        record = (await record_for(database_url, MENU_LINE, count=3))[2]
+        assert (record["menu_path"], record["language"], record["queue"]) == \
+            ("lang:timeout>menu:timeout>menu:timeout", "ja", "other")
+
+        # the event menu: 8 events today; the caller presses 3 and hears its status
+        items = []
+        for n in range(8):
+            created = await stack.api("POST", "/api/events/city-events",
+                                      {"title_text": f"催し{n + 1}", "status": STATUSES[n],
+                                       "by": "kanko-ka"}, expect=201)
+            items.append(created)
+        done = await dial(EVENT_LINE, state_dir, "event-3", [(2.0, "3")])
+        assert done.remote_hangups == 1, done.describe()
+        [first] = await record_for(database_url, EVENT_LINE)
+        events = await rows(database_url, call_events)
+        [heard] = kinds_of(events, first["uniqueid"], "EventAnnounced")
+        assert (heard["position"], heard["item"], heard["status"]) == \
+            (3, str(items[2]["id"]), "next_day")
+        assert first["outcome"] == "event_info" and first["menu_path"] == "ev:3"
+
+        # staff change event 3; the next caller choosing 3 hears the new status
+        changed_at = time.time()
+        await stack.api("PATCH", f"/api/events/city-events/{items[2]['id']}",
+                        {"status": "cancelled", "by": "kanko-ka"})
+        pushed = time.time() - changed_at
+        done = await dial(EVENT_LINE, state_dir, "event-3-changed", [(1.0, "3")])
+        assert done.remote_hangups == 1, done.describe()
+        second = (await record_for(database_url, EVENT_LINE, count=2))[1]
+        events = await rows(database_url, call_events)
+        [heard] = kinds_of(events, second["uniqueid"], "EventAnnounced")
+        assert heard["status"] == "cancelled"
+        entered = second["entered_at"] - changed_at
+
+        # a bad file: refused, and the running flow goes on serving calls
+        write_flows(flows, flows_yaml(extra_choice=', "3": nowhere'))
+        refused = await stack.api("POST", "/api/ivr/apply", expect=422)
+        assert refused["error_id"] == "FLOWS_INVALID"
+        assert any("leads to unknown node 'nowhere'" in d for d in refused["details"])
+        done = await dial(MENU_LINE, state_dir, "after-bad", [(1.0, "1"), (1.5, "1")])
+        assert done.remote_hangups == 1, done.describe()
+        record = (await record_for(database_url, MENU_LINE, count=4))[3]
+        assert (record["menu_path"], record["queue"]) == ("lang:1>menu:1", "tax")
+
+        # a good file adds choice 9 (hang up); the next call takes it
+        write_flows(flows, flows_yaml(extra_choice=', "9": bye'))
+        apply_started = time.monotonic()
+        await stack.api("POST", "/api/ivr/apply")
+        applied = time.monotonic() - apply_started
+        call_started = time.time()
+        done = await dial(MENU_LINE, state_dir, "after-apply", [(1.0, "1"), (1.5, "9")])
+        assert done.remote_hangups == 1, done.describe()
+        record = (await record_for(database_url, MENU_LINE, count=5))[4]
+        assert (record["menu_path"], record["outcome"]) == ("lang:1>menu:9", "ivr")
+        events = await rows(database_url, call_events)
+        [exited] = kinds_of(events, record["uniqueid"], "FlowExited")
+        assert exited["node"] == "bye"
+        print(f"\nivr apply answered in {applied:.2f} s; the next call (placed at once) was "
+              f"served by the new flow {record['entered_at'] - call_started + applied:.2f} s "
+              f"after the apply began (its new node reached "
+              f"{exited['at'] - call_started + applied:.2f} s after, keys included)")
+        print(f"event status change: pushed in {pushed * 1000:.0f} ms; the next call entered "
+              f"{entered:.2f} s after the change and heard the new status")
+    assert stack.returncode == 0, stack.log_tail()
