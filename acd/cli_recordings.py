@@ -257,7 +257,7 @@ def add_recording_commands(subparsers) -> None:
     cert = rec.add_parser("certificate", help="the erasure certificate (抹消証明書)")
     cert.add_argument("--from", dest="since", type=_date, required=True)
     cert.add_argument("--to", type=_date, required=True, help="included")
-    cert.add_argument("--format", choices=["html", "csv"], default="html")
+    cert.add_argument("--format", choices=["html", "csv", "pdf"], default="html")
     cert.add_argument("--lang", choices=["ja", "en"], default="ja")
     cert.add_argument("--out", help="file to write (default: standard output)")
     cert.add_argument("--organisation", default="")

@@ -265,8 +265,8 @@ async def get_certificate(request: web.Request) -> web.Response:
         raise ApiError(422, "INVALID_QUERY", "from and to (YYYY-MM-DD, JST) are required")
     fmt = _query(request, "format", default="html")
     lang = _query(request, "lang", default="ja")
-    if fmt not in ("html", "csv") or lang not in ("ja", "en"):
-        raise ApiError(422, "INVALID_QUERY", "format must be html or csv, lang ja or en")
+    if fmt not in ("html", "csv", "pdf") or lang not in ("ja", "en"):
+        raise ApiError(422, "INVALID_QUERY", "format must be html, csv or pdf, lang ja or en")
     try:
         body = await store.certificate(
             start, end, lang, fmt, organisation=_query(request, "organisation", default=""),
@@ -275,10 +275,11 @@ async def get_certificate(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(422, "INVALID_QUERY", str(exc)) from None
     name = f"erasure-certificate-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
+    content_type = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
+                    "pdf": "application/pdf"}[fmt]
     return web.Response(body=body, headers={
-        "Content-Type": "text/html; charset=utf-8" if fmt == "html"
-        else "text/csv; charset=utf-8",
-        "Content-Disposition": f'{"inline" if fmt == "html" else "attachment"}; '
+        "Content-Type": content_type,
+        "Content-Disposition": f'{"attachment" if fmt == "csv" else "inline"}; '
                                f'filename="{name}"',
         "Cache-Control": "no-store"})
 

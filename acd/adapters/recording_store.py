@@ -931,16 +931,17 @@ class RecordingStore:
         return usage
 
     async def certificate(self, start: date, end: date, lang: str = "ja",
-                          format: Literal["html", "csv"] = "html", *,
+                          format: Literal["html", "csv", "pdf"] = "html", *,
                           organisation: str = "", issuer: str = "", reason: str = "",
                           certificate_no: str = "", who: str = "system",
                           remote: str | None = None) -> bytes:
         """The erasure certificate of the recordings erased from ``start`` to ``end``
-        (days in JST, both included): HTML (UTF-8) or CSV (UTF-8 with BOM), as bytes."""
+        (days in JST, both included): HTML (UTF-8), CSV (UTF-8 with BOM) or PDF (A4), as
+        bytes."""
         if end < start:
             raise ValueError("the period ends before it starts")
-        if format not in ("html", "csv"):
-            raise ValueError("format must be html or csv")
+        if format not in ("html", "csv", "pdf"):
+            raise ValueError("format must be html, csv or pdf")
         lo, hi = jst_day_start(start), jst_day_start(end + timedelta(days=1))
         query = (select(recordings)
                  .where(recordings.c.status == "erased", recordings.c.erased_at >= lo,
@@ -958,8 +959,14 @@ class RecordingStore:
                                    period_end=end, issued_at=_aware(self.clock()),
                                    issuer=issuer, certificate_no=certificate_no,
                                    reason=reason)
-        body = (render_html(items, header, lang).encode("utf-8") if format == "html"
-                else render_csv(items, header, lang))
+        if format == "pdf":
+            from acd.recordings.certificate_pdf import render_pdf  # reportlab: only here
+
+            body = await asyncio.to_thread(render_pdf, items, header, lang)
+        elif format == "html":
+            body = render_html(items, header, lang).encode("utf-8")
+        else:
+            body = render_csv(items, header, lang)
         await self.log_access(who, "certificate", None, remote, json.dumps(
             {"from": start.isoformat(), "to": end.isoformat(), "items": len(items),
              "format": format, "lang": lang}))
