@@ -65,7 +65,8 @@ RULES: tuple[Rule, ...] = (
     _rule("GET", r"/api/reports/.*", REPORTS),
     _rule("*", r"/api/ivr/.*", ADMIN),
     _rule("*", r"/api/(events|event-statuses)(/.*)?", STAFF),
-    _rule("*", r"/api/recordings(/.*)?", STAFF),
+    # recordings: agents only their own calls, decided by the recordings API itself
+    _rule("*", r"/api/recordings(/.*)?", ("agent", *STAFF)),
     # call controls (their API lives elsewhere): listening in is for supervisors; the
     # operator holding a call may transfer it, conference, hold, record
     _rule("*", r"/api/calls/[^/]+/monitor", STAFF),

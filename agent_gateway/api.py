@@ -27,6 +27,8 @@ API_TOKEN = web.AppKey("api_token", str)
 APPLY_ROSTER = web.AppKey("apply_roster", object)  # async () -> None
 ESCALATIONS = web.AppKey("escalations", EscalationStore)
 ESCALATION = "エスカレーション"
+#: The parsed disposition body of a request (for what follows its acceptance).
+DISPOSITION = web.RequestKey("disposition", object)
 
 
 class Body(BaseModel):
@@ -189,7 +191,7 @@ async def _away(request, agent):
 
 async def _disposition(request, agent):
     body = await _body(request, DispositionBody)
-    request["disposition"] = body
+    request[DISPOSITION] = body
     return domain.SubmitDisposition(agent, body.uniqueid, body.outcome, body.category,
                                     body.complaint, body.escalation or body.outcome == ESCALATION,
                                     body.note, body.faq_prescribed)
@@ -199,7 +201,7 @@ async def submit_disposition(request: web.Request) -> web.Response:
     """The disposition; for an escalation, its callback request lands on the escalation
     list once the disposition is accepted."""
     response = await _agent_request(_disposition)(request)
-    body: DispositionBody = request["disposition"]
+    body = request[DISPOSITION]
     if body.callback is not None:
         line, caller = await _call_of(request, body.uniqueid)
         item = await request.app[ESCALATIONS].add(

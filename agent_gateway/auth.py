@@ -39,7 +39,7 @@ SESSION_COOKIE = "mdg_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 #: Request key of the console :class:`Session` (absent for the API token).
-SESSION_KEY = "session"
+SESSION_KEY = web.RequestKey("session", Session)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths anyone may reach (the sign-in form checks its own CSRF cookie).
 PUBLIC = ("/login", "/healthz", "/static/", "/recordings/", "/favicon.ico")

@@ -30,6 +30,7 @@ from agent_gateway.i18n import language, translator
 from agent_gateway.render import page
 
 LOGIN_CSRF_COOKIE = "mdg_login_csrf"
+LOGIN_TRIED = web.RequestKey("login_tried", str)
 HOME = {"agent": "/agent", "supervisor": "/supervisor", "admin": "/supervisor",
         "viewer": "/viewer"}
 
@@ -40,7 +41,7 @@ def _login_form(request: web.Request, error: str | None = None,
     t = translator(language(request))
     notice = t("session_expired") if request.query.get("expired") else None
     response = page(request, "login.html", status=status, csrf=token, error=error,
-                    notice=notice, login=request.get("login_tried", ""))
+                    notice=notice, login=request.get(LOGIN_TRIED, ""))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
                         path="/login", max_age=3600,
                         secure=request.app[AUTH_POLICY].secure_cookies)
@@ -60,7 +61,7 @@ async def login_submit(request: web.Request) -> web.Response:
         raise ApiError(403, "CSRF_FAILED", "the sign-in form is stale or forged; reload it")
     login, password = str(form.get("login", "")).strip()[:40], str(form.get("password", ""))
     t = translator(language(request))
-    request["login_tried"] = login
+    request[LOGIN_TRIED] = login
     try:
         user = await request.app[USERS].sign_in(login, password, client_address(request))
     except SignInRefused as exc:
