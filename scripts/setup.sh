@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 # chromium: the consoles' browser tests drive Debian's build through Playwright
-# fonts-noto-cjk: Japanese in the KPI reports' charts; poppler-utils: pdftoppm (report PDFs to PNG)
+# fonts-noto-cjk: Japanese in the KPI reports' charts; fonts-ipafont-gothic: embedded in their
+# PDFs; poppler-utils: pdftoppm (report PDFs to PNG)
 # poppler-data: the Japanese CMaps poppler needs to show PDFs that use the standard CID fonts
 # (the erasure certificate)
 APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv chromium fonts-noto-cjk
-              poppler-utils poppler-data)
+              fonts-ipafont-gothic poppler-utils poppler-data)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
