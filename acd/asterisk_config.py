@@ -21,12 +21,15 @@ from acd.ivr.flow_dialplan import compile_flows, flow_languages, node_context
 from acd.ivr.models import Site
 from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
+from acd.transfer_policy import site_policy
 
 TEMPLATES_DIR = PROJECT_DIR / "asterisk_conf"
 AMI_USER = "madoguchi"
 #: Public holidays are compiled into the dialplan for this many years from the current
 #: one (Tokyo time); `acd ivr apply` or a restart re-renders them.
 CALENDAR_YEARS = 3
+#: Seconds a transfer target or an interpreter may ring before the attempt is given up.
+OUTBOUND_DIAL_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
             site.transfer_policy())),
         "flow_start": lambda line: node_context(line.flow, site.flows[line.flow].start,
                                                 line.language),
+        "transfer_extensions": site_policy(site).dialplan_extensions(),
+        "dial_timeout": OUTBOUND_DIAL_SECONDS,
         "calendars": calendar_dialplan(site, now),
         "calendar_contexts": calendar_contexts(site),
         "recordings_dir": settings.recordings_dir.resolve(),

@@ -210,6 +210,11 @@ class Controller:
             except Exception:
                 log.exception("controller.listener_failed", kind=kind)
 
+    async def log_action(self, kind: str, uniqueid: str | None, payload: dict[str, Any]
+                         ) -> None:
+        """Append what a person did (a call control, a forced state) to the event log."""
+        await self._log_event(kind, time.time(), uniqueid, payload)
+
     async def handle(self, event: Event) -> None:
         if isinstance(event, AgentCallEnded) and event.uniqueid is None:
             # Asterisk sent no channel snapshot at all: the call is the agent's current one
@@ -226,7 +231,7 @@ class Controller:
                 await self._step_agents(event, event.at)
             elif isinstance(event, MembersSnapshot):
                 await self._carry_out_agent_commands(
-                    agent_states.reconcile(self.agents, event.members))
+                    agent_states.reconcile(self.agents, event.members, event.at))
             self.events_handled += 1
 
     async def _carry_out_call_commands(self, commands: list[call_tracker.Command],
@@ -312,7 +317,7 @@ class Controller:
                     log.error("agent.offer_violation", agent=command.agent,
                               status=command.status.value, uniqueid=command.uniqueid)
                 case agent_states.AddMember() | agent_states.RemoveMember() | \
-                        agent_states.PauseMember():
+                        agent_states.SetPenalty() | agent_states.PauseMember():
                     await self._apply_member(command)
                     asterisk_changed = True
                 case agent_states.Rejected():
@@ -329,6 +334,9 @@ class Controller:
                           "Reason": command.reason, "Wrapuptime": str(command.wrapup_seconds)}
             case agent_states.RemoveMember():
                 action = {"Action": "QueueRemove", "Queue": command.queue, "Interface": interface}
+            case agent_states.SetPenalty():
+                action = {"Action": "QueuePenalty", "Queue": command.queue,
+                          "Interface": interface, "Penalty": str(command.penalty)}
             case _:
                 action = {"Action": "QueuePause", "Interface": interface,
                           "Paused": "true" if command.paused else "false",

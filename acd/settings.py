@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         default="127.0.0.2",
         description="Source address that identifies the carrier trunk (inbound calls).",
     )
+    carrier_port: int = Field(
+        default=5060, ge=1, le=65535, description="SIP port of the carrier at "
+        "carrier_address, for outgoing calls (transfers, interpreters in three-way calls)")
     gateway_port: int = Field(default=8080, ge=1, le=65535)
     asterisk_root: Path | None = Field(
         default=None,

@@ -40,6 +40,7 @@ from acd.asterisk_config import (
     write_config,
 )
 from acd.auth.policy import AuthPolicy
+from acd.call_controls import CallControls
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.domain.calendar import status_at
 from acd.event_line import EventLines
@@ -50,7 +51,9 @@ from acd.prompts import PromptError, build_prompts
 from acd.runtime import Controller
 from acd.secrets import SecretStore
 from acd.settings import Settings
+from acd.transfer_policy import site_policy
 from agent_gateway.app import create_app
+from agent_gateway.calls_api import setup_call_routes
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +92,8 @@ class Deployment:
 
     def agents(self, roster: list[AgentProfile]) -> Agents:
         """The agents' domain state for this roster and the site's queue policies."""
-        policies = {q.name: QueuePolicy(q.name, q.wrapup_seconds, q.wrapup_extension_seconds)
+        policies = {q.name: QueuePolicy(q.name, q.wrapup_seconds, q.wrapup_extension_seconds,
+                                        q.strategy)
                     for q in self.site.queues}
         reasons = frozenset(STANDARD_AWAY_REASONS) | frozenset(self.site.away_reasons)
         return Agents(policies=policies, away_reasons=reasons).with_roster(roster)
@@ -266,6 +270,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                           site=lambda: deployment.site,
                                           auth_policy=AuthPolicy.from_settings(settings)),
                                access_log=None)
+        setup_call_routes(runner.app, CallControls(
+            ami, lambda: controller.calls, lambda: site_policy(deployment.site),
+            controller.log_action, lambda: set(controller.agents.by_id)))
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
         log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",

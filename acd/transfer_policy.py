@@ -64,3 +64,27 @@ class TransferPolicy:
             return number
         raise TransferRefused(target, "the number matches no allowed pattern "
                               f"({', '.join(self.allow) or 'none configured'})")
+
+    def dialplan_extensions(self) -> list[str]:
+        """The allow-list as Asterisk extensions (``0570*`` -> ``_0570!``, ``0467XXXXXX``
+        -> ``_0467XXXXXX``) plus the departments' numbers: the dialplan admits these and
+        nothing else, so a number the controller let through is checked twice."""
+        found: list[str] = []
+        for pattern in self.allow:
+            body = pattern.removesuffix("*")
+            wild = pattern.endswith("*") or "X" in body
+            exten = f"_{body}{'!' if pattern.endswith('*') else ''}" if wild else body
+            if exten not in found:
+                found.append(exten)
+        for number in self.departments.values():
+            digits = normalize(number)
+            if digits not in found:
+                found.append(digits)
+        return found
+
+
+def site_policy(site: object) -> TransferPolicy:
+    """The site's policy (its ``transfers:`` section); a site without one transfers
+    nowhere (every number is refused)."""
+    make = getattr(site, "transfer_policy", None)
+    return make() if callable(make) else TransferPolicy()

@@ -518,9 +518,12 @@ class SippAgent:
 
     def __init__(self, agent_id: str, contact_port: int, workdir: Path, *,
                  talk_seconds: float = 4.0, ring_seconds: float = 0.0,
-                 pcap: Path = AUDIO_PCAP, talk_max_seconds: float | None = None) -> None:
+                 pcap: Path = AUDIO_PCAP, talk_max_seconds: float | None = None,
+                 address: str = AGENT_ADDRESS) -> None:
         """``talk_max_seconds``: talk a random time, uniform in [talk_seconds,
-        talk_max_seconds], drawn for each call (then Asterisk must not hang up first)."""
+        talk_max_seconds], drawn for each call (then Asterisk must not hang up first).
+        ``address``: where to listen; the carrier's (127.0.0.2) for a UAS standing for
+        an external number that Asterisk dials through the trunk."""
         if talk_seconds <= 0 or ring_seconds < 0:
             raise ValueError("talk_seconds must be > 0 and ring_seconds >= 0")
         if talk_max_seconds is not None and talk_max_seconds < talk_seconds:
@@ -536,7 +539,7 @@ class SippAgent:
                     f'max="{_ms(talk_max_seconds)}"/>\n  <nop next="hangup"/>')
         values = {"pcap": pcap, "ring_ms": _ms(ring_seconds), "talk": talk}
         self._run = _SippProcess(f"agent-{agent_id}", workdir, "agent.xml", values, [],
-                                 AGENT_ADDRESS, sip_port=contact_port)
+                                 address, sip_port=contact_port)
 
     @property
     def dir(self) -> Path:

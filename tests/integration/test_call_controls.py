@@ -1,0 +1,218 @@
+"""Call controls on a real Asterisk: transfers through the carrier trunk (allowed and
+refused), a three-way call with an interpreter, hold, and a supervisor's listen, whisper
+and barge. SIPp plays the caller (carrier side), the operator, the supervisor's phone
+and the external numbers (a UAS on the carrier's address, where the trunk sends calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Self
+
+import pytest
+
+from tests.conftest import FIXTURES, TEST_PORTS, stack_env
+from tests.support.event_log import load_events
+from tests.support.sipp import (
+    CARRIER_ADDRESS,
+    SippAgent,
+    free_udp_port,
+    register_agents,
+    run_callers,
+)
+from tests.support.stack import RunningStack
+
+pytestmark = pytest.mark.integration
+SIP = TEST_PORTS["sip_port"]
+DID = "0570000123"  # recorded 'always'
+TRANSFERS = """\
+transfers:
+  allow: ["0570*", "090*"]
+  departments: {shimin: "0570999001"}
+"""
+
+
+def flows_with_transfers(state_dir: Path) -> Path:
+    flows = state_dir / "flows"
+    shutil.copytree(FIXTURES / "flows", flows)
+    (flows / "transfers.yaml").write_text(TRANSFERS, encoding="utf-8")
+    return flows
+
+
+async def until(check, timeout: float, what: str):
+    for _ in range(int(timeout / 0.2)):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def current_call(stack: RunningStack, agent: str) -> str | None:
+    state = next(a for a in await stack.api("GET", "/api/agents") if a["id"] == agent)
+    return state["call"] if state["status"] == "on_call" else None
+
+
+async def answered(sipp: SippAgent, count: int) -> bool:
+    return sipp.counts().answered >= count
+
+
+class Scene:
+    """A stack with operator 1001, supervisor phone 9001 and the external numbers."""
+
+    def __init__(self, state_dir: Path, url: str) -> None:
+        self.state_dir = state_dir
+        self.sipp = state_dir / "sipp"
+        self.external_port = free_udp_port(CARRIER_ADDRESS)
+        env = stack_env(state_dir, url, MADOGUCHI_FLOWS_DIR=str(flows_with_transfers(state_dir)),
+                        MADOGUCHI_CARRIER_PORT=str(self.external_port))
+        self.stack = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+        self.phones: dict[str, SippAgent] = {}
+
+    async def __aenter__(self) -> Self:
+        await self.stack.__aenter__()
+        try:
+            passwords = await self.stack.add_agents(["1001"])
+            passwords |= await self.stack.add_agents(["9001"], login=False)  # supervisor
+            ports = {a: free_udp_port() for a in passwords}
+            await register_agents(list(passwords.items()), SIP, ports, self.sipp)
+            for agent in passwords:
+                self.phones[agent] = SippAgent(agent, ports[agent], self.sipp, talk_seconds=90)
+            self.phones["external"] = SippAgent("external", self.external_port, self.sipp,
+                                                talk_seconds=90, address=CARRIER_ADDRESS)
+            for phone in self.phones.values():
+                await phone.start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for phone in self.phones.values():
+            await phone.stop(grace=1.0)
+        await self.stack.__aexit__(*exc)
+
+    def call(self, hangup_after: float) -> asyncio.Task:
+        return asyncio.create_task(run_callers(
+            DID, SIP, 1, 1.0, self.sipp / "caller", max_seconds=hangup_after + 25,
+            hangup_after=hangup_after))
+
+
+async def test_transfer_to_an_allowed_department_reaches_it_and_a_number_outside_is_refused(
+        state_dir: Path, database_url: str):
+    async with Scene(state_dir, database_url) as scene:
+        stack, external = scene.stack, scene.phones["external"]
+        caller = scene.call(hangup_after=20)
+        uniqueid = await until(lambda: current_call(stack, "1001"), 20, "the call answered")
+
+        refused = await stack.api("POST", f"/api/calls/{uniqueid}/transfer",
+                                  {"target": "03-1234-5678", "mode": "blind"}, expect=403)
+        assert refused["error_id"] == "TRANSFER_NOT_ALLOWED"
+        assert "not an allowed transfer target" in refused["message"]
+        assert external.counts().offered == 0
+
+        done = await stack.api("POST", f"/api/calls/{uniqueid}/transfer",
+                               {"target": "shimin", "mode": "blind"})
+        assert (done["number"], done["mode"]) == ("0570999001", "blind")
+        await until(lambda: answered(external, 1), 10, "the department answered")
+        # the operator's leg ended; the operator is free again (wrap-up 0 on 'main')
+        await until(lambda: _status(stack, "1001", "ready"), 10, "operator ready")
+        result = await caller
+        assert result.successful == 1, result.describe()
+    assert scene.phones["1001"].counts().remote_hangups == 1
+    assert external.counts().answered == 1
+
+    events = await load_events(database_url)
+    refusal = [e for e in events if e["kind"] == "CallControlRefused"]
+    assert [(e["uniqueid"], e["payload"]["target"], e["payload"]["error_id"],
+             e["payload"]["by"]) for e in refusal] == \
+        [(uniqueid, "03-1234-5678", "TRANSFER_NOT_ALLOWED", "api")]
+    control = [e for e in events if e["kind"] == "CallControl"]
+    assert [(e["payload"]["action"], e["payload"]["target"], e["payload"]["number"],
+             e["payload"]["by"]) for e in control] == \
+        [("transfer", "shimin", "0570999001", "api")]
+    ended = [e for e in events if e["kind"] == "AgentCallEnded"]
+    assert ended and ended[0]["payload"]["reason"] == "transfer"
+
+
+async def test_three_way_hold_and_listen_whisper_barge(state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    async with Scene(state_dir, url) as scene:
+        stack, external = scene.stack, scene.phones["external"]
+        caller = scene.call(hangup_after=45)
+        uniqueid = await until(lambda: current_call(stack, "1001"), 20, "the call answered")
+        path = f"/api/calls/{uniqueid}"
+
+        before = await stack.api("GET", f"{path}/channels")
+        assert before["agent"].startswith("PJSIP/1001-") and before["others"] == []
+
+        # three-way: the interpreter joins the bridge of the caller and the operator
+        refused = await stack.api("POST", f"{path}/conference", {"target": "0611112222"},
+                                  expect=403)
+        assert refused["error_id"] == "TRANSFER_NOT_ALLOWED"
+        await stack.api("POST", f"{path}/conference", {"target": "090-1111-2222"})
+        await until(lambda: answered(external, 1), 10, "the interpreter answered")
+        three = await until(lambda: _with_others(stack, path, 1), 5, "three in the bridge")
+        assert three["others"][0].startswith("PJSIP/carrier-")
+        assert three["agent"] == before["agent"] and three["bridge"] == before["bridge"]
+        dropped = await stack.api("DELETE", f"{path}/conference")
+        assert dropped["dropped"] == three["others"]
+        two = await until(lambda: _with_others(stack, path, 0), 5, "the third party gone")
+        assert (two["caller"], two["agent"]) == (before["caller"], before["agent"])
+        await until(lambda: _remote_hangups(external, 1), 5, "the interpreter hung up")
+        await stack.api("DELETE", f"{path}/conference", expect=409)
+
+        # hold: music whispered into the caller's channel; the call stays bridged
+        await stack.api("POST", f"{path}/hold", {"on": True})
+        held = await stack.api("GET", f"{path}/channels")
+        assert any(s["channel"].startswith("Local/s@mdg-hold-music-")
+                   and s["spying"] == f"{before['caller']},qwE" for s in held["spies"])
+        assert held["agent"] == before["agent"]
+        assert (await stack.api("POST", f"{path}/hold", {"on": True}, expect=409)
+                )["error_id"] == "HOLD_UNCHANGED"
+        await stack.api("POST", f"{path}/hold", {"on": False})
+
+        # the supervisor's phone is rung into ChanSpy on the operator's channel
+        bad = await stack.api("POST", f"{path}/monitor",
+                              {"mode": "listen", "extension": "1001"}, expect=422)
+        assert bad["error_id"] == "EXTENSION_IS_AGENT"
+        for count, mode in enumerate(("listen", "whisper", "barge"), start=1):
+            await stack.api("POST", f"{path}/monitor", {"mode": mode, "extension": "9001"})
+            await until(lambda n=count: answered(scene.phones["9001"], n), 10,
+                        f"supervisor rung for {mode}")
+        spying = await stack.api("GET", f"{path}/channels")
+        spies = sorted(s["spying"] for s in spying["spies"] if s["channel"].startswith(
+            "PJSIP/9001-"))
+        agent = before["agent"]
+        assert spies == sorted([f"{agent},qE", f"{agent},qwE", f"{agent},qBE"])
+        assert (spying["caller"], spying["agent"]) == (before["caller"], before["agent"])
+        result = await caller
+        assert result.successful == 1, result.describe()
+
+    events = await load_events(url)
+    actions = [(e["payload"]["action"], e["payload"].get("mode") or e["payload"].get("target")
+                or e["payload"].get("on"), e["payload"]["by"])
+               for e in events if e["kind"] == "CallControl" and e["uniqueid"] == uniqueid]
+    assert actions == [("conference", "090-1111-2222", "api"), ("conference_drop", None, "api"),
+                       ("hold", True, "api"), ("hold", False, "api"),
+                       ("monitor", "listen", "api"), ("monitor", "whisper", "api"),
+                       ("monitor", "barge", "api")]
+    refused = [e["payload"]["error_id"] for e in events if e["kind"] == "CallControlRefused"]
+    assert sorted(refused) == sorted(["TRANSFER_NOT_ALLOWED", "NO_THIRD_PARTY",
+                                      "HOLD_UNCHANGED", "EXTENSION_IS_AGENT"])
+
+
+async def _status(stack: RunningStack, agent: str, status: str) -> bool:
+    state = next(a for a in await stack.api("GET", "/api/agents") if a["id"] == agent)
+    return state["status"] == status
+
+
+async def _with_others(stack: RunningStack, path: str, count: int) -> dict | None:
+    found = await stack.api("GET", f"{path}/channels")
+    return found if len(found["others"]) == count else None
+
+
+async def _remote_hangups(sipp: SippAgent, count: int) -> bool:
+    return sipp.counts().remote_hangups >= count
