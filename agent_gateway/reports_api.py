@@ -3,21 +3,28 @@
     GET /api/reports/daily?date=2026-11-20
     GET /api/reports/weekly?week=2026-W47
     GET /api/reports/monthly?month=2026-11        (or date=2026-11-20: that day's month)
-        &format=csv|html|json (default csv) &lang=ja|en &line=DID &queue=NAME
+        &format=csv|xlsx|html|pdf|json (default csv) &lang=ja|en &line=DID &queue=NAME
 
-Without a date the previous day / week / month (JST). CSV is UTF-8 with BOM and comes as
-an attachment; an unknown line or queue is 404 {error_id: LINE_UNKNOWN | QUEUE_UNKNOWN}; a
-malformed date 422 BAD_PERIOD.
+Without a date the previous day / week / month (JST). CSV (UTF-8 with BOM), XLSX and PDF
+come as attachments; an unknown line or queue is 404 {error_id: LINE_UNKNOWN |
+QUEUE_UNKNOWN}; a malformed date 422 BAD_PERIOD. Supervisors, admins and viewers may read
+reports (and the API token); agents may not (403 FORBIDDEN).
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from acd.reports.cli import parse_period
+from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import ReportError, compute_kpis
-from acd.reports.render import DEFAULT_TARGETS, SUMMARY, render_csv, render_html, value
+from acd.reports.render import DEFAULT_TARGETS, SUMMARY, value
 from agent_gateway.api import ROSTER, ApiError
+from agent_gateway.principal import require_role
+
+READERS = ("supervisor", "admin", "viewer")
 
 KNOWN_LINES = web.AppKey("report_known_lines", object)  # () -> (lines, queues) | None
 
@@ -36,11 +43,13 @@ def _summary_json(kpis) -> dict:
 
 
 async def get_report(request: web.Request) -> web.StreamResponse:
+    require_role(request, *READERS)
     kind = request.match_info["kind"]
     q = request.query
     fmt, lang = q.get("format", "csv"), q.get("lang", "ja")
-    if fmt not in ("csv", "html", "json") or lang not in ("ja", "en"):
-        raise ApiError(422, "BAD_FORMAT", "format must be csv, html or json; lang ja or en")
+    if (fmt not in FORMATS and fmt != "json") or lang not in ("ja", "en"):
+        raise ApiError(422, "BAD_FORMAT",
+                       "format must be csv, xlsx, html, pdf or json; lang ja or en")
     raw = {"daily": q.get("date"), "weekly": q.get("week"),
            "monthly": q.get("month") or q.get("date")}[kind]
     try:
@@ -59,11 +68,13 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     if fmt == "json":
         return web.json_response(_summary_json(kpis))
     name = f"kpi-{kind}-{start:%Y%m%d}" + (f"-{kpis.line}" if kpis.line else "")
-    if fmt == "html":
-        return web.Response(body=render_html(kpis, lang), content_type="text/html",
-                            charset="utf-8")
-    return web.Response(body=render_csv(kpis, lang), content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    # charts and PDF layout take a moment of CPU: off the event loop
+    body = await asyncio.to_thread(render_report, kpis, fmt, lang)
+    spec = FORMATS[fmt]
+    headers = {"Content-Type": spec.content_type}
+    if fmt != "html":
+        headers["Content-Disposition"] = f'attachment; filename="{name}.{spec.extension}"'
+    return web.Response(body=body, headers=headers)
 
 
 def setup_report_routes(app: web.Application, known_lines=None) -> None:

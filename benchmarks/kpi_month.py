@@ -55,10 +55,15 @@ def synthetic(n: int, seed: int = 7):
     t0 = datetime(YEAR, 1, 1, tzinfo=JST).timestamp()
     year = datetime(YEAR + 1, 1, 1, tzinfo=JST).timestamp() - t0
     records, disps, events = [], [], []
+    days = int(year // 86400)
     for i in range(n):
-        entered = t0 + rnd.random() * year
-        line, queue = rnd.choice(LINES)
         outcome = rnd.choice(OUTCOMES)
+        day = t0 + rnd.randrange(days) * 86400
+        if outcome == "after_hours":  # 17:15-08:30
+            entered = day + 17.25 * 3600 + rnd.random() * 15.25 * 3600
+        else:  # open hours, 08:30-17:15, while the agents are logged in (08:30-18:30)
+            entered = day + 8.5 * 3600 + rnd.random() * 8.75 * 3600
+        line, queue = rnd.choice(LINES)
         agent = rnd.choice(AGENTS) if outcome == "answered" else None
         wait = rnd.expovariate(1 / 15) if outcome in ("answered", "abandoned", "overflow",
                                                         "voicemail") else None
@@ -84,10 +89,10 @@ def synthetic(n: int, seed: int = 7):
                                                       "previous": previous, "reason": None,
                                                       "ready_since": None})})
     day = t0
-    while day < t0 + year:  # a daily login 08:30 and logout 17:30 per agent
+    while day < t0 + year:  # a daily login 08:30 and logout 18:30 per agent
         for agent in AGENTS:
             for at, status, previous in ((day + 8.5 * 3600, "ready", "logged_out"),
-                                         (day + 17.5 * 3600, "logged_out", "ready")):
+                                         (day + 18.5 * 3600, "logged_out", "ready")):
                 events.append({"occurred_at": at, "kind": "AgentStateChanged", "uniqueid": None,
                                "payload": json.dumps({"agent": agent, "status": status,
                                                       "previous": previous, "reason": None,

@@ -4,7 +4,7 @@
     acd report weekly  [--week 2026-W47]     (default: last ISO week)
     acd report monthly [--month 2026-11]     (default: last month)
     acd report range   --from 2026-11-01 --to 2026-11-15   (--to inclusive)
-    common: [--line DID] [--queue NAME] [--format csv|html] [--lang ja|en] [--out FILE]
+    common: [--line DID] [--queue NAME] [--format csv|xlsx|html|pdf] [--lang ja|en] [--out FILE]
 
 Without --out the report is written to standard output. Exit status: 0 written, 1 unknown
 line/queue or bad arguments, 2 database unreachable.
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import (
     JST,
     Kpis,
@@ -30,7 +31,6 @@ from acd.reports.kpi import (
     month_range,
     week_range,
 )
-from acd.reports.render import render_csv, render_html
 
 
 def _safe(url: str) -> str:
@@ -86,7 +86,7 @@ def configured(settings) -> tuple[set[str] | None, set[str] | None]:
 
 
 def render(kpis: Kpis, fmt: str, lang: str) -> bytes:
-    return render_html(kpis, lang) if fmt == "html" else render_csv(kpis, lang)
+    return render_report(kpis, fmt, lang)
 
 
 async def make_report(url: str, start: datetime, end: datetime, line: str | None,
@@ -134,6 +134,9 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{end - timedelta(seconds=1):%Y-%m-%d}"
               + (" (no calls)" if kpis.empty else f" ({kpis.overall.offered} offered)"),
               file=sys.stderr)
+    elif args.format in ("xlsx", "pdf") and sys.stdout.isatty():
+        print(f"acd: error: {args.format} is binary: give --out FILE", file=sys.stderr)
+        return 1
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -148,7 +151,9 @@ def add_report_commands(subparsers) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--line", help="only this line (DID)")
         p.add_argument("--queue", help="only this queue")
-        p.add_argument("--format", choices=["csv", "html"], default="csv")
+        p.add_argument("--format", choices=list(FORMATS), default="csv",
+                       help="csv (UTF-8 with BOM), xlsx (a sheet per breakdown), html or pdf "
+                       "(with charts)")
         p.add_argument("--lang", choices=["ja", "en"], default="ja")
         p.add_argument("--out", help="write to this file (default: standard output)")
         p.set_defaults(func=cmd_report)

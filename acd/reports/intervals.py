@@ -75,16 +75,19 @@ def intervals_from_events(changes: Iterable[StateChange]) -> list[Interval]:
 
     When an agent's first change says the agent was already logged in (its ``previous``
     is not ``logged_out``: the log starts in mid-session), the log does not say since
-    when: that first interval is taken to start at midnight JST of that day.
+    when: that first interval is taken to start at midnight JST of that day. A later
+    change of an agent who had logged out opens a session at that change.
     """
     result: list[Interval] = []
     open_: dict[str, Interval] = {}
+    seen: set[str] = set()
     for change in changes:
         current = open_.pop(change.agent, None)
-        if current is None and change.previous != "logged_out":
+        if current is None and change.previous != "logged_out" and change.agent not in seen:
             since = start_of_jst_day(change.at)
             current = Interval(change.agent, change.previous, None, since, None, since)
             result.append(current)
+        seen.add(change.agent)
         if current is not None:
             current.ended_at = max(change.at, current.started_at)
         if change.status == "logged_out":

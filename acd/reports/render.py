@@ -7,11 +7,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
+from acd.domain.agents import STANDARD_AWAY_REASONS
 from acd.reports.kpi import JST, Figures, Kpis
 
 #: The contract targets (KPI.md): figure ≥ target, in percent.
@@ -75,18 +79,17 @@ WORDS = {
     "date": ("日付", "Date"), "hour": ("時間帯", "Hour"), "category": ("カテゴリ", "Category"),
     "count": ("件数", "Calls"), "uncategorised": ("未分類", "uncategorised"),
     "agent": ("オペレーター", "Agent"), "calls": ("応答件数", "Answered"),
-    "talk": ("通話時間（秒）", "Talk (s)"), "logged_in": ("ログイン時間（秒）",
-                                                       "Logged in (s)"),
-    "on_call": ("通話中（秒）", "On call (s)"), "wrapup": ("後処理（秒）", "Wrap-up (s)"),
-    "away": ("離席（秒・理由別）", "Away (s, by reason)"), "occupancy": ("稼働率", "Occupancy"),
+    "talk": ("通話時間", "Talk"), "logged_in": ("ログイン時間", "Logged in"),
+    "on_call": ("通話中", "On call"), "wrapup": ("後処理", "Wrap-up"),
+    "occupancy": ("稼働率（%）", "Occupancy (%)"),
     "staffing_mean": ("配置人数（平均）", "Agents (mean)"),
     "staffing_max": ("配置人数（最大）", "Agents (max)"),
     "uniqueid": ("受付番号", "Call id"), "entered": ("着信日時", "Arrived"),
     "outcome": ("対応結果", "Outcome"), "complaint": ("苦情", "Complaint"),
     "note": ("メモ", "Note"), "yes": ("あり", "yes"),
     "notes": ("注記", "Notes"),
-    "legend_answered": ("応答", "answered"), "legend_unanswered": ("不応答（着信件数との差）",
-                                                                  "not answered (of offered)"),
+    "legend_answered": ("応答", "answered"), "legend_unanswered": ("不応答（放棄・あふれ）",
+                                                                  "not answered"),
     "note_fcr": ("一次完結率の分母から職員からの電話はまだ除けていません（その他のみ除外）。",
                  "First-contact resolution: staff calls cannot be excluded yet (only 'other')."),
     "note_frr": ("一次対応率は（完了＋取次＋転送）÷対応記録件数の近似です。",
@@ -94,6 +97,13 @@ WORDS = {
                   "transferred) / dispositions.")),
     "note_agents": ("配置人数・稼働率はセンター全体（回線・キューで絞り込みません）。",
                     "Staffing and occupancy are centre-wide (not filtered by line/queue)."),
+    "away_reason": ("離席（{reason}）", "Away ({reason})"),
+    "calls_axis": ("件数", "Calls"), "target_line": ("応答率目標 {target:g}%",
+                                                   "Answer-rate target {target:g}%"),
+    "chart_hour": ("時間帯別 着信件数・応答率", "Calls and answer rate by hour"),
+    "chart_day": ("日別 着信件数・応答率", "Calls and answer rate by day"),
+    "charts": ("グラフ", "Charts"), "page": ("ページ", "Page"),
+    "summary": ("概要", "Summary"), "no_rows": ("該当なし", "none"),
 }
 
 
@@ -119,13 +129,26 @@ def value(kpis: Kpis, key: str) -> Any:
     return getattr(kpis.overall, key)
 
 
-def fmt(v: Any, kind: str, none: str = "") -> str:
+def duration(seconds: float) -> str:
+    """H:MM:SS (hours may exceed 24)."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def fmt(v: Any, kind: str, none: str = "", percent: bool = False) -> str:
+    """As text; ``percent`` adds the % sign to rates (HTML, PDF; CSV keeps bare numbers)."""
     if v is None:
         return none
     if kind == "count":
         return str(int(v))
-    if kind in ("pct", "sec", "num"):
-        return f"{v:.1f}" if kind != "num" else f"{v:.2f}"
+    if kind == "pct":
+        return f"{v:.1f}%" if percent else f"{v:.1f}"
+    if kind == "sec":
+        return f"{v:.1f}"
+    if kind == "num":
+        return f"{v:.2f}"
+    if kind == "dur":
+        return duration(v)
     return str(v)
 
 
@@ -140,69 +163,167 @@ def _period(kpis: Kpis) -> tuple[str, str]:
             kpis.end.astimezone(JST).strftime("%Y-%m-%d %H:%M JST"))
 
 
-def _breakdown_rows(items: Mapping[Any, Figures], lang: str, first=str) -> list[list[str]]:
-    return [[first(k), *[fmt(getattr(f, key), KINDS[key]) for key in BREAKDOWN]]
-            for k, f in items.items()]
+WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
 
 
-def _sections(kpis: Kpis, lang: str, targets: Mapping[str, float]) -> dict[str, Any]:
-    """Everything a report shows, as strings, shared by CSV and HTML."""
-    summary = []
+def day_label(day: date, lang: str) -> str:
+    if lang == "en":
+        return f"{day.isoformat()} {day:%a}"
+    return f"{day.isoformat()}（{WEEKDAYS[day.weekday()]}）"
+
+
+def period_title(kpis: Kpis, lang: str) -> str:
+    """e.g. 2026年11月20日（金） / 2026-11-16 – 2026-11-22 / November 2026."""
+    first = kpis.start.astimezone(JST).date()
+    last = (kpis.end.astimezone(JST) - timedelta(seconds=1)).date()
+    if first == last:
+        return (f"{first:%Y-%m-%d %a}" if lang == "en" else
+                f"{first.year}年{first.month}月{first.day}日（{WEEKDAYS[first.weekday()]}）")
+    if first.day == 1 and (last + timedelta(days=1)).day == 1 and first.month == last.month:
+        return f"{first:%B %Y}" if lang == "en" else f"{first.year}年{first.month}月"
+    if lang == "en":
+        return f"{first.isoformat()} – {last.isoformat()}"
+    return (f"{first.year}年{first.month}月{first.day}日（{WEEKDAYS[first.weekday()]}）～"
+            f"{last.year}年{last.month}月{last.day}日（{WEEKDAYS[last.weekday()]}）")
+
+
+def away_label(reason: str, lang: str) -> str:
+    if lang == "en":
+        return reason
+    return STANDARD_AWAY_REASONS.get(reason, reason)
+
+
+@dataclass
+class Table:
+    """One breakdown: raw values (numbers stay numbers for XLSX) and a kind per column
+    (text | date | count | pct | sec | num | dur)."""
+
+    key: str
+    title: str
+    head: list[str]
+    kinds: list[str]
+    rows: list[list[Any]]
+
+    def text_rows(self, lang: str, percent: bool = False) -> list[list[str]]:
+        return [[day_label(v, lang) if k == "date" else fmt(v, k, percent=percent)
+                 for v, k in zip(row, self.kinds)] for row in self.rows]
+
+
+def _breakdown(key: str, title: str, first: str, first_kind: str,
+               items: Mapping[Any, Figures], lang: str) -> Table:
+    return Table(key, title, [first, *[label(k, lang) for k in BREAKDOWN]],
+                 [first_kind, *[KINDS[k] for k in BREAKDOWN]],
+                 [[k, *[getattr(f, b) for b in BREAKDOWN]] for k, f in items.items()])
+
+
+def report_tables(kpis: Kpis, lang: str) -> list[Table]:
+    """Every breakdown of the report, in the order shown."""
+    w = partial(_w, lang=lang)
+    by_hour = _breakdown("by_hour", w("by_hour"), w("hour"), "text",
+                         {f"{h:02d}:00-{(h + 1) % 24:02d}:00": f
+                          for h, f in kpis.by_hour.items()}, lang)
+    by_hour.head += [w("staffing_mean"), w("staffing_max")]
+    by_hour.kinds += ["num", "count"]
+    for row, h in zip(by_hour.rows, range(24)):
+        s = kpis.staffing_by_hour.get(h)
+        row += [s.mean if s else None, s.max if s else None]
+    reasons = sorted({r for a in kpis.agents.values() for r in a.away_seconds})
+    agents = Table("by_agent", w("by_agent"),
+                   [w("agent"), w("calls"), w("talk"), w("logged_in"), w("on_call"),
+                    w("wrapup"), *[w("away_reason").format(reason=away_label(r, lang))
+                                   for r in reasons], w("occupancy")],
+                   ["text", "count", "dur", "dur", "dur", "dur", *["dur"] * len(reasons),
+                    "pct"],
+                   [[a.agent, a.calls, a.talk_seconds, a.logged_in_seconds, a.on_call_seconds,
+                     a.wrapup_seconds, *[a.away_seconds.get(r, 0.0) for r in reasons],
+                     a.occupancy] for a in kpis.agents.values()])
+    escalations = Table(
+        "escalations", w("escalations"),
+        [w("uniqueid"), w("entered"), w("line"), w("queue"), w("agent"), w("outcome"),
+         w("category"), w("complaint"), w("note")], ["text"] * 9,
+        [[e.uniqueid, datetime.fromtimestamp(e.entered_at, JST).strftime("%Y-%m-%d %H:%M:%S"),
+          e.line, e.queue, e.agent, e.outcome, e.category or "",
+          w("yes") if e.complaint else "", e.note] for e in kpis.escalations])
+    return [
+        _breakdown("by_day", w("by_day"), w("date"), "date", kpis.by_day, lang),
+        by_hour,
+        _breakdown("by_line", w("by_line"), w("line"), "text", kpis.by_line, lang),
+        _breakdown("by_queue", w("by_queue"), w("queue"), "text", kpis.by_queue, lang),
+        Table("by_category", w("by_category"), [w("category"), w("count")], ["text", "count"],
+              [[c if c is not None else w("uncategorised"), n]
+               for c, n in kpis.by_category.items()]),
+        agents,
+        escalations,
+    ]
+
+
+def summary_rows(kpis: Kpis, lang: str, targets: Mapping[str, float],
+                 percent: bool = False) -> list[dict[str, Any]]:
+    rows = []
     for key, *_ in SUMMARY:
         v = value(kpis, key)
         target = targets.get(key)
         ok = judge(v, target)
-        summary.append({"key": key, "label": label(key, lang), "value": fmt(v, KINDS[key]),
-                        "target": f"≥ {target:g}" if target is not None else "",
-                        "met": ok, "judgement": "" if ok is None else
-                        _w("met" if ok else "missed", lang)})
-    head = [_w("date", lang), *[label(k, lang) for k in BREAKDOWN]]
-    hours = {f"{h:02d}:00-{(h + 1) % 24:02d}:00": f for h, f in kpis.by_hour.items()}
-    hour_rows = _breakdown_rows(hours, lang)
-    for row, h in zip(hour_rows, range(24)):
-        s = kpis.staffing_by_hour.get(h)
-        row += [fmt(s.mean if s else None, "num"), fmt(s.max if s else None, "count")]
-    agents = [[a.agent, str(a.calls), fmt(a.talk_seconds, "sec"), fmt(a.logged_in_seconds, "sec"),
-               fmt(a.on_call_seconds, "sec"), fmt(a.wrapup_seconds, "sec"),
-               " ".join(f"{r}:{s:.0f}" for r, s in sorted(a.away_seconds.items())),
-               fmt(a.occupancy, "pct")] for a in kpis.agents.values()]
-    escalations = [[e.uniqueid, datetime.fromtimestamp(e.entered_at, JST).strftime(
-        "%Y-%m-%d %H:%M:%S"), e.line, e.queue, e.agent, e.outcome, e.category or "",
-        _w("yes", lang) if e.complaint else "", e.note] for e in kpis.escalations]
+        rows.append({"key": key, "label": label(key, lang), "raw": v, "kind": KINDS[key],
+                     "value": fmt(v, KINDS[key], percent=percent), "target_value": target,
+                     "target": f"≥ {target:g}%" if target is not None else "",
+                     "met": ok, "judgement": "" if ok is None else
+                     _w("met" if ok else "missed", lang)})
+    return rows
+
+
+def chart_words(lang: str) -> dict[str, str]:
+    return {"answered": _w("legend_answered", lang), "unanswered": _w("legend_unanswered", lang),
+            "calls": _w("calls_axis", lang), "answer_rate": label("answer_rate", lang),
+            "target": _w("target_line", lang), "no_calls": _w("no_calls", lang),
+            "none": _w("uncategorised", lang)}
+
+
+def charts(kpis: Kpis, lang: str, fmt_: str = "svg", width: float = 9.0
+           ) -> list[tuple[str, bytes]]:
+    """(caption, image) of the report's charts: by hour, by day (ranges over one day),
+    by category."""
+    from acd.reports.charts import Series, calls_chart, category_chart
+
+    words = chart_words(lang)
+    target = DEFAULT_TARGETS.get("answer_rate")
+    hours = Series([f"{h}" for h in kpis.by_hour], [f.offered for f in kpis.by_hour.values()],
+                   [f.answered for f in kpis.by_hour.values()])
+    result = [(_w("chart_hour", lang), calls_chart(hours, _w("chart_hour", lang), words, fmt_,
+                                                   width, target))]
+    if len(kpis.by_day) > 1:
+        one_month = len({(d.year, d.month) for d in kpis.by_day}) == 1
+        days = Series([str(d.day) if one_month else f"{d.month}/{d.day}" for d in kpis.by_day],
+                      [f.offered for f in kpis.by_day.values()],
+                      [f.answered for f in kpis.by_day.values()])
+        result.append((_w("chart_day", lang), calls_chart(days, _w("chart_day", lang), words,
+                                                          fmt_, width, target)))
+    categories = [(c if c is not None else _w("uncategorised", lang), n)
+                  for c, n in kpis.by_category.items()]
+    result.append((_w("by_category", lang), category_chart(categories, _w("by_category", lang),
+                                                           words, fmt_, width)))
+    return result
+
+
+def sections(kpis: Kpis, lang: str, targets: Mapping[str, float],
+              percent: bool = False) -> dict[str, Any]:
+    """Everything a report shows, as strings, shared by CSV, HTML and PDF."""
     return {
         "lang": lang, "title": _w("title", lang), "period": _period(kpis),
+        "period_title": period_title(kpis, lang),
         "line": kpis.line or _w("all", lang), "queue": kpis.queue or _w("all", lang),
         "generated": kpis.generated_at.astimezone(JST).strftime("%Y-%m-%d %H:%M JST"),
-        "empty": kpis.empty, "summary": summary,
-        "tables": [
-            (_w("by_day", lang), head, _breakdown_rows(kpis.by_day, lang, lambda d: d.isoformat())),
-            (_w("by_hour", lang), [_w("hour", lang), *head[1:], _w("staffing_mean", lang),
-                                   _w("staffing_max", lang)], hour_rows),
-            (_w("by_line", lang), [_w("line", lang), *head[1:]],
-             _breakdown_rows(kpis.by_line, lang)),
-            (_w("by_queue", lang), [_w("queue", lang), *head[1:]],
-             _breakdown_rows(kpis.by_queue, lang)),
-            (_w("by_category", lang), [_w("category", lang), _w("count", lang)],
-             [[c if c is not None else _w("uncategorised", lang), str(n)]
-              for c, n in kpis.by_category.items()]),
-            (_w("by_agent", lang), [_w("agent", lang), _w("calls", lang), _w("talk", lang),
-                                    _w("logged_in", lang), _w("on_call", lang),
-                                    _w("wrapup", lang), _w("away", lang),
-                                    _w("occupancy", lang)], agents),
-            (_w("escalations", lang), [_w("uniqueid", lang), _w("entered", lang),
-                                       _w("line", lang), _w("queue", lang), _w("agent", lang),
-                                       _w("outcome", lang), _w("category", lang),
-                                       _w("complaint", lang), _w("note", lang)], escalations),
-        ],
+        "empty": kpis.empty, "summary": summary_rows(kpis, lang, targets, percent),
+        "tables": [(t.title, t.head, t.text_rows(lang, percent))
+                   for t in report_tables(kpis, lang)],
         "notes": [_w("note_fcr", lang), _w("note_frr", lang), _w("note_agents", lang)],
-        "hour_bars": [(f"{h:02d}", f.offered, f.answered) for h, f in kpis.by_hour.items()],
         "w": lambda key: _w(key, lang),
     }
 
 
 def render_csv(kpis: Kpis, lang: str = "ja",
                targets: Mapping[str, float] | None = None) -> bytes:
-    s = _sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets)
+    s = sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([s["title"]])
@@ -231,38 +352,42 @@ def render_csv(kpis: Kpis, lang: str = "ja",
 
 _HTML = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ title }} {{ period[0] }}</title>
+<title>{{ title }} {{ period_title }}</title>
 <style>
-body{font-family:"Noto Sans JP","Hiragino Sans",sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}
-th,td{border:1px solid #bbb;padding:.2em .6em;text-align:right}
+body{font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans","Yu Gothic",Meiryo,sans-serif;
+ margin:1.5em auto;max-width:70em;padding:0 1em;color:#222;font-size:14px}
+h1{font-size:1.5em;margin:.2em 0}h1 small{font-size:.7em;color:#444;margin-left:.6em}
+h2{font-size:1.15em;border-left:5px solid #2b5c8a;padding-left:.4em;margin-top:1.6em}
+.meta{color:#444}.meta span{margin-right:1.2em}
+table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #bbb;padding:.2em .6em;text-align:right;white-space:nowrap}
+th{background:#eef2f6;font-weight:bold}
 th:first-child,td:first-child{text-align:left}
+tr:nth-child(even) td{background:#fafafa}
+#summary td:nth-child(3),#summary td:nth-child(4){text-align:center}
 .met{color:#0a6b2e;font-weight:bold}.missed{color:#b00020;font-weight:bold}
-.nocalls{font-size:1.3em;padding:.5em;border:2px solid #888;display:inline-block}
-.bars{display:flex;align-items:flex-end;height:120px;gap:2px;border-bottom:1px solid #888}
-.bar{width:18px;background:#c9d3dd;display:flex;flex-direction:column;justify-content:flex-end}
-.bar span{display:block;background:#357}.legend{font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em}
-td{white-space:nowrap}
-.labels{display:flex;gap:2px;font-size:10px}.labels div{width:18px;text-align:center}
+.nocalls{font-size:1.3em;padding:.5em 1em;border:2px solid #888;display:inline-block;background:#f6f6f6}
+.chart svg{max-width:100%;height:auto}
+.wide{overflow-x:auto}
+@media print{body{max-width:none;font-size:11px}h2{break-after:avoid}.chart,table{break-inside:avoid}}
 </style></head><body>
-<h1>{{ title }}</h1>
-<p>{{ w("period") }}: {{ period[0] }} – {{ period[1] }} ・ {{ w("line") }}: {{ line }}
- ・ {{ w("queue") }}: {{ queue }} ・ {{ w("generated") }}: {{ generated }}</p>
+<h1>{{ title }}<small>{{ period_title }}</small></h1>
+<p class="meta"><span>{{ w("period") }}: {{ period[0] }} – {{ period[1] }}</span>
+<span>{{ w("line") }}: {{ line }}</span><span>{{ w("queue") }}: {{ queue }}</span>
+<span>{{ w("generated") }}: {{ generated }}</span></p>
 {% if empty %}<p class="nocalls" id="no-calls">{{ w("no_calls") }}: {{ w("no_calls_text") }}</p>{% endif %}
 <table id="summary"><tr><th>{{ w("figure") }}</th><th>{{ w("value") }}</th>
 <th>{{ w("target") }}</th><th>{{ w("judgement") }}</th></tr>
 {% for r in summary %}<tr data-key="{{ r.key }}"><td>{{ r.label }}</td><td>{{ r.value or "—" }}</td>
 <td>{{ r.target }}</td><td{% if r.met is not none %} class="{{ 'met' if r.met else 'missed' }}"{% endif %}>{{ r.judgement }}</td></tr>
 {% endfor %}</table>
-<h2>{{ w("by_hour") }}</h2>
-{% set top = hour_bars | map(attribute=1) | max %}
-<div class="bars">{% for h, offered, answered in hour_bars %}<div class="bar" title="{{ h }}: {{ answered }}/{{ offered }}" style="height:{{ (100 * offered / top) if top else 0 }}%"><span style="height:{{ (100 * answered / offered) if offered else 0 }}%"></span></div>{% endfor %}</div>
-<div class="labels">{% for h, _, _ in hour_bars %}<div>{{ h }}</div>{% endfor %}</div>
-<p class="legend"><i style="background:#357"></i>{{ w("legend_answered") }}<i style="background:#c9d3dd"></i>{{ w("legend_unanswered") }}</p>
+{% if charts %}<h2>{{ w("charts") }}</h2>
+{% for caption, svg in charts %}<figure class="chart" aria-label="{{ caption }}">{{ svg }}</figure>
+{% endfor %}{% endif %}
 {% for title, head, rows in tables %}<h2>{{ title }}</h2>
-<table><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
+<div class="wide"><table><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endfor %}
+</table></div>{% endfor %}
 <h2>{{ w("notes") }}</h2><ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
 </body></html>
 """
@@ -270,10 +395,19 @@ _env = Environment(autoescape=select_autoescape(default=True, default_for_string
 _template = _env.from_string(_HTML)
 
 
+def _inline_svg(data: bytes) -> Markup:
+    """matplotlib's SVG without its XML prolog, to sit inside the page."""
+    text = data.decode("utf-8")
+    return Markup(text[text.index("<svg"):])
+
+
 def render_html(kpis: Kpis, lang: str = "ja",
-                targets: Mapping[str, float] | None = None) -> bytes:
-    s = _sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets)
+                targets: Mapping[str, float] | None = None, with_charts: bool = True) -> bytes:
+    s = sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets, percent=True)
+    s["charts"] = [(caption, _inline_svg(svg)) for caption, svg in charts(kpis, lang, "svg")] \
+        if with_charts else []
     return _template.render(**s).encode("utf-8")
 
 
-__all__ = ["DEFAULT_TARGETS", "render_csv", "render_html"]
+__all__ = ["DEFAULT_TARGETS", "Table", "charts", "render_csv", "render_html", "report_tables",
+           "summary_rows"]

@@ -260,6 +260,12 @@ def test_agent_intervals_from_payloads_in_any_json_layout():
                                                                  "meeting")["payload"])])
     assert [(i.status, i.reason, i.started_at, i.ended_at, i.login_at) for i in mid] == [
         ("ready", None, at(0, 0), t0, at(0, 0)), ("away", "meeting", t0, None, at(0, 0))]
+    # a change after a logout that claims otherwise opens a session at that change
+    late = intervals_from_events([parse_state_change(r["occurred_at"], r["payload"]) for r in (
+        state(t0, "1005", "ready", "logged_out"), state(t0 + 60, "1005", "logged_out", "ready"),
+        state(t0 + 600, "1005", "ready", "wrapup"))])
+    assert [(i.status, i.started_at - t0, i.login_at - t0) for i in late] == [
+        ("ready", 0, 0), ("ready", 600, 600)]
 
 
 async def test_hour_floor_sql_is_exact_on_both_databases(database_url):

@@ -41,7 +41,7 @@ async def test_http_reports(client):
         body = await r.read()
     assert body.startswith(b"\xef\xbb\xbf")
     rows = {row[0]: row[1:] for row in csv.reader(io.StringIO(body.decode("utf-8-sig"))) if row}
-    assert rows["着信件数"][0] == "12" and rows["応答率"][:3] == ["66.7", "≥ 90", "未達"]
+    assert rows["着信件数"][0] == "12" and rows["応答率"][:3] == ["66.7", "≥ 90%", "未達"]
     async with client.get("/api/reports/monthly?month=2026-11&format=html&lang=en") as r:
         assert r.status == 200 and "Answer rate" in await r.text()
     async with client.get("/api/reports/monthly?month=2026-11&format=json") as r:
