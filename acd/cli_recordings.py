@@ -134,17 +134,25 @@ def cmd_purge(args: argparse.Namespace) -> int:
             async with store.engine.connect() as conn:
                 return (await conn.execute(query)).scalar_one()
         if args.expired:
-            return await store.purge_expired(None, args.operator, reason)
-        return await store.purge_before(args.before, args.operator, reason)
+            result = await store.purge_expired(None, args.operator, reason)
+            personal = await store.personal.purge_expired(None, args.operator, reason)
+        else:
+            result = await store.purge_before(args.before, args.operator, reason)
+            personal = await store.personal.purge_before(jst_day_start(args.before),
+                                                         args.operator, reason)
+        return result, personal
 
-    result = _store_call(work)
+    outcome = _store_call(work)
     if args.dry_run:
-        print(f"{result} recording(s) would be erased")
+        print(f"{outcome} recording(s) would be erased")
         return 0
-    for uniqueid, error in result.failed:
+    result, personal = outcome
+    for uniqueid, error in result.failed + personal.failed:
         print(f"acd: error: {uniqueid}: {error}", file=sys.stderr)
-    print(f"{len(result.erased)} recording(s) erased, {len(result.failed)} failed")
-    return 1 if result.failed else 0
+    print(f"{len(result.erased)} recording(s) erased, {len(result.failed)} failed; "
+          f"personal data of {len(personal.erased)} call(s) erased, "
+          f"{len(personal.failed)} failed")
+    return 1 if result.failed or personal.failed else 0
 
 
 # ------------------------------------------------------------------ certificate

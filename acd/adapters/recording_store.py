@@ -60,6 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db import call_records, dispositions, metadata
+from acd.adapters.personal_data import PersonalDataEraser, describe
 from acd.domain.calls import CallRecord
 from acd.recordings.certificate import (
     JST,
@@ -67,6 +68,11 @@ from acd.recordings.certificate import (
     CertificateItem,
     render_csv,
     render_html,
+)
+from acd.recordings.certificate_personal import (
+    PersonalDataItem,
+    csv_section,
+    html_section,
 )
 from acd.recordings.erasure import (
     CRYPTO_SHRED,
@@ -400,6 +406,9 @@ class RecordingStore:
         #: Agents may search and play the recordings of their own calls (the HTTP API's
         #: rule; supervisors and admins may play every recording).
         self.agents_play_own = agents_play_own
+        #: The personal data of the calls in the database, kept as long as the recordings
+        #: of their line; purged with them (daily purge, ``acd recordings purge``).
+        self.personal = PersonalDataEraser(engine, self.days_for, clock=lambda: self.clock())
         #: Told of every recording that could not be sealed (its row), e.g. to write a
         #: ``RecordingFailed`` event to the call event log; a failing listener is logged.
         self.failure_listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
@@ -949,6 +958,11 @@ class RecordingStore:
                  .order_by(recordings.c.erased_at, recordings.c.uniqueid))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
+        personal = [PersonalDataItem(
+            call_id=e["uniqueid"], line=e["line"], call_time=_aware(e["call_time"]),
+            what=describe(json.loads(e["fields"])), method=e["method"],
+            erased_at=_aware(e["erased_at"]), operator=e["erased_by"])
+            for e in await self.personal.erasures(lo, hi)]
         items = [CertificateItem(recording_id=r["uniqueid"], line=r["line"],
                                  call_time=_aware(r["started_at"]), sha256=r["sha256"],
                                  method=r["erasure_method"] or OVERWRITE_UNLINK,
@@ -960,16 +974,24 @@ class RecordingStore:
                                    issuer=issuer, certificate_no=certificate_no,
                                    reason=reason)
         if format == "pdf":
-            from acd.recordings.certificate_pdf import render_pdf  # reportlab: only here
+            from acd.recordings.certificate_pdf import (
+                render_pdf,  # reportlab: only here
+            )
 
-            body = await asyncio.to_thread(render_pdf, items, header, lang)
+            body = await asyncio.to_thread(render_pdf, items, header, lang, personal)
         elif format == "html":
-            body = render_html(items, header, lang).encode("utf-8")
+            page = render_html(items, header, lang)
+            if personal:
+                at = page.rfind("</body>")
+                page = page[:at] + html_section(personal, lang) + page[at:]
+            body = page.encode("utf-8")
         else:
             body = render_csv(items, header, lang)
+            if personal:
+                body += csv_section(personal, lang)
         await self.log_access(who, "certificate", None, remote, json.dumps(
             {"from": start.isoformat(), "to": end.isoformat(), "items": len(items),
-             "format": format, "lang": lang}))
+             "personal_data_items": len(personal), "format": format, "lang": lang}))
         return body
 
     # -------------------------------------------------------------- writes
@@ -1033,7 +1055,8 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
                           hour: int = 3, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                           operator: str = "system (daily purge)") -> None:
     """Run forever: recover what an earlier run left unsealed, then every day at
-    ``hour``:00 JST erase the recordings whose retention has ended.
+    ``hour``:00 JST erase the recordings whose retention has ended, and the personal data
+    of the calls whose retention has ended (:mod:`acd.adapters.personal_data`).
 
     Every failure is logged (``recording.purge_failed``, alarm) and the loop goes on.
     Cancelling it (the stack stopping) does not cut a purge short: the purge finishes in
@@ -1053,6 +1076,13 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
                           first=result.failed[0][1])
         except Exception:
             log.exception("recording.purge_failed", alarm=True)
+        try:  # the personal data in the database: same retention, same job
+            personal = await store.personal.purge_expired(clock(), operator)
+            if personal.failed:
+                log.error("personal_data.purge_failed", alarm=True,
+                          failed=len(personal.failed), first=personal.failed[0][1])
+        except Exception:
+            log.exception("personal_data.purge_failed", alarm=True)
         await recover()
 
     await asyncio.shield(store._track(recover(), "recordings-recover"))
@@ -1071,10 +1101,30 @@ def settings_values(settings: Any) -> tuple[Path, int, bool]:
     return Path(keys_dir), int(days), bool(seal_voicemail)
 
 
+def _line_retention(settings: Any) -> Callable[[str], int | None] | None:
+    """The lines' ``retention_days`` from the flows (for the CLI; the running stack sets
+    the store's ``retention_for`` from the flows it has loaded). ``None`` when the flows
+    cannot be read: every line then has the default."""
+    flows_dir = getattr(settings, "flows_dir", None)
+    if flows_dir is None:
+        return None
+    from acd.ivr.loader import FlowError, load_site
+
+    try:
+        site = load_site(Path(flows_dir))
+    except (FlowError, OSError) as exc:  # a broken flow must not stop an erasure
+        log.warning("recording.flows_unreadable", error=str(exc)[:200],
+                    detail="every line gets the default retention")
+        return None
+    days = {line.did: getattr(line, "retention_days", None) for line in site.lines}
+    return days.get
+
+
 def store_from_settings(settings: Any, engine: AsyncEngine, **kwargs: Any) -> RecordingStore:
     """The stack's (or the CLI's) recording store, from the settings."""
     keys_dir, days, seal_voicemail = settings_values(settings)
     kwargs.setdefault("seal_voicemail", seal_voicemail)
+    kwargs.setdefault("retention_for", _line_retention(settings))
     kwargs.setdefault("agents_play_own", bool(getattr(settings, "recording_agents_play_own",
                                                       False)))
     return RecordingStore(engine, Keyring(keys_dir), retention_days=days, **kwargs)

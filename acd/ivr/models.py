@@ -113,6 +113,11 @@ class Line(Strict):
                           "lines are served first")
     language: Language = "ja"
     recording: RecordingPolicy = "always"
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="days the line's recordings, voicemail "
+        "messages and the personal data of its calls (caller number, notes, callback "
+        "details) are kept after the call; the daily purge erases them then. Default: the "
+        "setting recording_retention_days (90)")
     notice: str | None = Field(default=None, description="prompt played before the queue")
     calendar: str | None = Field(default=None, description="opening hours (a calendar's "
                                  "name); none: the line is always open")

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -49,6 +47,7 @@ from acd.recordings.certificate import (
     _ts,
     _view,
 )
+from acd.recordings.certificate_personal import PERSONAL_LABELS, PersonalDataItem
 
 GOTHIC = "HeiseiKakuGo-W5"
 MINCHO = "HeiseiMin-W3"
@@ -60,36 +59,6 @@ for _font in (GOTHIC, MINCHO):
 
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 14 * mm, 14 * mm, 16 * mm
 WIDTH = A4[0] - 2 * MARGIN_X
-
-
-@dataclass(frozen=True)
-class PersonalDataItem:
-    """One call whose personal data in the database was erased."""
-
-    call_id: str
-    line: str
-    call_time: datetime
-    what: str  #: the fields erased, for people: 発信者番号, 対応メモ ×2...
-    method: str
-    erased_at: datetime
-    operator: str
-
-
-PERSONAL_LABELS = {
-    "ja": {"section": "個人情報（通話記録・対応記録等）の抹消", "call_id": "通話ID",
-           "statement": "下記の通話録音データ及び通話記録等に含まれる個人情報について、"
-                        "復元できない方法により抹消したことを証明します。",
-           "what": "抹消した項目", "count": "件数（個人情報）",
-           "method_text": "データベース上の該当項目を空の値で上書き（通話の日時・結果は"
-                          "統計のため保持）"},
-    "en": {"section": "Personal data erased (call records, dispositions...)",
-           "statement": "This is to certify that the call recordings and the personal data "
-                        "in the call records listed below have been erased by methods that "
-                        "prevent their restoration.",
-           "call_id": "Call ID", "what": "Fields erased", "count": "Calls (personal data)",
-           "method_text": "The fields were overwritten with empty values in the database "
-                          "(the call's times and outcome are kept for statistics)"},
-}
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -317,4 +286,4 @@ class _NumberedDoc(BaseDocTemplate):
         BaseDocTemplate.build(self, story())
 
 
-__all__ = ["PersonalDataItem", "render_pdf"]
+__all__ = ["render_pdf"]

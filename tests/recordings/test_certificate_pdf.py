@@ -17,7 +17,8 @@ from acd.recordings.certificate import (
     CertificateItem,
     items_digest,
 )
-from acd.recordings.certificate_pdf import PersonalDataItem, render_pdf
+from acd.recordings.certificate_pdf import render_pdf
+from acd.recordings.certificate_personal import PersonalDataItem
 from tests.recordings.test_cli_recordings import run, site  # noqa: F401 (fixture)
 
 T0 = datetime(2026, 4, 1, 9, 30, tzinfo=JST)
