@@ -7,7 +7,7 @@ at once, a reset password takes effect at the next sign-in.
     acd users add suzuki --name 鈴木 --role supervisor --extension 2001
     acd users passwd yamada           # asks twice; --password-stdin for scripts
     acd users list
-    acd users disable yamada
+    acd users disable yamada          # enable brings them back
     acd users unlock yamada           # after a lock-out (5 wrong passwords: 15 min)
 """
 
@@ -112,6 +112,13 @@ def cmd_disable(args: argparse.Namespace) -> int:
     return _run(work)
 
 
+def cmd_enable(args: argparse.Namespace) -> int:
+    async def work(users, sessions):
+        await users.set_enabled(args.login, True, by="cli")
+        print(f"user {args.login} enabled")
+    return _run(work)
+
+
 def cmd_unlock(args: argparse.Namespace) -> int:
     async def work(users, sessions):
         await users.unlock(args.login, by="cli")
@@ -141,6 +148,9 @@ def add_user_commands(sub) -> None:
     disable = users.add_parser("disable", help="disable a user (ends their sessions)")
     disable.add_argument("login")
     disable.set_defaults(func=cmd_disable)
+    enable = users.add_parser("enable", help="enable a disabled user again")
+    enable.add_argument("login")
+    enable.set_defaults(func=cmd_enable)
     unlock = users.add_parser("unlock", help="lift a lock-out")
     unlock.add_argument("login")
     unlock.set_defaults(func=cmd_unlock)

@@ -28,7 +28,7 @@
   }
 
   function tick() {
-    if (state && state.since) $("state-time").textContent = MDG.duration(MDG.clock() - state.since);
+    $("state-time").textContent = state && state.since ? MDG.duration(MDG.clock() - state.since) : "";
   }
 
   function showPop(p) {

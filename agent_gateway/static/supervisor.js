@@ -34,7 +34,7 @@
       row.dataset.status = a.status;
       MDG.cell(row, `${a.name} (${a.id})`);
       MDG.cell(row, MDG.statusWord(a.status) + (a.reason && a.status !== "ready" ? ` / ${MDG.reasonWord(a.reason)}` : ""), "status");
-      MDG.cell(row, MDG.duration(now - a.since), "since").dataset.since = a.since;
+      MDG.cell(row, a.since ? MDG.duration(now - a.since) : "-", "since").dataset.since = a.since;
       MDG.cell(row, a.calls_today, "calls-today");
       const actions = MDG.cell(row, "");
       if (["ready", "missed", "wrapup"].includes(a.status)) {
@@ -56,7 +56,8 @@
     if (!board) return;
     const now = MDG.clock();
     for (const td of document.querySelectorAll("#wb-agents td.since")) {
-      td.textContent = MDG.duration(now - Number(td.dataset.since));
+      const since = Number(td.dataset.since);
+      td.textContent = since ? MDG.duration(now - since) : "-";
     }
     for (const q of board.queues) {
       const row = document.querySelector(`#wb-queues tr[data-queue="${CSS.escape(q.name)}"] td.longest-wait`);
