@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     recording_agents_play_own: bool = Field(
         default=False, description="agents may search and play the recordings of their own "
         "calls (supervisors and admins may play every recording)")
+    reports_dir: Path | None = Field(default=None, description="where the scheduled KPI "
+                                     "reports are written (default <state_dir>/reports)")
+    report_formats: str = Field(default="pdf,xlsx", pattern=r"^(csv|xlsx|html|pdf)"
+                                r"(,(csv|xlsx|html|pdf))*$", description="formats of the "
+                                "scheduled reports, comma-separated")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="a console "
                                       "session unused this long ends")
@@ -95,6 +100,10 @@ class Settings(BaseSettings):
     def asterisk_dir(self) -> Path:
         """Runtime directory of the rendered Asterisk configuration and its data."""
         return self.state_dir / "asterisk"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or self.state_dir / "reports"
 
     @property
     def sounds_dir(self) -> Path:

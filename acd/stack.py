@@ -48,12 +48,14 @@ from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_
 from acd.ivr.models import Site
 from acd.migrate import upgrade
 from acd.prompts import PromptError, build_prompts
+from acd.reports.scheduler import ReportScheduler
 from acd.runtime import Controller
 from acd.secrets import SecretStore
 from acd.settings import Settings
 from acd.transfer_policy import site_policy
 from agent_gateway.app import create_app
 from agent_gateway.calls_api import setup_call_routes
+from agent_gateway.reports_api import REPORTS_DIR
 
 log = structlog.get_logger(__name__)
 
@@ -270,6 +272,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                           site=lambda: deployment.site,
                                           auth_policy=AuthPolicy.from_settings(settings)),
                                access_log=None)
+        runner.app[REPORTS_DIR] = settings.reports_path
         setup_call_routes(runner.app, CallControls(
             ami, lambda: controller.calls, lambda: site_policy(deployment.site),
             controller.log_action, lambda: set(controller.agents.by_id)))
@@ -284,6 +287,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
             tasks.create_task(event_lines.run(), name="event-lines")
+            tasks.create_task(ReportScheduler(engine, settings.reports_path,
+                                              settings.report_formats.split(",")).run(),
+                              name="reports")
             stopper = tasks.create_task(stop.wait(), name="stop")
             await stopper
             raise _Stop

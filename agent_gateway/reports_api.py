@@ -5,6 +5,9 @@
     GET /api/reports/monthly?month=2026-11        (or date=2026-11-20: that day's month)
         &format=csv|xlsx|html|pdf|json (default csv) &lang=ja|en &line=DID &queue=NAME
 
+    GET /api/reports/files                        the scheduled reports written
+    GET /api/reports/files/{daily|weekly|monthly}/{name}   one of them (download)
+
 Without a date the previous day / week / month (JST). CSV (UTF-8 with BOM), XLSX and PDF
 come as attachments; an unknown line or queue is 404 {error_id: LINE_UNKNOWN |
 QUEUE_UNKNOWN}; a malformed date 422 BAD_PERIOD. Supervisors, admins and viewers may read
@@ -14,19 +17,24 @@ reports (and the API token); agents may not (403 FORBIDDEN).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
 from acd.reports.cli import parse_period
 from acd.reports.formats import FORMATS, render_report
-from acd.reports.kpi import ReportError, compute_kpis
+from acd.reports.kpi import JST, ReportError, compute_kpis
 from acd.reports.render import DEFAULT_TARGETS, SUMMARY, value
+from acd.reports.scheduler import find_file, list_files
 from agent_gateway.api import ROSTER, ApiError
 from agent_gateway.principal import require_role
 
 READERS = ("supervisor", "admin", "viewer")
 
 KNOWN_LINES = web.AppKey("report_known_lines", object)  # () -> (lines, queues) | None
+#: Where the scheduled reports are written (acd/reports/scheduler.py); set by the stack.
+REPORTS_DIR = web.AppKey("reports_dir", Path)
 
 
 def _summary_json(kpis) -> dict:
@@ -77,12 +85,43 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     return web.Response(body=body, headers=headers)
 
 
+def _reports_dir(request: web.Request) -> Path:
+    directory = request.app.get(REPORTS_DIR)
+    if directory is None:
+        raise ApiError(404, "REPORTS_DIR_UNSET", "no reports directory is configured here")
+    return directory
+
+
+async def list_report_files(request: web.Request) -> web.Response:
+    require_role(request, *READERS)
+    files = await asyncio.to_thread(list_files, _reports_dir(request))
+    return web.json_response({"files": [
+        {"kind": f.kind, "period": f.period, "format": f.format, "name": f.name,
+         "bytes": f.size, "written_at": datetime.fromtimestamp(f.written_at, JST).isoformat(),
+         "url": f"/api/reports/files/{f.kind}/{f.name}"} for f in files]})
+
+
+async def get_report_file(request: web.Request) -> web.FileResponse:
+    require_role(request, *READERS)
+    kind, name = request.match_info["kind"], request.match_info["name"]
+    path = find_file(_reports_dir(request), kind, name)
+    if path is None:
+        raise ApiError(404, "REPORT_FILE_UNKNOWN", f"no scheduled report {kind}/{name}")
+    extension = name.rsplit(".", 1)[1]
+    return web.FileResponse(path, headers={
+        "Content-Type": FORMATS[extension].content_type,
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def setup_report_routes(app: web.Application, known_lines=None) -> None:
     """``known_lines``: optional ``() -> (set of DIDs, set of queue names)`` from the flows,
     so that a configured line without calls yet gives an empty report, not a 404."""
     if known_lines is not None:
         app[KNOWN_LINES] = known_lines
     app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly}", get_report)
+    app.router.add_get("/api/reports/files", list_report_files)
+    app.router.add_get(r"/api/reports/files/{kind:daily|weekly|monthly}/{name}",
+                       get_report_file)
 
 
-__all__ = ["setup_report_routes"]
+__all__ = ["REPORTS_DIR", "setup_report_routes"]

@@ -4,6 +4,7 @@
     acd report weekly  [--week 2026-W47]     (default: last ISO week)
     acd report monthly [--month 2026-11]     (default: last month)
     acd report range   --from 2026-11-01 --to 2026-11-15   (--to inclusive)
+    acd report run-schedule [--now]          (the scheduled reports that are due)
     common: [--line DID] [--queue NAME] [--format csv|xlsx|html|pdf] [--lang ja|en] [--out FILE]
 
 Without --out the report is written to standard output. Exit status: 0 written, 1 unknown
@@ -143,6 +144,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_schedule(args: argparse.Namespace) -> int:
+    """Write the scheduled reports that are due (``--now``: one pass, for cron)."""
+    from acd.adapters.db import make_engine
+    from acd.reports.scheduler import ReportScheduler
+    from acd.settings import Settings
+
+    settings = Settings()
+
+    async def run() -> list[Path]:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            scheduler = ReportScheduler(engine, settings.reports_path,
+                                        settings.report_formats.split(","))
+            if args.now:
+                return await scheduler.run_once()
+            await scheduler.run()
+            return []
+        finally:
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except (OSError, SQLAlchemyError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        print(f"acd: error: database {_safe(settings.resolved_database_url)} unusable: "
+              f"{detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    for path in written:
+        print(path)
+    if not written:
+        print(f"nothing due (reports in {settings.reports_path})", file=sys.stderr)
+    return 0
+
+
 def add_report_commands(subparsers) -> None:
     """Register `acd report ...` on the `acd` command's subparsers."""
     report = subparsers.add_parser("report", help="KPI reports (daily, weekly, monthly, range)")
@@ -167,6 +204,12 @@ def add_report_commands(subparsers) -> None:
     monthly = kinds.add_parser("monthly", help="one month; default last month")
     monthly.add_argument("--month", help="YYYY-MM")
     common(monthly)
+    schedule = kinds.add_parser("run-schedule", help="write the scheduled reports when due "
+                                "(daily 01:00, weekly on the first business day, monthly "
+                                "on the 1st; JST) into the reports directory")
+    schedule.add_argument("--now", action="store_true",
+                          help="one pass: write what is due now, then exit (for cron)")
+    schedule.set_defaults(func=cmd_run_schedule)
     ranged = kinds.add_parser("range", help="any range of days")
     ranged.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
     ranged.add_argument("--to", dest="until", required=True, help="YYYY-MM-DD, inclusive")
