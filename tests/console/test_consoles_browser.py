@@ -32,6 +32,7 @@ SIP = TEST_PORTS["sip_port"]
 DID = "0570000700"
 CALLS = 11
 SECONDS = 10_000  # Playwright timeouts are in milliseconds
+MDG_NO_PREVIOUS = "過去の問い合わせはありません。"
 
 
 async def _cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
@@ -88,7 +89,8 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
                 await agent.click("#btn-away")
                 await expect(state).to_have_attribute("data-status", "away")
                 callers = []
-                numbers = [f"03555500{i:02d}" for i in range(CALLS)]
+                numbers = [f"03555500{i:02d}" for i in range(CALLS - 1)]
+                numbers.append(numbers[0])  # the first caller calls again: their history
                 callers.append(asyncio.create_task(run_callers(
                     DID, SIP, 1, 1.0, sipp / "c0", caller_start=numbers[0], max_seconds=60)))
                 await expect(console_row.locator("td.waiting")).to_have_text(
@@ -113,12 +115,17 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
                         await expect(console_row.locator("td.answered")).to_have_text(
                             "1", timeout=SECONDS)
                         await expect(console_row.locator("td.waiting")).to_have_text("0")
+                    history = agent.locator("#pop-history tbody tr")
+                    if i == CALLS - 1:
+                        await expect(history).to_have_count(1)
+                        await expect(history).to_contain_text("住民票")
+                        await expect(history).to_contain_text("案内済み 0")
+                    else:
+                        await expect(history).to_have_text(MDG_NO_PREVIOUS)
                     # the phone hangs up after 1 s: wrap-up, the pop stays up
                     await expect(state).to_have_attribute("data-status", "wrapup",
                                                           timeout=SECONDS)
                     await expect(pop).to_be_visible()
-                    if i == 1:  # a second call from a number seen before has its history
-                        pass
                     await agent.select_option("#dispo-category", "住民票")
                     await agent.fill("#dispo-note", f"案内済み {i}")
                     if i == 2:
@@ -145,6 +152,7 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
             finally:
                 await browser.close()
         await phone.stop()
+    assert stack.returncode == 0, stack.log_tail()
     events = await load_events(url)
     rung = {e["uniqueid"]: e["occurred_at"] for e in events if e["kind"] == "AgentRinging"}
     dispositions = [e["payload"] for e in events if e["kind"] == "DispositionRecorded"]

@@ -274,3 +274,15 @@ async def test_change_password_page(gateway):
         assert (await second.request("GET", "/api/console/me"))[0] == 401  # ended
     async with gateway.browser() as b:
         assert (await b.sign_in("yamada", "brand-new-passphrase")).url.path == "/agent"
+
+
+async def test_pages_are_japanese_by_default_and_english_on_request(gateway):
+    async with gateway.browser() as b:
+        resp = await b.sign_in("yamada")
+        assert "オペレーター画面" in resp.body_text and 'lang="ja"' in resp.body_text
+        status, text = await b.request("GET", "/agent?lang=en")
+        assert "Agent console" in text and 'lang="en"' in text
+        status, text = await b.request("GET", "/agent")  # remembered in a cookie
+        assert "Agent console" in text
+        status, text = await b.request("GET", "/password?lang=ja")
+        assert "パスワード変更" in text
