@@ -39,7 +39,7 @@ from acd.domain.events import (
 
 #: event_info: a call to an event-information line (announcements only, no queue).
 #: transferred: an IVR flow transferred the call out; ivr: it ended in the IVR (a hang-up
-#: node, or the caller left during the menus).
+#: node); a caller who left during the menus abandoned (no queue_joined_at).
 Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours",
                   "event_info", "transferred", "ivr"]
 CloseReason = Literal["hangup", "resync"]
@@ -282,4 +282,6 @@ def _flow_outcome(call: CallState) -> Outcome:
         return "event_info"
     if call.calendar_status not in (None, "open"):
         return "after_hours"
+    if call.flow_exit is None:  # the caller hung up in the menus (放棄呼, KPI.md)
+        return "abandoned"
     return "ivr"

@@ -127,6 +127,11 @@ class Figures:
         return self.offered - self.answered
 
     @property
+    def abandoned_in_menu(self) -> int:
+        """Callers who hung up in the IVR menus, before any queue."""
+        return self.abandoned - self.abandoned_in_queue
+
+    @property
     def answer_rate(self) -> float | None:
         return _pct(self.answered, self.offered)
 

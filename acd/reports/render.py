@@ -31,6 +31,7 @@ SUMMARY = [
     ("answer_rate", "応答率", "Answer rate", "pct"),
     ("abandoned", "放棄呼", "Abandoned calls", "count"),
     ("abandoned_in_queue", "放棄呼（待ち呼）", "Abandoned in the queue", "count"),
+    ("abandoned_in_menu", "放棄呼（メニュー）", "Abandoned in the menus", "count"),
     ("abandoned_mean_wait", "放棄までの平均待ち時間（秒）", "Mean wait before abandoning (s)",
      "sec"),
     ("overflow", "あふれ呼", "Overflow calls", "count"),

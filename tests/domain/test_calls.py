@@ -121,3 +121,18 @@ def test_queue_reports_just_after_the_hangup_are_expected_not_problems():
 def test_a_uniqueid_seen_again_after_closing_is_a_problem():
     _, commands = run([entered(), ChannelHungUp(T0 + 1, "1.1", "c", 16), entered()])
     assert [type(c) for c in commands] == [SaveCallRecord, DiscardEmptyRecording, DomainProblem]
+
+
+def test_a_caller_leaving_in_the_menus_abandoned_and_a_hangup_node_did_not():
+    from acd.domain.events import NO_QUEUE, FlowExited, MenuChosen
+
+    def flow_call(uid, *middle):
+        return only_record(run([
+            LineEntered(T0, uid, "0467000700", NO_QUEUE, "0312345678", None, flow="main"),
+            MenuChosen(T0 + 3, uid, "lang", "1", "lang:1", "ja"), *middle,
+            ChannelHungUp(T0 + 9, uid, "PJSIP/carrier-00000001", 16)])[1])
+
+    left = flow_call("2.1")
+    assert (left.outcome, left.queue_joined_at, left.wait_seconds) == ("abandoned", None, None)
+    ended = flow_call("2.2", FlowExited(T0 + 5, "2.2", "bye", "hangup", ""))
+    assert ended.outcome == "ivr"
