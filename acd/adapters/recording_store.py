@@ -59,7 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.adapters.db import call_records, dispositions, metadata
+from acd.adapters.db import call_events, call_records, dispositions, metadata
 from acd.adapters.personal_data import PersonalDataEraser, describe
 from acd.domain.calls import CallRecord
 from acd.recordings.certificate import (
@@ -354,6 +354,23 @@ class _Target:
     started_at: float
     ended_at: float | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """An on-demand segment as the event log tells it (see :mod:`acd.on_demand`)."""
+
+    SUFFIX = "-r"
+    number: int
+    path: str | None = None
+    started_at: float = 0.0
+    started_by: str | None = None
+    stopped_at: float | None = None
+    stopped_by: str | None = None
+
+    @property
+    def uniqueid_suffix(self) -> str:
+        return f"{self.SUFFIX}{self.number}"
 
 
 def _targets(record: CallRecord) -> list[_Target]:
@@ -652,8 +669,53 @@ class RecordingStore:
                 continue  # nothing on disk: the failure was reported when it happened
             for result in await self.seal_after_call(record):
                 handled += result["status"] == "sealed"
+        handled += await self._recover_segments(cutoff, done)
         if handled:
             log.info("recording.recovered", recordings=handled)
+        return handled
+
+    async def _recover_segments(self, cutoff: float, done) -> int:
+        """On-demand segments of ended calls left unsealed (the controller stopped before
+        the call's end was handled): found from the event log's ``RecordingStarted`` and
+        ``RecordingStopped``, sealed with what those say."""
+        e = call_events.c
+        ended = select(call_records.c.uniqueid).where(call_records.c.ended_at <= cutoff)
+        query = (select(e.uniqueid, e.kind, e.occurred_at, e.payload)
+                 .where(e.kind.in_(("RecordingStarted", "RecordingStopped")),
+                        e.uniqueid.in_(ended)).order_by(e.id))
+        async with self.engine.connect() as conn:
+            events = (await conn.execute(query)).all()
+            finished = {r.uniqueid for r in (await conn.execute(done)).all()}
+        segments: dict[str, dict[int, dict[str, Any]]] = {}
+        for uid, kind, at, payload in events:
+            data = json.loads(payload)
+            number = data.get("segment")
+            if not isinstance(number, int):
+                continue
+            seg = segments.setdefault(uid, {}).setdefault(number, {"number": number})
+            if kind == "RecordingStarted":
+                seg.update(path=data.get("file"), started_at=at, started_by=data.get("by"))
+            else:
+                seg.update(stopped_at=at, stopped_by=data.get("by"))
+        handled = 0
+        names = {f.name for f in fields(CallRecord)}
+        for uid, by_number in segments.items():
+            wanted = [_Segment(**s) for s in by_number.values()
+                      if s.get("path") and f"{uid}{_Segment.SUFFIX}{s['number']}" not in finished
+                      and (Path(s["path"]).exists() or sealed_path_for(Path(s["path"])).exists())]
+            if not wanted:
+                continue
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(select(call_records).where(
+                    call_records.c.uniqueid == uid))).mappings().first()
+            record = CallRecord(**{k: v for k, v in row.items() if k in names})
+            targets = [_Target(uid + s.uniqueid_suffix, "call", Path(s.path), s.started_at,
+                               s.stopped_at if s.stopped_at is not None else record.ended_at,
+                               (("segment", s.number), ("started_by", s.started_by),
+                                ("stopped_by", s.stopped_by or "hangup")))
+                       for s in wanted]
+            for result in await self._seal_targets(record, targets, None):
+                handled += result["status"] == "sealed"
         return handled
 
     # -------------------------------------------------------------- reading
