@@ -25,10 +25,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "password_changed": ("パスワードを変更しました。", "Your password was changed."),
     "passwords_differ": ("確認用のパスワードが一致しません。", "The two new passwords differ."),
     "bad_credentials": ("ログインIDまたはパスワードが違います。", "Wrong login or password."),
-    "locked": ("パスワードを続けて間違えたため、アカウントをロックしました。{minutes}分後に"
-               "再度お試しいただくか、管理者に連絡してください。",
-               "This account is locked after repeated wrong passwords; try again in "
-               "{minutes} min or ask an admin."),
+    "locked": (("パスワードを続けて間違えたため、アカウントをロックしました。{minutes}分後に"
+                "再度お試しいただくか、管理者に連絡してください。"),
+               ("This account is locked after repeated wrong passwords; try again in "
+                "{minutes} min or ask an admin.")),
     "session_expired": ("セッションの有効期限が切れました。再度サインインしてください。",
                         "Your session has expired; please sign in again."),
     "forbidden": ("このページを表示する権限がありません。", "You may not see this page."),

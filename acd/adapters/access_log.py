@@ -9,7 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Column, Double, Integer, String, Table, Text, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    Integer,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db import metadata

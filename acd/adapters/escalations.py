@@ -8,7 +8,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Double, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    Integer,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db import metadata

@@ -8,7 +8,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Double, ForeignKey, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Double,
+    ForeignKey,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db import metadata

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import re
 from pathlib import Path
+from typing import Self
 
 import aiohttp
 from aiohttp import web
@@ -18,7 +19,13 @@ from acd.adapters.roster import Roster
 from acd.adapters.users import UserStore
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile, Agents, Membership, QueuePolicy
-from acd.domain.events import AgentAnswered, AgentCallEnded, AgentRinging, LineEntered, QueueJoined
+from acd.domain.events import (
+    AgentAnswered,
+    AgentCallEnded,
+    AgentRinging,
+    LineEntered,
+    QueueJoined,
+)
 from acd.ivr.loader import load_site
 from acd.migrate import upgrade
 from acd.runtime import Controller
@@ -39,7 +46,7 @@ class Gateway:
         self.policy = policy or AuthPolicy()
         self.site = load_site(FLOWS)
 
-    async def __aenter__(self) -> Gateway:
+    async def __aenter__(self) -> Self:
         await upgrade(self.url)
         self.engine = make_engine(self.url)
         queue: asyncio.Queue = asyncio.Queue()
@@ -103,7 +110,7 @@ class Browser:
     async def close(self) -> None:
         await self.http.close()
 
-    async def __aenter__(self) -> Browser:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -50,9 +50,8 @@ async def test_secure_cookie_when_served_over_https(state_dir):
     async with Gateway(f"sqlite+aiosqlite:///{state_dir}/s.sqlite", state_dir,
                        AuthPolicy(secure_cookies=True)) as gw:
         await gw.add_user("yamada", "agent", "1001")
-        async with gw.browser() as b:
-            async with b.http.get(f"{gw.base}/login") as resp:
-                assert "Secure" in resp.headers["Set-Cookie"]
+        async with gw.browser() as b, b.http.get(f"{gw.base}/login") as resp:
+            assert "Secure" in resp.headers["Set-Cookie"]
 
 
 async def test_five_wrong_passwords_lock_the_account(gateway):
@@ -280,9 +279,9 @@ async def test_pages_are_japanese_by_default_and_english_on_request(gateway):
     async with gateway.browser() as b:
         resp = await b.sign_in("yamada")
         assert "オペレーター画面" in resp.body_text and 'lang="ja"' in resp.body_text
-        status, text = await b.request("GET", "/agent?lang=en")
+        _status, text = await b.request("GET", "/agent?lang=en")
         assert "Agent console" in text and 'lang="en"' in text
-        status, text = await b.request("GET", "/agent")  # remembered in a cookie
+        _status, text = await b.request("GET", "/agent")  # remembered in a cookie
         assert "Agent console" in text
-        status, text = await b.request("GET", "/password?lang=ja")
+        _status, text = await b.request("GET", "/password?lang=ja")
         assert "パスワード変更" in text
