@@ -56,7 +56,7 @@ async def console_me(request: web.Request) -> web.Response:
     agent = session.user.agent_id
     state = request.app[CONTROLLER].agents.by_id.get(agent)
     return web.json_response({"state": state_json(state) if state else None,
-                              "pending": request.app[LIVE].pops.get(agent)})
+                              "pending": await request.app[LIVE].pending(agent)})
 
 
 async def console_wallboard(request: web.Request) -> web.Response:

@@ -159,12 +159,25 @@ class LiveHub:
             except (ConnectionError, RuntimeError):
                 self._clients.discard(client)
 
+    async def pending(self, agent: str) -> dict[str, Any] | None:
+        """The pop the agent has to dispose of; rebuilt from the agent's state when this
+        gateway has not seen the call ring (it was restarted meanwhile)."""
+        pop = self.pops.get(agent)
+        state = self.data.controller.agents.by_id.get(agent)
+        if pop is None and state is not None and state.call and state.status.value in (
+                "ringing", "on_call", "wrapup"):
+            pop = await self.data.pop(state.call, agent)
+            if pop is not None:
+                pop["answered"] = state.status.value != "ringing"
+                self.pops[agent] = pop
+        return pop
+
     async def hello(self, client: _Client) -> dict[str, Any]:
         message: dict[str, Any] = {"type": "hello", "role": client.role}
         if client.agent_id:
             state = self.data.controller.agents.by_id.get(client.agent_id)
             message["state"] = state_json(state) if state else None
-            message["pending"] = self.pops.get(client.agent_id)
+            message["pending"] = await self.pending(client.agent_id)
         if client.role in ("supervisor", "admin"):
             message["wallboard"] = await self.data.wallboard()
         return message

@@ -285,3 +285,17 @@ async def test_pages_are_japanese_by_default_and_english_on_request(gateway):
         assert "Agent console" in text
         _status, text = await b.request("GET", "/password?lang=ja")
         assert "パスワード変更" in text
+
+
+async def test_a_pop_survives_a_gateway_that_did_not_see_the_call_ring(gateway):
+    from agent_gateway.consoles import LIVE
+
+    async with gateway.browser() as a:
+        await a.sign_in("yamada")
+        await a.request("POST", "/api/agents/1001/login")
+        now = time.time()
+        await gateway.call_to("1001", "u-r", "0312349999", now)
+        gateway.app[LIVE].pops.clear()  # as after a restart of the gateway
+        _status, me = await a.request("GET", "/api/console/me")
+        assert (me["pending"]["uniqueid"], me["pending"]["caller"], me["pending"]["answered"]) \
+            == ("u-r", "0312349999", True)
