@@ -1,0 +1,331 @@
+"""The KPI report's every figure equals what the traffic sent makes it, on a real Asterisk.
+
+One `acd up`, SIPp callers from the carrier address and one SIPp agent. The mix, each
+call's class decided by this test's own schedule (never read back from the product's log):
+
+- V  the line's queue has nobody logged in: no-agents message, voicemail; the caller
+     speaks (SIPp's audio)                                           -> overflow, voicemail
+- H  a line whose service period has ended                           -> after hours
+- E  the event-information line (no events today)                    -> counted apart
+- M  the menu line: the caller hangs up during the menu              -> abandoned in the menu
+- Q1-Q3  the agent is ready: answered at once                        -> answered quickly
+- C  the agent is away: the caller hears the congestion message (L s), then the agent
+     becomes ready L + 4 s after the call: answered about L + 5 s after arriving but
+     after ~5 s in the queue                       -> quick (the message is not waiting)
+- S  the same, the agent ready L + 14 s after the call: ~14 s in the queue   -> not quick
+- B  the agent away: the caller hangs up L + 5 s after the answer, ~5 s in the queue
+                                                                     -> abandoned in queue
+- O  another queue (max wait 10 s) of the same away agent: the caller waits it out and
+     says nothing after the overflow's voicemail prompt              -> overflow
+Dispositions through the HTTP API: Q1 完了/税金, Q2 完了/子育て + complaint, Q3 転送/税金,
+C その他 (no category), S エスカレーション/子育て + escalation.
+
+The report (HTTP JSON, and computed again on PostgreSQL from a copy of the rows) must give
+exactly these counts and rates; times (talk, waits, away) within the test's own clock.
+
+Ports: TEST_PORTS (``MDG_PORT_BASE`` moves them). About 2 minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+import acd.migrate
+from acd.adapters.db import agent_intervals, call_records, dispositions, make_engine
+from acd.reports.kpi import JST, compute_kpis, day_range
+from acd.reports.render import SUMMARY, value
+from tests.conftest import TEST_PORTS, stack_env
+from tests.integration.test_calendar_lines import prompt_seconds, write_flows
+from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
+from tests.support.stack import RunningStack
+
+pytestmark = pytest.mark.integration
+SIP = TEST_PORTS["sip_port"]
+LINE, CLOSED, EVENTS, MENU, SHORT = ("0570000710", "0570000711", "0570000712", "0570000713",
+                                     "0570000714")
+AGENT = "3701"
+CONGESTION = ("ただいま電話が大変混み合っております。このままお待ちいただくか、"
+              "しばらくたってからおかけ直しください。")
+STATUSES = ["held", "cancelled", "next_day", "postponed", "venue_changed", "time_changed",
+            "full", "registration_closed", "rain_or_shine", "undecided"]
+
+
+def flows_yaml() -> str:
+    statuses = "".join(f"  {s}: status\n" for s in STATUSES)
+    return textwrap.dedent(f"""\
+        lines:
+          - {{did: "{LINE}", name: 総合案内, queue: kpi, recording: "off"}}
+          - {{did: "{SHORT}", name: 短時間, queue: short, recording: "off"}}
+          - did: "{CLOSED}"
+            name: 終了した回線
+            queue: kpi
+            recording: "off"
+            calendar: ended
+            closed_prompt: closed
+          - did: "{EVENTS}"
+            name: イベント案内
+            events: city-events
+            intro_prompt: intro
+            no_events_prompt: none_today
+          - {{did: "{MENU}", name: 代表, flow: main, recording: "off"}}
+        queues:
+          - name: kpi
+            ring_timeout: 10
+            max_wait: 60
+            wrapup_seconds: 60
+            congestion_prompt: congestion
+            no_agents_prompt: nobody
+            overflow: {{to: voicemail, prompt: leave_message}}
+          - name: short
+            ring_timeout: 10
+            max_wait: 10
+            wrapup_seconds: 60
+            congestion_prompt: congestion
+            no_agents_prompt: nobody
+            overflow: {{to: voicemail, prompt: leave_message}}
+        calendars:
+          - name: ended
+            hours: {{daily: ["00:00-24:00"]}}
+            holidays: open
+            year_end_closure: false
+            service_period: {{start: 2020-04-01, end: 2021-03-31}}
+        flows:
+          main:
+            start: menu
+            nodes:
+              menu:
+                type: menu
+                prompt: menu
+                choices: {{"1": kpi}}
+                timeout: 15
+                retries: 0
+                default: kpi
+              kpi: {{type: queue, queue: kpi}}
+        event_statuses:
+        """) + statuses + textwrap.dedent(f"""\
+        prompts:
+          congestion: {{text: {{ja: {CONGESTION}}}}}
+          nobody: {{text: {{ja: 担当者がおりません。}}}}
+          leave_message: {{text: {{ja: どうぞ。}}}}
+          closed: {{text: {{ja: この番号の受付は終了しました。}}}}
+          menu: {{text: {{ja: ご用件の番号を押してください。}}}}
+          intro: {{text: {{ja: 本日のイベントです。}}}}
+          none_today: {{text: {{ja: 本日のイベントはありません。}}}}
+          status: {{text: {{ja: 状態です。}}}}
+        """)
+
+
+class Agent:
+    """The test's view of its one agent: state changes through the API, away time by reason
+    measured on the test's own clock."""
+
+    def __init__(self, stack: RunningStack) -> None:
+        self.stack = stack
+        self.away: dict[str, float] = {}
+        self._away_since: tuple[str, float] | None = None
+
+    async def state(self) -> dict:
+        return next(a for a in await self.stack.api("GET", "/api/agents") if a["id"] == AGENT)
+
+    async def go_away(self, reason: str) -> None:
+        await self.stack.api("POST", f"/api/agents/{AGENT}/away", {"reason": reason})
+        self._away_since = (reason, time.time())
+
+    def _back(self) -> None:
+        reason, since = self._away_since
+        self.away[reason] = self.away.get(reason, 0.0) + time.time() - since
+        self._away_since = None
+
+    async def ready(self) -> None:
+        await self.stack.api("POST", f"/api/agents/{AGENT}/ready")
+        self._back()
+
+    async def logout(self) -> None:
+        await self.stack.api("POST", f"/api/agents/{AGENT}/logout")
+        if self._away_since:
+            self._back()
+
+    async def dispose(self, outcome: str, category: str | None, *, complaint: bool = False,
+                      escalation: bool = False) -> str:
+        """The disposition of the call the agent is wrapping up; its uniqueid."""
+        for _ in range(100):
+            state = await self.state()
+            if state["status"] == "wrapup":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"agent not in wrap-up: {state}")
+        body = {"uniqueid": state["call"], "outcome": outcome, "category": category,
+                "complaint": complaint, "escalation": escalation, "note": "テスト"}
+        if outcome == "エスカレーション":  # the city calls back
+            body["callback"] = {"name": "山田", "number": "0312345678",
+                                "question": "児童手当の支給日", "department": "子育て支援課"}
+        await self.stack.api("POST", f"/api/agents/{AGENT}/disposition", body)
+        return state["call"]
+
+
+def caller(did: str, workdir: Path, number: str, **options):
+    return run_callers(did, SIP, 1, 1.0, workdir / number, caller_start=number,
+                       max_seconds=options.pop("max_seconds", 60), **options)
+
+
+async def copy_rows(source: str, target: str) -> None:
+    await acd.migrate.upgrade(target)
+    src, dst = make_engine(source), make_engine(target)
+    try:
+        for table in (call_records, dispositions, agent_intervals):
+            async with src.connect() as conn:
+                rows = [dict(r) for r in (await conn.execute(
+                    select(table).order_by(*table.primary_key.columns))).mappings().all()]
+            async with dst.begin() as conn:
+                await conn.execute(insert(table), rows)
+    finally:
+        await src.dispose()
+        await dst.dispose()
+
+
+async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Path,
+                                                                   postgres_admin_url: str):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    flows = state_dir / "flows"
+    write_flows(flows, flows_yaml())
+    sipp = state_dir / "sipp"
+    env = stack_env(state_dir, url, MADOGUCHI_FLOWS_DIR=str(flows))
+    async with RunningStack(env, state_dir, TEST_PORTS["gateway_port"]) as stack:
+        congestion = prompt_seconds(state_dir, CONGESTION)
+        assert congestion >= 6.5, f"the congestion message must be long: {congestion:.1f} s"
+        started = time.time()
+
+        # --- nobody logged in: voicemail; after hours; event line; menu abandoned
+        results = await asyncio.gather(
+            caller(LINE, sipp, "0300000001", hangup_after=12),  # V
+            caller(CLOSED, sipp, "0300000002"),  # H
+            caller(EVENTS, sipp, "0300000003"),  # E
+            caller(MENU, sipp, "0300000004", hangup_after=3))  # M
+        for result in results:
+            assert result.successful == 1, result.describe()
+
+        # --- the agent logs in; three calls answered at once
+        passwords = await stack.add_agents([AGENT], queues=("kpi", "short"))
+        port = free_udp_port()
+        await register_agents(list(passwords.items()), SIP, {AGENT: port}, sipp)
+        sipp_agent = SippAgent(AGENT, port, sipp, talk_seconds=2.0)
+        await sipp_agent.start()
+        agent = Agent(stack)
+        try:
+            for number, disposition in (("0300000011", ("完了", "税金", {})),
+                                        ("0300000012", ("完了", "子育て", {"complaint": True})),
+                                        ("0300000013", ("転送", "税金", {}))):
+                placed = asyncio.create_task(caller(LINE, sipp, number))
+                outcome, category, flags = disposition
+                await agent.dispose(outcome, category, **flags)
+                assert (await placed).successful == 1
+
+            # --- congestion: answered after the message, quickly (C), then slowly (S)
+            for number, ready_after, disposition in (
+                    ("0300000021", congestion + 4, ("その他", None, {})),
+                    ("0300000022", congestion + 14,
+                     ("エスカレーション", "子育て", {"escalation": True}))):
+                await agent.go_away("break" if number.endswith("1") else "meeting")
+                placed = asyncio.create_task(caller(LINE, sipp, number))
+                await asyncio.sleep(ready_after)
+                await agent.ready()
+                outcome, category, flags = disposition
+                await agent.dispose(outcome, category, **flags)
+                assert (await placed).successful == 1
+
+            # --- the agent away: abandoned in the queue (B), overflow after max wait (O)
+            await agent.go_away("break")
+            results = await asyncio.gather(
+                caller(LINE, sipp, "0300000031", hangup_after=congestion + 5),  # B
+                caller(SHORT, sipp, "0300000032", hangup_after=congestion + 20))  # O
+            for result in results:
+                assert result.successful == 1, result.describe()
+            await agent.logout()
+        finally:
+            await sipp_agent.stop()
+        finished = time.time()
+
+        # every call has its record (the last ones are written as their channels close)
+        engine = make_engine(url)
+        try:
+            for _ in range(50):
+                async with engine.connect() as conn:
+                    n = len((await conn.execute(select(call_records.c.uniqueid))).all())
+                if n == 11:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            await engine.dispose()
+        assert n == 11
+        today = datetime.now(JST).date().isoformat()
+        report = await stack.api("GET", f"/api/reports/daily?date={today}&format=json")
+        assert not report["empty"]
+        assert report["by_category"] == {"税金": 2, "子育て": 2, "": 1}
+        check_figures(report["figures"], congestion)
+
+    # the same rows on PostgreSQL give the same report
+    from tests.support.postgres import fresh_database
+
+    pg_url, drop, _name = await fresh_database(postgres_admin_url)
+    try:
+        await copy_rows(url, pg_url)
+        for database in (url, pg_url):
+            engine = make_engine(database)
+            try:
+                k = await compute_kpis(engine, *day_range(datetime.now(JST).date()))
+            finally:
+                await engine.dispose()
+            check_figures({key: value(k, key) for key, *_ in SUMMARY}, congestion)
+            assert k.by_category == {"税金": 2, "子育て": 2, None: 1}
+            assert sum(f.offered for f in k.by_hour.values()) == 9
+            assert [(e.outcome, e.category, e.escalation) for e in k.escalations] == [
+                ("エスカレーション", "子育て", True)]
+            [a] = k.agents.values()
+            assert (a.agent, a.calls) == (AGENT, 5)
+            assert a.talk_seconds == pytest.approx(5 * 2.0, abs=2.5)
+            assert set(a.away_seconds) == {"break", "meeting"}
+            for reason, seconds in agent.away.items():
+                assert a.away_seconds[reason] == pytest.approx(seconds, abs=1.5), reason
+            assert a.logged_in_seconds < finished - started
+            assert 0 < a.occupancy < 100
+    finally:
+        await drop()
+    assert stack.returncode == 0
+
+
+#: Counted from the mix above.
+EXPECTED = {
+    "offered": 9,  # V M Q1 Q2 Q3 C S B O
+    "after_hours": 1, "event_info": 1,
+    "answered": 5, "quick_answered": 4,  # Q1 Q2 Q3 C
+    "abandoned": 2, "abandoned_in_queue": 1, "abandoned_in_menu": 1,
+    "overflow": 2, "voicemail": 1,
+    "dispositions": 5, "completed": 2, "handed_over": 0, "transferred": 1, "escalated": 1,
+    "other": 1, "complaints": 1,
+}
+RATES = {"answer_rate": 100 * 5 / 9, "quick_answer_rate": 80.0,
+         "first_contact_resolution": 50.0,  # 完了 2 / (answered 5 - その他 1)
+         "first_response_rate": 60.0,  # (完了 2 + 取次 0 + 転送 1) / 5
+         "transfer_rate": 20.0}
+
+
+def check_figures(figures: dict, congestion: float) -> None:
+    """``figures``: the report's summary (key -> value), over HTTP or computed."""
+    got = {key: figures[key] for key in EXPECTED}
+    assert got == EXPECTED
+    for key, rate in RATES.items():
+        assert figures[key] == pytest.approx(rate, abs=1e-9), key
+    assert figures["unanswered"] == 4
+    assert figures["escalation_count"] == 1 and figures["staffing_max"] == 1
+    # B waited in the queue from the end of the message until it hung up (~5 s)
+    assert 3.0 <= figures["abandoned_mean_wait"] <= 6.0
+    assert figures["aht"] == pytest.approx(2.0, abs=1.0)
+    assert figures["aht_completed"] == pytest.approx(2.0, abs=1.0)
