@@ -12,6 +12,7 @@ HTML, PNG for PDF. Japanese labels need a CJK font: Debian's fonts-noto-cjk (ins
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,9 +85,8 @@ def calls_chart(series: Series, title: str, words: dict[str, str], fmt: str = "s
                     va="center", fontsize=12, color="#555555")
         rate_ax = ax.twinx()
         rate_ax.spines["top"].set_visible(False)
-        points = [(i, r) for i, r in zip(x, rates) if r is not None]
-        if points:
-            rate_ax.plot([p[0] for p in points], [p[1] for p in points], color=RATE,
+        if any(r is not None for r in rates):  # broken where there was no call (NaN)
+            rate_ax.plot(x, [math.nan if r is None else r for r in rates], color=RATE,
                          marker="o", markersize=3, linewidth=1.5, label=words["answer_rate"])
         if target is not None:
             rate_ax.axhline(target, color=TARGET, linestyle="--", linewidth=0.9,

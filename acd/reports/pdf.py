@@ -177,8 +177,8 @@ def render_pdf(kpis: Kpis, lang: str = "ja",
         if table.key == "escalations":  # free text: wrapped
             text_rows = [[Paragraph(escape(_t(c)), st["cell"]) for c in row]
                          for row in text_rows]
-            widths = [30 * mm, 28 * mm, 22 * mm, 16 * mm, 18 * mm, 22 * mm, 24 * mm, 12 * mm,
-                      WIDTH - 172 * mm]
+            widths = [30 * mm, 28 * mm, 22 * mm, 16 * mm, 18 * mm, 27 * mm, 24 * mm, 12 * mm,
+                      WIDTH - 177 * mm]
         else:
             text_rows = [[_t(c) for c in row] for row in text_rows]
             widths = None
