@@ -3,6 +3,7 @@
     GET /api/reports/daily?date=2026-11-20
     GET /api/reports/weekly?week=2026-W47
     GET /api/reports/monthly?month=2026-11        (or date=2026-11-20: that day's month)
+    GET /api/reports/range?from=2026-11-01&to=2026-11-15   (to: inclusive)
         &format=csv|xlsx|html|pdf|json (default csv) &lang=ja|en &line=DID &queue=NAME
 
     GET /api/reports/files                        the scheduled reports written
@@ -58,10 +59,10 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     if (fmt not in FORMATS and fmt != "json") or lang not in ("ja", "en"):
         raise ApiError(422, "BAD_FORMAT",
                        "format must be csv, xlsx, html, pdf or json; lang ja or en")
-    raw = {"daily": q.get("date"), "weekly": q.get("week"),
+    raw = {"daily": q.get("date"), "weekly": q.get("week"), "range": q.get("from"),
            "monthly": q.get("month") or q.get("date")}[kind]
     try:
-        start, end = parse_period(kind, raw)
+        start, end = parse_period(kind, raw, q.get("to"))
     except ValueError as exc:
         raise ApiError(422, "BAD_PERIOD", str(exc)) from None
     known = request.app.get(KNOWN_LINES)
@@ -118,7 +119,7 @@ def setup_report_routes(app: web.Application, known_lines=None) -> None:
     so that a configured line without calls yet gives an empty report, not a 404."""
     if known_lines is not None:
         app[KNOWN_LINES] = known_lines
-    app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly}", get_report)
+    app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly|range}", get_report)
     app.router.add_get("/api/reports/files", list_report_files)
     app.router.add_get(r"/api/reports/files/{kind:daily|weekly|monthly}/{name}",
                        get_report_file)

@@ -47,6 +47,11 @@ async def test_http_reports(client):
     async with client.get("/api/reports/monthly?month=2026-11&format=json") as r:
         data = await r.json()
     assert data["figures"]["offered"] == 14 and data["figures"]["answered"] == 9
+    async with client.get("/api/reports/range?from=2026-11-19&to=2026-11-21&format=json") as r:
+        data = await r.json()
+    assert data["figures"]["offered"] == 14 and len(data["by_day"]) == 3
+    async with client.get("/api/reports/range?from=2026-11-19") as r:
+        assert r.status == 422 and (await r.json())["error_id"] == "BAD_PERIOD"
     async with client.get("/api/reports/daily?date=2026-10-01&format=html") as r:
         assert "着信なし" in await r.text()
     async with client.get("/api/reports/daily?date=2026-11-20&line=0570000000") as r:
