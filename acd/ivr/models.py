@@ -71,8 +71,10 @@ class Overflow(Strict):
 
 class Queue(Strict):
     name: str = Field(pattern=NAME, description="'general' is reserved by Asterisk")
-    strategy: Literal["longest_idle"] = Field(
-        default="longest_idle", description="the ready agent idle longest gets the next call")
+    strategy: Literal["longest_idle", "fewest_calls"] = Field(
+        default="longest_idle", description="longest_idle: the ready agent idle longest gets "
+        "the next call; fewest_calls: the ready agent with the fewest calls answered today "
+        "(ties: idle longest)")
     ring_timeout: int = Field(default=15, ge=5, le=120, description="seconds an agent rings "
                               "before the call moves on and the agent is marked missed")
     max_wait: int = Field(default=600, ge=10, le=7200, description="seconds a caller may wait")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
 from tests.support.event_log import load_events
+from tests.support.recordings import recording_rows, sealed_audio, wav_seconds_of
 from tests.support.sipp import (
     CARRIER_ADDRESS,
     SippAgent,
@@ -135,6 +136,18 @@ async def test_transfer_to_an_allowed_department_reaches_it_and_a_number_outside
         [("transfer", "shimin", "0570999001", "api")]
     ended = [e for e in events if e["kind"] == "AgentCallEnded"]
     assert ended and ended[0]["payload"]["reason"] == "transfer"
+    # The recording goes on after the transfer: it holds the department's audio too.
+    # (MixMonitor writes only while media flows; each SIPp party sends g711a.pcap's 7 s.)
+    await until(lambda: _sealed(database_url, uniqueid), 20, "the recording sealed")
+    seconds = wav_seconds_of(await sealed_audio(database_url, state_dir, uniqueid))
+    operator_leg = ended[0]["occurred_at"] - next(
+        e["occurred_at"] for e in events if e["kind"] == "AgentAnswered")
+    assert seconds >= min(operator_leg, 7.0) + 5.0, (seconds, operator_leg)
+
+
+async def _sealed(database_url: str, uniqueid: str) -> bool:
+    row = (await recording_rows(database_url)).get(uniqueid)
+    return row is not None and row["status"] == "sealed"
 
 
 async def test_three_way_hold_and_listen_whisper_barge(state_dir: Path):
