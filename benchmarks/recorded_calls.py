@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import numpy as np
 
 from tests.conftest import TEST_PORTS, stack_env
+from tests.support.recordings import seconds_and_rms
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -44,14 +42,6 @@ DID = "0570000123"
 TALK_SECONDS = 8.0
 MIN_AUDIO_SECONDS = 5.5
 RMS_FLOOR = 100.0
-
-
-def audio_of(data: bytes) -> tuple[float, float]:
-    with wave.open(io.BytesIO(data)) as wav:
-        frames = wav.readframes(wav.getnframes())
-        seconds = wav.getnframes() / wav.getframerate()
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
-    return seconds, float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
 async def recordings_of(stack: RunningStack, expected: int, timeout: float) -> list[dict]:
@@ -111,7 +101,7 @@ async def step(n: int, ramp: float, keep: bool) -> dict:
         async with aiohttp.ClientSession(base_url=stack.gateway) as http:
             for item in sealed:
                 async with http.get(item["audio_url"], headers=headers) as resp:
-                    seconds, rms = audio_of(await resp.read())
+                    seconds, rms = seconds_and_rms(await resp.read())
                 if seconds < MIN_AUDIO_SECONDS:
                     short.append(round(seconds, 2))
                 if rms < RMS_FLOOR:

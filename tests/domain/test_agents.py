@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from acd.domain.agents import (
+    RANK_SPAN,
     TRANSITIONS,
     AddMember,
     AgentProfile,
@@ -19,12 +20,10 @@ from acd.domain.agents import (
     Membership,
     OfferViolation,
     PauseMember,
-    RANK_SPAN,
     QueuePolicy,
     Rejected,
     RemoveMember,
     SetAway,
-    SetPenalty,
     SetReady,
     StateChanged,
     Status,

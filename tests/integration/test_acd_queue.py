@@ -14,11 +14,15 @@ from acd.adapters.db import call_records, make_engine
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.event_log import load_events
 from tests.support.recordings import sealed_audio, wav_seconds_of
+from tests.support.rtp_sniff import RtpSniffer, best_match, synthesized_prompt
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 SIP = TEST_PORTS["sip_port"]
+CONGESTION_TEXT = "ただいま混み合っております。そのままお待ちください。"  # fixture prompts
+PERIODIC_TEXT = "もうしばらくお待ちください。"
 
 
 async def records(url: str) -> dict[str, dict]:
@@ -29,15 +33,6 @@ async def records(url: str) -> dict[str, dict]:
     finally:
         await engine.dispose()
     return {r["caller"]: dict(r) for r in rows}
-
-
-async def until(check, timeout: float, what: str):
-    for _ in range(int(timeout / 0.2)):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def agent_state(stack: RunningStack, agent: str) -> dict:
@@ -130,16 +125,24 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
         port = free_udp_port()
         await register_agents(list(passwords.items()), SIP, {"3101": port}, sipp)
         await stack.api("POST", "/api/agents/3101/away", {"reason": "break"})
-        waiting = asyncio.create_task(run_callers(
-            "0570000300", SIP, 1, 1.0, sipp / "w", caller_start="0322220002",
-            hangup_after=25, max_seconds=60))
-        await asyncio.sleep(6)  # the first caller is in the queue (max 1 caller)
-        full = await run_callers("0570000300", SIP, 1, 1.0, sipp / "f",
-                                 caller_start="0322220003", hangup_after=10, max_seconds=40)
-        abandoning = await run_callers("0570000300", SIP, 1, 1.0, sipp / "x",
-                                       caller_start="0322220004", hangup_after=2,
-                                       max_seconds=30)
-        timed_out = await waiting
+        with RtpSniffer("127.0.0.2") as sniffer:  # what the waiting caller hears
+            waiting = asyncio.create_task(run_callers(
+                "0570000300", SIP, 1, 1.0, sipp / "w", caller_start="0322220002",
+                hangup_after=35, max_seconds=70))
+            await asyncio.sleep(6)  # the first caller is in the queue (max 1 caller)
+            waiting_port = sniffer.packets[0].dst_port
+            full = await run_callers("0570000300", SIP, 1, 1.0, sipp / "f",
+                                     caller_start="0322220003", hangup_after=10,
+                                     max_seconds=40)
+            abandoning = await run_callers("0570000300", SIP, 1, 1.0, sipp / "x",
+                                           caller_start="0322220004", hangup_after=2,
+                                           max_seconds=30)
+            timed_out = await waiting
+        heard = sniffer.audio(port=waiting_port)
+        congestion = best_match(heard, synthesized_prompt(state_dir, CONGESTION_TEXT))
+        periodic = best_match(heard, synthesized_prompt(state_dir, PERIODIC_TEXT))
+        print(f"\nwaiting caller heard: congestion {congestion:.3f}, periodic {periodic:.3f}")
+        assert congestion > 0.9 and periodic > 0.9, (congestion, periodic)
         for result in (full, abandoning, timed_out):
             assert result.successful == 1, result.describe()
         # only the first caller still spoke when the recording began (SIPp plays its 7 s
@@ -158,7 +161,7 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
     waited = got["0322220002"]
     assert (waited["outcome"], waited["overflow_reason"]) == ("overflow", "timeout")
     assert waited["congestion_seconds"] > 1
-    assert 9 <= waited["wait_seconds"] <= 12  # max_wait 10 s, congestion excluded
+    assert 17 <= waited["wait_seconds"] <= 20  # max_wait 18 s, congestion excluded
     assert (got["0322220003"]["outcome"], got["0322220003"]["overflow_reason"]) == \
         ("overflow", "full")
     # the message was sealed at rest once the call ended: no plain WAV is left

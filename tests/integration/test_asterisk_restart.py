@@ -20,16 +20,9 @@ from acd.settings import Settings
 from acd.stack import prepare
 from tests.conftest import FIXTURES, TEST_PORTS
 from tests.support.sipp import free_udp_port, register_agents, run_callers
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
-
-
-async def until(condition, timeout: float, what: str) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_controller_survives_an_asterisk_crash_and_resynchronises(

@@ -9,17 +9,14 @@ matches the talk time within 1 s and that is not silence. Runs on SQLite and on 
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from acd.adapters.db import call_events, call_records, make_engine
 from tests.conftest import TEST_PORTS, stack_env
-from tests.support.recordings import sealed_audio
+from tests.support.recordings import sealed_audio, seconds_and_rms
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -29,14 +26,6 @@ DID = "0570000123"
 AGENTS = ("1001", "1002")
 CALLS = 10
 TALK_SECONDS = 5.0
-
-
-def wav_seconds_and_rms(data: bytes) -> tuple[float, float]:
-    with wave.open(io.BytesIO(data)) as wav:
-        frames = wav.readframes(wav.getnframes())
-        seconds = wav.getnframes() / wav.getframerate()
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
-    return seconds, float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
 async def fetch(url: str, table):
@@ -96,7 +85,7 @@ async def test_ten_calls_over_two_agents_are_answered_recorded_and_logged(
         recording = Path(r["recording_file"])
         assert recording.is_relative_to(state_dir / "recordings")
         assert not recording.exists()  # sealed at rest once the call ended
-        seconds, rms = wav_seconds_and_rms(await sealed_audio(database_url, state_dir,
+        seconds, rms = seconds_and_rms(await sealed_audio(database_url, state_dir,
                                                               r["uniqueid"]))
         assert abs(seconds - r["talk_seconds"]) <= 1.0, (recording, seconds, r["talk_seconds"])
         assert rms > 100, f"{recording} is silence (RMS {rms:.0f})"

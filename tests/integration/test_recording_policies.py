@@ -20,20 +20,17 @@ Ports: the test ports (``MDG_PORT_BASE``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import json
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from acd.adapters.db import call_events, make_engine
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
-from tests.support.rtp_sniff import RtpSniffer, best_match
+from tests.support.recordings import seconds_and_rms
+from tests.support.rtp_sniff import RtpSniffer, best_match, synthesized_prompt
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -44,21 +41,6 @@ AGENT = "1001"
 TALK_SECONDS = 12.0
 NOTICE = "この通話は録音されます。"
 WHO = "山田 花子"
-
-
-def prompt_samples(state_dir: Path, text: str) -> np.ndarray:
-    key = hashlib.sha256(f"ja\0{text}".encode()).hexdigest()[:20]
-    with wave.open(str(state_dir / "sounds" / f"tts-ja-{key}.wav")) as wav:
-        assert wav.getframerate() == 8000
-        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float64)
-
-
-def seconds_and_rms(data: bytes) -> tuple[float, float]:
-    with wave.open(io.BytesIO(data)) as wav:
-        frames = wav.readframes(wav.getnframes())
-        seconds = wav.getnframes() / wav.getframerate()
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
-    return seconds, float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
 async def events_of(url: str, uniqueid: str) -> list[tuple[str, float, dict]]:
@@ -127,7 +109,7 @@ async def test_notice_before_answer_and_on_demand_recording(state_dir: Path):
         contact = {AGENT: free_udp_port()}
         await register_agents(list(passwords.items()), TEST_PORTS["sip_port"], contact,
                               sipp_dir)
-        notice = prompt_samples(state_dir, NOTICE)
+        notice = synthesized_prompt(state_dir, NOTICE)
         with RtpSniffer("127.0.0.2") as sniffer:
             async with SippAgent(AGENT, contact[AGENT], sipp_dir, talk_seconds=TALK_SECONDS,
                                  ring_seconds=1.0):

@@ -12,13 +12,9 @@ Ports: the test ports (``MDG_PORT_BASE`` moves them).
 from __future__ import annotations
 
 import asyncio
-import io
-import os
-import wave
 from pathlib import Path
 
 import aiohttp
-import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -26,6 +22,7 @@ from acd.adapters.db import make_engine
 from acd.adapters.recording_store import recordings
 from acd.recordings import Keyring, open_sealed
 from tests.conftest import TEST_PORTS, stack_env
+from tests.support.recordings import seconds_and_rms
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -44,14 +41,6 @@ def ports() -> dict[str, int]:
 
 def environment(state_dir: Path, database_url: str) -> dict[str, str]:
     return stack_env(state_dir, database_url)
-
-
-def seconds_and_rms(data: bytes) -> tuple[float, float]:
-    with wave.open(io.BytesIO(data)) as wav:
-        frames = wav.readframes(wav.getnframes())
-        seconds = wav.getnframes() / wav.getframerate()
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
-    return seconds, float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
 async def sealed_rows(url: str) -> list[dict]:

@@ -6,6 +6,7 @@ import io
 import wave
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 
 from acd.adapters.db import make_engine
@@ -38,3 +39,12 @@ async def sealed_audio(url: str, state_dir: Path, uniqueid: str) -> bytes:
 def wav_seconds_of(data: bytes) -> float:
     with wave.open(io.BytesIO(data)) as wav:
         return round(wav.getnframes() / wav.getframerate(), 3)
+
+
+def seconds_and_rms(data: bytes) -> tuple[float, float]:
+    """A WAV's length in seconds and the RMS of its 16-bit samples (0 for no samples)."""
+    with wave.open(io.BytesIO(data)) as wav:
+        frames = wav.readframes(wav.getnframes())
+        seconds = wav.getnframes() / wav.getframerate()
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    return seconds, float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0

@@ -11,11 +11,14 @@ the prompt was played (Asterisk only transcodes the 8 kHz prompt to A-law).
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import struct
 import threading
 import time
+import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -91,11 +94,13 @@ class RtpSniffer:
         header = 12 + 4 * (rtp[0] & 0x0F)
         return RtpPacket(time.time(), src_port, dst_port, ssrc, seq, bytes(rtp[header:]))
 
-    def audio(self, until: float | None = None, since: float | None = None) -> np.ndarray:
+    def audio(self, until: float | None = None, since: float | None = None,
+              port: int | None = None) -> np.ndarray:
         """The received audio (linear 16-bit samples) of the packets that passed between
-        ``since`` and ``until``, in arrival order."""
+        ``since`` and ``until`` (to media ``port`` only, if given), in arrival order."""
         chosen = [p.payload for p in self.packets
-                  if (until is None or p.at < until) and (since is None or p.at >= since)]
+                  if (until is None or p.at < until) and (since is None or p.at >= since)
+                  and (port is None or p.dst_port == port)]
         return alaw_decode(b"".join(chosen))
 
 
@@ -127,4 +132,12 @@ def best_match(heard: np.ndarray, prompt: np.ndarray) -> float:
     return float(np.max(np.abs(corr) / norm))
 
 
-__all__ = ["RtpPacket", "RtpSniffer", "alaw_decode", "best_match"]
+def synthesized_prompt(state_dir: Path, text: str, lang: str = "ja") -> np.ndarray:
+    """The samples of a prompt an `acd up` with ``state_dir`` synthesized from ``text``."""
+    key = hashlib.sha256(f"{lang}\0{text}".encode()).hexdigest()[:20]
+    with wave.open(str(state_dir / "sounds" / f"tts-{lang}-{key}.wav")) as wav:
+        assert wav.getframerate() == 8000
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float64)
+
+
+__all__ = ["RtpPacket", "RtpSniffer", "alaw_decode", "best_match", "synthesized_prompt"]
