@@ -49,6 +49,7 @@ from acd.ivr.models import Site
 from acd.migrate import upgrade
 from acd.prompts import PromptError, build_prompts
 from acd.reports.scheduler import ReportScheduler
+from acd.reports.targets import targets_for
 from acd.runtime import Controller
 from acd.secrets import SecretStore
 from acd.settings import Settings
@@ -287,9 +288,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
             tasks.create_task(event_lines.run(), name="event-lines")
-            tasks.create_task(ReportScheduler(engine, settings.reports_path,
-                                              settings.report_formats.split(",")).run(),
-                              name="reports")
+            tasks.create_task(ReportScheduler(
+                engine, settings.reports_path, settings.report_formats.split(","),
+                targets=lambda: targets_for(deployment.site)).run(), name="reports")
             stopper = tasks.create_task(stop.wait(), name="stop")
             await stopper
             raise _Stop

@@ -77,7 +77,7 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
     app[APPLY_ROSTER] = apply_roster
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
-    setup_report_routes(app)
+    setup_report_routes(app, site=site)
     setup_consoles(app, site, auth_policy)
     if apply_flows is not None:
         ivr_api.setup_routes(app, apply_flows)

@@ -10,7 +10,8 @@
     GET /api/reports/files/{daily|weekly|monthly}/{name}   one of them (download)
 
 Without a date the previous day / week / month (JST). CSV (UTF-8 with BOM), XLSX and PDF
-come as attachments; an unknown line or queue is 404 {error_id: LINE_UNKNOWN |
+come as attachments; the figures are judged against the line's targets (``targets:`` in
+the flows), else the site default (``report_targets:``); an unknown line or queue is 404 {error_id: LINE_UNKNOWN |
 QUEUE_UNKNOWN}; a malformed date 422 BAD_PERIOD. Supervisors, admins and viewers may read
 reports (and the API token); agents may not (403 FORBIDDEN).
 """
@@ -26,23 +27,28 @@ from aiohttp import web
 from acd.reports.cli import parse_period
 from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import JST, ReportError, compute_kpis
-from acd.reports.render import DEFAULT_TARGETS, SUMMARY, value
+from acd.reports.render import SUMMARY, judge, value
 from acd.reports.scheduler import find_file, list_files
+from acd.reports.targets import targets_for
 from agent_gateway.api import ROSTER, ApiError
 from agent_gateway.principal import require_role
 
 READERS = ("supervisor", "admin", "viewer")
 
 KNOWN_LINES = web.AppKey("report_known_lines", object)  # () -> (lines, queues) | None
+REPORT_SITE = web.AppKey("report_site", object)  # () -> Site | None: the targets
 #: Where the scheduled reports are written (acd/reports/scheduler.py); set by the stack.
 REPORTS_DIR = web.AppKey("reports_dir", Path)
 
 
 def _summary_json(kpis) -> dict:
+    targets = kpis.targets.rates
     return {"start": kpis.start.isoformat(), "end": kpis.end.isoformat(), "line": kpis.line,
             "queue": kpis.queue, "empty": kpis.empty,
             "figures": {key: value(kpis, key) for key, *_ in SUMMARY},
-            "targets": DEFAULT_TARGETS,
+            "targets": targets, "targets_source": kpis.targets.source,
+            "quick_answer_seconds": kpis.targets.quick_answer_seconds,
+            "met": {key: judge(value(kpis, key), target) for key, target in targets.items()},
             "by_day": {d.isoformat(): {"offered": f.offered, "answered": f.answered,
                                        "answer_rate": f.answer_rate}
                        for d, f in kpis.by_day.items()},
@@ -67,10 +73,13 @@ async def get_report(request: web.Request) -> web.StreamResponse:
         raise ApiError(422, "BAD_PERIOD", str(exc)) from None
     known = request.app.get(KNOWN_LINES)
     lines, queues = known() if callable(known) else (None, None)
+    site = request.app.get(REPORT_SITE)
+    line = q.get("line") or None
     try:
-        kpis = await compute_kpis(request.app[ROSTER].engine, start, end, q.get("line") or None,
+        kpis = await compute_kpis(request.app[ROSTER].engine, start, end, line,
                                   q.get("queue") or None, known_lines=lines,
-                                  known_queues=queues)
+                                  known_queues=queues,
+                                  targets=targets_for(site() if callable(site) else None, line))
     except ReportError as exc:
         status = 404 if exc.error_id.endswith("_UNKNOWN") else 422
         raise ApiError(status, exc.error_id, str(exc)) from None
@@ -114,15 +123,18 @@ async def get_report_file(request: web.Request) -> web.FileResponse:
         "Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def setup_report_routes(app: web.Application, known_lines=None) -> None:
+def setup_report_routes(app: web.Application, known_lines=None, site=None) -> None:
     """``known_lines``: optional ``() -> (set of DIDs, set of queue names)`` from the flows,
-    so that a configured line without calls yet gives an empty report, not a 404."""
+    so that a configured line without calls yet gives an empty report, not a 404;
+    ``site``: optional ``() -> Site`` (the flows now), whose targets the reports use."""
     if known_lines is not None:
         app[KNOWN_LINES] = known_lines
+    if site is not None:
+        app[REPORT_SITE] = site
     app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly|range}", get_report)
     app.router.add_get("/api/reports/files", list_report_files)
     app.router.add_get(r"/api/reports/files/{kind:daily|weekly|monthly}/{name}",
                        get_report_file)
 
 
-__all__ = ["REPORTS_DIR", "setup_report_routes"]
+__all__ = ["REPORTS_DIR", "REPORT_SITE", "setup_report_routes"]

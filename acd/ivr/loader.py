@@ -19,6 +19,7 @@ from acd.ivr.models import (
     Line,
     Prompt,
     Queue,
+    ReportTargets,
     Site,
     SiteFile,
 )
@@ -111,6 +112,8 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     flow_at: dict[str, FlowAt] = {}
     transfers: Transfers | None = None
     transfers_at: Position | None = None
+    report_targets: ReportTargets | None = None
+    report_targets_at: Position | None = None
     for doc, content in parsed:
         for name, flow in content.flows.items():
             where = doc.position_of(("flows", name), key=True)
@@ -127,6 +130,13 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                                 f"{transfers_at}); keep one list")
             else:
                 transfers, transfers_at = content.transfers, where
+        if content.report_targets is not None:
+            where = doc.position_of(("report_targets",), key=True)
+            if report_targets is not None:
+                problems.append(f"{where}: 'report_targets:' is defined twice (first at "
+                                f"{report_targets_at}); keep one")
+            else:
+                report_targets, report_targets_at = content.report_targets, where
         for index, queue in enumerate(content.queues):
             if queue.name in queues:
                 problems.append(f"{doc.position_of(('queues', index, 'name'))}: "
@@ -218,6 +228,7 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         flows=flows,
         transfers=transfers or Transfers(),
         categories=tuple(dict.fromkeys(c for _, content in parsed for c in content.categories)),
+        report_targets=report_targets,
     )
 
 

@@ -98,6 +98,23 @@ class Queue(Strict):
         return self
 
 
+class ReportTargets(Strict):
+    """The contract targets the KPI reports judge against (met / missed). Rates are
+    fractions (0.9 = 90 %); a key left out keeps the site default (``report_targets:``),
+    then the contract figure of ../shared/KPI.md."""
+
+    answer_rate: float | None = Field(default=None, ge=0, le=1, description="応答率, "
+                                      "e.g. 0.9")
+    quick_answer_rate: float | None = Field(default=None, ge=0, le=1, description="即応率: "
+                                            "answered within quick_answer_seconds / answered")
+    quick_answer_seconds: int | None = Field(default=None, ge=1, le=600, description="the "
+                                             "wait within which an answer is quick (10)")
+    first_contact_resolution: float | None = Field(default=None, ge=0, le=1,
+                                                   description="一次完結率, e.g. 0.4")
+    first_response_rate: float | None = Field(default=None, ge=0, le=1,
+                                              description="一次対応率, e.g. 0.95")
+
+
 class Line(Strict):
     did: str = Field(pattern=r"^[0-9]{4,15}$", description="the dialled number, digits only")
     name: str
@@ -130,6 +147,9 @@ class Line(Strict):
     year_end_prompt: str | None = Field(default=None, description="year-end closure")
     after_service_prompt: str | None = Field(default=None, description="the service period "
                                              "has ended (業務終了後)")
+    targets: ReportTargets | None = Field(default=None, description="the KPI targets this "
+                                          "line's reports judge against; default: the "
+                                          "site's report_targets")
 
     @model_validator(mode="after")
     def _queue_or_events(self) -> Line:
@@ -147,7 +167,7 @@ class Line(Strict):
         if "recording" in self.model_fields_set and self.recording != "off":
             raise ValueError("an event line is not recorded: remove 'recording' or set it "
                              "to 'off'")
-        for key in ("notice", "calendar", *CLOSED_PROMPT_KEYS.values()):
+        for key in ("notice", "calendar", "targets", *CLOSED_PROMPT_KEYS.values()):
             if getattr(self, key) is not None:
                 raise ValueError(f"'{key}' is not used on an event line; remove it")
         return self
@@ -193,6 +213,9 @@ class SiteFile(Strict):
                                         "operators may transfer calls")
     categories: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] = Field(
         default=[], description="inquiry categories operators choose in the disposition")
+    report_targets: ReportTargets | None = Field(
+        default=None, description="the KPI targets of the overall reports and of lines "
+        "without their own 'targets:'; default: the contract figures")
 
 
 class Site(Strict):
@@ -205,6 +228,7 @@ class Site(Strict):
     flows: dict[str, Flow] = {}
     transfers: Transfers = Transfers()
     categories: tuple[str, ...] = ()
+    report_targets: ReportTargets | None = None
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)

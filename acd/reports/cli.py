@@ -27,11 +27,13 @@ from acd.reports.kpi import (
     JST,
     Kpis,
     ReportError,
+    Targets,
     compute_kpis,
     day_range,
     month_range,
     week_range,
 )
+from acd.reports.targets import targets_for
 
 
 def _safe(url: str) -> str:
@@ -75,13 +77,20 @@ def parse_period(kind: str, value: str | None, until: str | None = None
     raise ValueError(f"unknown report {kind!r}")
 
 
-def configured(settings) -> tuple[set[str] | None, set[str] | None]:
-    """Lines (DIDs) and queues of the flows, or (None, None) when they cannot be read."""
+def flows_site(settings):
+    """The flows (:class:`~acd.ivr.models.Site`), or None when they cannot be read."""
     from acd.ivr.loader import FlowError, load_site
 
     try:
-        site = load_site(settings.flows_dir)
+        return load_site(settings.flows_dir)
     except (FlowError, OSError, ValueError):  # the report works from the database alone
+        return None
+
+
+def configured(settings, site=None) -> tuple[set[str] | None, set[str] | None]:
+    """Lines (DIDs) and queues of the flows, or (None, None) when they cannot be read."""
+    site = site or flows_site(settings)
+    if site is None:
         return None, None
     return {line.did for line in site.lines}, {queue.name for queue in site.queues}
 
@@ -91,13 +100,14 @@ def render(kpis: Kpis, fmt: str, lang: str) -> bytes:
 
 
 async def make_report(url: str, start: datetime, end: datetime, line: str | None,
-                      queue: str | None, known_lines=None, known_queues=None) -> Kpis:
+                      queue: str | None, known_lines=None, known_queues=None,
+                      targets: Targets | None = None) -> Kpis:
     from acd.adapters.db import make_engine
 
     engine = make_engine(url)
     try:
         return await compute_kpis(engine, start, end, line, queue, known_lines=known_lines,
-                                  known_queues=known_queues)
+                                  known_queues=known_queues, targets=targets)
     finally:
         await engine.dispose()
 
@@ -115,10 +125,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"acd: error: {exc}", file=sys.stderr)
         return 1
     settings = Settings()
-    lines, queues = configured(settings)
+    site = flows_site(settings)
+    lines, queues = configured(settings, site)
     try:
         kpis = asyncio.run(make_report(settings.resolved_database_url, start, end, args.line,
-                                       args.queue, lines, queues))
+                                       args.queue, lines, queues,
+                                       targets_for(site, args.line)))
     except ReportError as exc:
         print(f"acd: error: {exc}", file=sys.stderr)
         return 1
@@ -156,7 +168,8 @@ def cmd_run_schedule(args: argparse.Namespace) -> int:
         engine = make_engine(settings.resolved_database_url)
         try:
             scheduler = ReportScheduler(engine, settings.reports_path,
-                                        settings.report_formats.split(","))
+                                        settings.report_formats.split(","),
+                                        targets=lambda: targets_for(flows_site(settings)))
             if args.now:
                 return await scheduler.run_once()
             await scheduler.run()

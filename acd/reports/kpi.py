@@ -77,6 +77,28 @@ class UnknownQueueError(ReportError):
                          "the flows and never a call in it)")
 
 
+@dataclass(frozen=True)
+class Targets:
+    """What a report judges its figures against (met: figure ≥ target): rates in percent,
+    and the wait within which an answer counts as quick. ``source`` says whose they are:
+    ``line`` (the line's ``targets:``), ``site`` (``report_targets:``) or ``default`` (the
+    contract figures of KPI.md); acd/reports/targets.py reads them from the flows."""
+
+    answer_rate: float = 90.0
+    quick_answer_rate: float = 90.0
+    first_contact_resolution: float = 40.0
+    first_response_rate: float = 95.0
+    quick_answer_seconds: int = QUICK_ANSWER_SECONDS
+    source: str = "default"
+
+    RATES = ("answer_rate", "quick_answer_rate", "first_contact_resolution",
+             "first_response_rate")
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {key: getattr(self, key) for key in self.RATES}
+
+
 def _pct(numerator: int, denominator: int) -> float | None:
     return None if denominator <= 0 else 100.0 * numerator / denominator
 
@@ -235,6 +257,7 @@ class Kpis:
     staffing: Staffing
     staffing_by_hour: dict[int, Staffing]
     agents: dict[str, AgentFigures]
+    targets: Targets = field(default_factory=Targets)
     generated_at: datetime = field(default_factory=lambda: datetime.now(JST))
 
     @property
@@ -345,7 +368,8 @@ FIGURE_COLUMNS = [f.name for f in fields(Figures)]
 DISPOSITIONS_AT = FIGURE_COLUMNS.index("dispositions")
 
 
-def _figures_query(start: float, end: float, line: str | None, queue: str | None):
+def _figures_query(start: float, end: float, line: str | None, queue: str | None,
+                   quick_seconds: float = QUICK_ANSWER_SECONDS):
     r = call_records
     d, joined = _latest_disposition_join(r, start)
     outcome, wait, talk = r.c.outcome, r.c.wait_seconds, r.c.talk_seconds
@@ -358,7 +382,7 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
         "after_hours": _count_if(outcome == "after_hours"),
         "event_info": _count_if(outcome == "event_info"),
         "answered": _count_if(answered),
-        "quick_answered": _count_if(and_(answered, wait <= QUICK_ANSWER_SECONDS)),
+        "quick_answered": _count_if(and_(answered, wait <= quick_seconds)),
         "abandoned": _count_if(abandoned),
         "abandoned_in_queue": _count_if(and_(abandoned, r.c.queue_joined_at.is_not(None))),
         "abandoned_wait_sum": _sum_if(abandoned, wait),
@@ -471,12 +495,15 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
                        line: str | None = None, queue: str | None = None, *,
                        known_lines: Collection[str] | None = None,
                        known_queues: Collection[str] | None = None,
-                       now: float | None = None) -> Kpis:
+                       now: float | None = None, targets: Targets | None = None) -> Kpis:
     """Every KPI of [start, end) (naive datetimes are JST) for a line and/or queue, or all.
 
     ``known_lines``/``known_queues`` (e.g. from the flows) let a configured line without any
-    call yet give an empty report instead of :class:`UnknownLineError`.
+    call yet give an empty report instead of :class:`UnknownLineError`. ``targets``: what
+    the report judges against (default: the contract figures); its quick-answer seconds
+    count the quick answers.
     """
+    targets = targets or Targets()
     start, end = as_jst(start), as_jst(end)
     if end <= start:
         raise ReportError("BAD_RANGE", f"the range ends ({end}) before it starts ({start})")
@@ -504,7 +531,7 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
     state_end = min(t1, max(now, t0))
     figure_rows, agent_call_rows, escalation_rows, time_rows, session_rows = \
         await asyncio.gather(
-            rows(_figures_query(t0, t1, line, queue)),
+            rows(_figures_query(t0, t1, line, queue, targets.quick_answer_seconds)),
             rows(_agent_calls_query(t0, t1, line, queue)),
             rows(_escalations_query(t0, t1, line, queue)),
             rows(_agent_time_query(t0, state_end)) if state_end > t0 else nothing(),
@@ -585,7 +612,7 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
 
     return Kpis(start, end, line, queue, overall, by_day, by_hour, dict(sorted(by_line.items())),
                 dict(sorted(by_queue.items())), by_category, escalations, staffing,
-                staffing_by_hour, agents)
+                staffing_by_hour, agents, targets)
 
 
 __all__ = [
@@ -596,6 +623,7 @@ __all__ = [
     "Kpis",
     "ReportError",
     "Staffing",
+    "Targets",
     "UnknownLineError",
     "UnknownQueueError",
     "compute_kpis",

@@ -35,7 +35,6 @@ from reportlab.platypus import (
 
 from acd.reports.kpi import Kpis
 from acd.reports.render import (
-    DEFAULT_TARGETS,
     WORDS,
     charts,
     report_tables,
@@ -121,19 +120,19 @@ def render_pdf(kpis: Kpis, lang: str = "ja",
                targets: Mapping[str, float] | None = None) -> bytes:
     font = _font()
     st = _styles(font)
-    s = sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets, percent=True)
+    s = sections(kpis, lang, targets, percent=True)
     title = _t(f"{s['title']}　{s['period_title']}")
     story: list = [Paragraph(escape(title), st["title"]), Paragraph(escape(_t(
         f"{_w('period', lang)}: {s['period'][0]} – {s['period'][1]}　"
         f"{_w('line', lang)}: {s['line']}　{_w('queue', lang)}: {s['queue']}　"
-        f"{_w('generated', lang)}: {s['generated']}")), st["meta"]), Spacer(1, 4 * mm)]
+        f"{_w('generated', lang)}: {s['generated']}　{s['targets']}")), st["meta"]),
+        Spacer(1, 4 * mm)]
     if kpis.empty:
         story.append(Paragraph(escape(f"{_w('no_calls', lang)}: {_w('no_calls_text', lang)}"),
                                st["nocalls"]))
 
     # the summary in two columns of figures, side by side
-    rows = summary_rows(kpis, lang, DEFAULT_TARGETS if targets is None else targets,
-                        percent=True)
+    rows = summary_rows(kpis, lang, targets, percent=True)
     head = [_w("figure", lang), _w("value", lang), _w("target", lang), _w("judgement", lang)]
     # calls on the left, dispositions and agents on the right
     split = next((i for i, item in enumerate(rows) if item["key"] == "dispositions"),
@@ -163,7 +162,7 @@ def render_pdf(kpis: Kpis, lang: str = "ja",
     story.append(summary)
 
     chart_width = WIDTH * 0.92
-    for caption, png in charts(kpis, lang, "png", width=11.0):
+    for caption, png in charts(kpis, lang, "png", width=11.0, targets=targets):
         image = Image(io.BytesIO(png))
         scale = chart_width / image.imageWidth
         image.drawWidth, image.drawHeight = chart_width, image.imageHeight * scale

@@ -1,6 +1,7 @@
 """KPI reports as CSV (UTF-8 with BOM, opens in Japanese Excel) and HTML, Japanese labels
 by default, English with ``lang="en"``. Targets are shown next to their figure with
-met / missed (達成 / 未達); a report without any call says so (着信なし / no calls)."""
+met / missed (達成 / 未達), and whose targets they are (the line's, the site default or the
+contract figures: ``kpis.targets``); a report without any call says so (着信なし / no calls)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from acd.domain.agents import STANDARD_AWAY_REASONS
-from acd.reports.kpi import JST, Figures, Kpis
+from acd.reports.kpi import JST, QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
 
 #: The contract targets (KPI.md): figure ≥ target, in percent.
-DEFAULT_TARGETS: dict[str, float] = {"answer_rate": 90.0, "quick_answer_rate": 90.0,
-                                     "first_contact_resolution": 40.0,
-                                     "first_response_rate": 95.0}
+DEFAULT_TARGETS: dict[str, float] = Targets().rates
 
 # key, 日本語, English, kind (count | pct | sec | num)
 SUMMARY = [
@@ -39,7 +38,7 @@ SUMMARY = [
     ("after_hours", "時間外着信", "After-hours calls", "count"),
     ("event_info", "イベント案内回線着信（別計上）", "Event-information line calls (apart)",
      "count"),
-    ("quick_answered", "10秒以内応答件数", "Answered within 10 s", "count"),
+    ("quick_answered", "{seconds}秒以内応答件数", "Answered within {seconds} s", "count"),
     ("quick_answer_rate", "即応率", "Quick-answer rate", "pct"),
     ("dispositions", "対応記録件数", "Dispositions", "count"),
     ("completed", "完了", "Completed", "count"),
@@ -105,6 +104,13 @@ WORDS = {
     "chart_day": ("日別 着信件数・応答率", "Calls and answer rate by day"),
     "charts": ("グラフ", "Charts"), "page": ("ページ", "Page"),
     "summary": ("概要", "Summary"), "no_rows": ("該当なし", "none"),
+    "targets_used": ("目標値", "Targets"),
+    "targets_line": ("回線 {line} の設定（targets）", "line {line}'s own (targets)"),
+    "targets_site": ("サイト既定値（report_targets）", "the site default (report_targets)"),
+    "targets_site_line": ("サイト既定値（report_targets。回線 {line} に targets の設定なし）",
+                          "the site default (report_targets; line {line} has no targets)"),
+    "targets_default": ("契約の標準値（report_targets の設定なし）",
+                        "the contract figures (no report_targets configured)"),
 }
 
 
@@ -113,9 +119,18 @@ def _w(key: str, lang: str) -> str:
     return en if lang == "en" else ja
 
 
-def label(key: str, lang: str) -> str:
+def label(key: str, lang: str, quick_seconds: int = QUICK_ANSWER_SECONDS) -> str:
     ja, en = LABELS[key]
-    return en if lang == "en" else ja
+    return (en if lang == "en" else ja).format(seconds=quick_seconds)
+
+
+def targets_text(kpis: Kpis, lang: str) -> str:
+    """Whose targets the report judges against, e.g. 目標値: 回線 0570000123 の設定."""
+    source = kpis.targets.source
+    if source == "site" and kpis.line:
+        source = "site_line"
+    return f"{_w('targets_used', lang)}: " + _w(f"targets_{source}", lang).format(
+        line=kpis.line)
 
 
 def value(kpis: Kpis, key: str) -> Any:
@@ -258,14 +273,16 @@ def report_tables(kpis: Kpis, lang: str) -> list[Table]:
     ]
 
 
-def summary_rows(kpis: Kpis, lang: str, targets: Mapping[str, float],
+def summary_rows(kpis: Kpis, lang: str, targets: Mapping[str, float] | None = None,
                  percent: bool = False) -> list[dict[str, Any]]:
+    targets = kpis.targets.rates if targets is None else targets
     rows = []
     for key, *_ in SUMMARY:
         v = value(kpis, key)
         target = targets.get(key)
         ok = judge(v, target)
-        rows.append({"key": key, "label": label(key, lang), "raw": v, "kind": KINDS[key],
+        rows.append({"key": key, "label": label(key, lang, kpis.targets.quick_answer_seconds),
+                     "raw": v, "kind": KINDS[key],
                      "value": fmt(v, KINDS[key], percent=percent), "target_value": target,
                      "target": f"≥ {target:g}%" if target is not None else "",
                      "met": ok, "judgement": "" if ok is None else
@@ -280,14 +297,14 @@ def chart_words(lang: str) -> dict[str, str]:
             "none": _w("uncategorised", lang)}
 
 
-def charts(kpis: Kpis, lang: str, fmt_: str = "svg", width: float = 9.0
-           ) -> list[tuple[str, bytes]]:
+def charts(kpis: Kpis, lang: str, fmt_: str = "svg", width: float = 9.0,
+           targets: Mapping[str, float] | None = None) -> list[tuple[str, bytes]]:
     """(caption, image) of the report's charts: by hour, by day (ranges over one day),
-    by category."""
+    by category; the answer-rate target (``targets``, default the report's) dashed."""
     from acd.reports.charts import Series, calls_chart, category_chart
 
     words = chart_words(lang)
-    target = DEFAULT_TARGETS.get("answer_rate")
+    target = (kpis.targets.rates if targets is None else targets).get("answer_rate")
     hours = Series([f"{h}" for h in kpis.by_hour], [f.offered for f in kpis.by_hour.values()],
                    [f.answered for f in kpis.by_hour.values()])
     result = [(_w("chart_hour", lang), calls_chart(hours, _w("chart_hour", lang), words, fmt_,
@@ -306,14 +323,17 @@ def charts(kpis: Kpis, lang: str, fmt_: str = "svg", width: float = 9.0
     return result
 
 
-def sections(kpis: Kpis, lang: str, targets: Mapping[str, float],
-              percent: bool = False) -> dict[str, Any]:
-    """Everything a report shows, as strings, shared by CSV, HTML and PDF."""
+def sections(kpis: Kpis, lang: str, targets: Mapping[str, float] | None = None,
+             percent: bool = False) -> dict[str, Any]:
+    """Everything a report shows, as strings, shared by CSV, HTML and PDF; ``targets``
+    default to the report's own (``kpis.targets``)."""
+    targets = kpis.targets.rates if targets is None else targets
     return {
         "lang": lang, "title": _w("title", lang), "period": _period(kpis),
         "period_title": period_title(kpis, lang),
         "line": kpis.line or _w("all", lang), "queue": kpis.queue or _w("all", lang),
         "generated": kpis.generated_at.astimezone(JST).strftime("%Y-%m-%d %H:%M JST"),
+        "targets": targets_text(kpis, lang),
         "empty": kpis.empty, "summary": summary_rows(kpis, lang, targets, percent),
         "tables": [(t.title, t.head, t.text_rows(lang, percent))
                    for t in report_tables(kpis, lang)],
@@ -324,7 +344,7 @@ def sections(kpis: Kpis, lang: str, targets: Mapping[str, float],
 
 def render_csv(kpis: Kpis, lang: str = "ja",
                targets: Mapping[str, float] | None = None) -> bytes:
-    s = sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets)
+    s = sections(kpis, lang, targets)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([s["title"]])
@@ -332,6 +352,7 @@ def render_csv(kpis: Kpis, lang: str = "ja",
     w.writerow([_w("line", lang), s["line"]])
     w.writerow([_w("queue", lang), s["queue"]])
     w.writerow([_w("generated", lang), s["generated"]])
+    w.writerow([_w("targets_used", lang), s["targets"].split(": ", 1)[1]])
     if s["empty"]:
         w.writerow([_w("no_calls", lang), _w("no_calls_text", lang)])
     w.writerow([])
@@ -375,7 +396,8 @@ tr:nth-child(even) td{background:#fafafa}
 <h1>{{ title }}<small>{{ period_title }}</small></h1>
 <p class="meta"><span>{{ w("period") }}: {{ period[0] }} – {{ period[1] }}</span>
 <span>{{ w("line") }}: {{ line }}</span><span>{{ w("queue") }}: {{ queue }}</span>
-<span>{{ w("generated") }}: {{ generated }}</span></p>
+<span>{{ w("generated") }}: {{ generated }}</span>
+<span id="targets-used">{{ targets }}</span></p>
 {% if empty %}<p class="nocalls" id="no-calls">{{ w("no_calls") }}: {{ w("no_calls_text") }}</p>{% endif %}
 <table id="summary"><tr><th>{{ w("figure") }}</th><th>{{ w("value") }}</th>
 <th>{{ w("target") }}</th><th>{{ w("judgement") }}</th></tr>
@@ -404,11 +426,12 @@ def _inline_svg(data: bytes) -> Markup:
 
 def render_html(kpis: Kpis, lang: str = "ja",
                 targets: Mapping[str, float] | None = None, with_charts: bool = True) -> bytes:
-    s = sections(kpis, lang, DEFAULT_TARGETS if targets is None else targets, percent=True)
-    s["charts"] = [(caption, _inline_svg(svg)) for caption, svg in charts(kpis, lang, "svg")] \
+    s = sections(kpis, lang, targets, percent=True)
+    s["charts"] = [(caption, _inline_svg(svg))
+                   for caption, svg in charts(kpis, lang, "svg", targets=targets)] \
         if with_charts else []
     return _template.render(**s).encode("utf-8")
 
 
 __all__ = ["DEFAULT_TARGETS", "Table", "charts", "render_csv", "render_html", "report_tables",
-           "summary_rows"]
+           "summary_rows", "targets_text"]

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db import call_records
 from acd.reports.formats import FORMATS, render_report
-from acd.reports.kpi import JST, compute_kpis
+from acd.reports.kpi import JST, Targets, compute_kpis
 from acd.reports.schedule import KINDS, Due, due_reports, next_due_at
 
 log = structlog.get_logger(__name__)
@@ -90,7 +90,9 @@ def find_file(directory: Path, kind: str, name: str) -> Path | None:
 class ReportScheduler:
     def __init__(self, engine: AsyncEngine, directory: Path,
                  formats: Sequence[str] = ("pdf", "xlsx"), lang: str = "ja",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 targets: Callable[[], Targets] = Targets) -> None:
+        """``targets``: the site default targets now (the reports are overall ones)."""
         unknown = [f for f in formats if f not in FORMATS]
         if unknown or not formats:
             raise ValueError(f"report formats {unknown or formats!r}: use {', '.join(FORMATS)}")
@@ -99,6 +101,7 @@ class ReportScheduler:
         self._formats = tuple(formats)
         self._lang = lang
         self._clock = clock
+        self._targets = targets
 
     def done(self) -> set[str]:
         """Names of the reports whose every format is written."""
@@ -133,7 +136,7 @@ class ReportScheduler:
 
     async def write(self, due: Due) -> list[Path]:
         kpis = await compute_kpis(self._engine, due.start, due.end,
-                                  now=self._clock())
+                                  now=self._clock(), targets=self._targets())
         folder = self._dir / due.kind
         folder.mkdir(parents=True, exist_ok=True)
         paths = []

@@ -15,12 +15,12 @@ from openpyxl.utils import get_column_letter
 
 from acd.reports.kpi import Kpis
 from acd.reports.render import (
-    DEFAULT_TARGETS,
     WORDS,
     day_label,
     period_title,
     report_tables,
     summary_rows,
+    targets_text,
 )
 
 FORMATS = {"count": "#,##0", "pct": "0.0%", "sec": "0.0", "num": "0.00", "dur": "[h]:mm:ss",
@@ -69,7 +69,7 @@ def _widths(ws, head: list[str], minimum: int = 8) -> None:
 
 def render_xlsx(kpis: Kpis, lang: str = "ja",
                 targets: Mapping[str, float] | None = None) -> bytes:
-    targets = DEFAULT_TARGETS if targets is None else targets
+    targets = kpis.targets.rates if targets is None else targets
     wb = Workbook()
     ws = wb.active
     ws.title = _sheet_title(_w("summary", lang))
@@ -79,7 +79,8 @@ def render_xlsx(kpis: Kpis, lang: str = "ja",
     meta = [(_w("period", lang), f"{start} – {end}"),
             (_w("line", lang), kpis.line or _w("all", lang)),
             (_w("queue", lang), kpis.queue or _w("all", lang)),
-            (_w("generated", lang), kpis.generated_at.strftime("%Y-%m-%d %H:%M JST"))]
+            (_w("generated", lang), kpis.generated_at.strftime("%Y-%m-%d %H:%M JST")),
+            tuple(targets_text(kpis, lang).split(": ", 1))]
     if kpis.empty:
         meta.append((_w("no_calls", lang), _w("no_calls_text", lang)))
     for i, (key, text) in enumerate(meta, 2):
@@ -97,7 +98,8 @@ def render_xlsx(kpis: Kpis, lang: str = "ja",
         cell.number_format, cell.border = FORMATS.get(item["kind"], "General"), BOX
         target = ws.cell(row, 3, None if item["target_value"] is None
                          else item["target_value"] / 100.0)
-        target.number_format, target.border = '"≥ "0%', BOX
+        whole = item["target_value"] is None or float(item["target_value"]).is_integer()
+        target.number_format, target.border = '"≥ "0%' if whole else '"≥ "0.0%', BOX
         judged = ws.cell(row, 4, item["judgement"] or None)
         judged.border, judged.alignment = BOX, Alignment(horizontal="center")
         if item["met"] is not None:
