@@ -3,17 +3,27 @@ socket (/ws). Which role reaches which is in agent_gateway.access."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+
 from aiohttp import web
 
 from acd.domain.agents import OUTCOMES, STANDARD_AWAY_REASONS
+from acd.reports.kpi import JST
+from acd.reports.scheduler import list_files
 from agent_gateway.api import CONTROLLER
 from agent_gateway.auth import SESSION_KEY, SESSIONS, USERS
 from agent_gateway.console_data import ConsoleData, state_json
 from agent_gateway.live import LiveHub
 from agent_gateway.render import page
+from agent_gateway.reports_api import REPORTS_DIR
 
 CONSOLE_DATA = web.AppKey("console_data", ConsoleData)
 LIVE = web.AppKey("live_hub", LiveHub)
+
+#: The scheduled report files a console lists (the newest first; all of them are in
+#: GET /api/reports/files).
+REPORT_FILES_SHOWN = 60
 
 OUTCOME_KEYS = dict(zip(OUTCOMES, ("out_done", "out_handed", "out_transferred",
                                    "out_escalated", "out_other"), strict=True))
@@ -30,6 +40,22 @@ def _departments(data: ConsoleData) -> list[str]:
     return sorted(transfers.departments) if transfers else []
 
 
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 * 1024 \
+        else f"{n / 1024 / 1024:.1f} MB"
+
+
+async def _report_files(request: web.Request) -> dict:
+    """The scheduled report files (acd/reports/scheduler.py) for the 帳票 section."""
+    directory = request.app.get(REPORTS_DIR)
+    files = await asyncio.to_thread(list_files, directory) if directory is not None else []
+    return {"report_files": [
+        {"kind": f.kind, "period": f.period, "format": f.format.upper(), "size": _size(f.size),
+         "written_at": datetime.fromtimestamp(f.written_at, JST).strftime("%Y-%m-%d %H:%M"),
+         "url": f"/api/reports/files/{f.kind}/{f.name}", "name": f.name}
+        for f in files[:REPORT_FILES_SHOWN]], "report_files_total": len(files)}
+
+
 async def agent_page(request: web.Request) -> web.Response:
     data = request.app[CONSOLE_DATA]
     site = data.site()
@@ -43,11 +69,11 @@ async def supervisor_page(request: web.Request) -> web.Response:
     users = [u.id for u in await request.app[USERS].all()
              if u.enabled and u.role in ("supervisor", "admin", "viewer")]
     return page(request, "supervisor.html", away_reasons=_away_reasons(data),
-                assignees=users)
+                assignees=users, **await _report_files(request))
 
 
 async def viewer_page(request: web.Request) -> web.Response:
-    return page(request, "viewer.html")
+    return page(request, "viewer.html", **await _report_files(request))
 
 
 async def console_me(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ from acd.migrate import upgrade
 from acd.runtime import Controller
 from agent_gateway.app import create_app
 from agent_gateway.auth import USERS
+from agent_gateway.reports_api import REPORTS_DIR
 
 FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "console_flows"
 TOKEN = "test-api-token"
@@ -45,6 +46,7 @@ class Gateway:
         self.state_dir = state_dir
         self.policy = policy or AuthPolicy()
         self.site = load_site(FLOWS)
+        self.reports_dir = state_dir / "reports"  # where the scheduled reports are written
 
     async def __aenter__(self) -> Self:
         await upgrade(self.url)
@@ -62,6 +64,7 @@ class Gateway:
 
         self.app = create_app(self.controller, self.roster, TOKEN, nothing,
                               site=lambda: self.site, auth_policy=self.policy)
+        self.app[REPORTS_DIR] = self.reports_dir
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

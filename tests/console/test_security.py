@@ -299,3 +299,48 @@ async def test_a_pop_survives_a_gateway_that_did_not_see_the_call_ring(gateway):
         _status, me = await a.request("GET", "/api/console/me")
         assert (me["pending"]["uniqueid"], me["pending"]["caller"], me["pending"]["answered"]) \
             == ("u-r", "0312349999", True)
+
+
+async def test_the_report_files_are_listed_on_the_consoles_for_readers_only(gateway):
+    from datetime import date, datetime, timedelta
+
+    from acd.reports.kpi import JST, day_range
+    from acd.reports.schedule import Due
+    from acd.reports.scheduler import ReportScheduler
+
+    start, end = day_range(date(2026, 11, 20))
+    written = await ReportScheduler(gateway.engine, gateway.reports_dir, ("csv",)).write(
+        Due("daily", start, end, end + timedelta(hours=9, minutes=30)))
+    assert [p.name for p in written] == ["kpi-daily-2026-11-20.csv"]
+    size = written[0].stat().st_size
+    written_at = datetime.fromtimestamp(written[0].stat().st_mtime, JST).strftime(
+        "%Y-%m-%d %H:%M")
+    link = "/api/reports/files/daily/kpi-daily-2026-11-20.csv"
+    async with gateway.browser() as v, gateway.browser() as s, gateway.browser() as a:
+        await v.sign_in("city")
+        await s.sign_in("suzuki")
+        await a.sign_in("yamada")
+        status, text = await v.request("GET", "/viewer")
+        assert status == 200 and '<section class="card" id="report-files">' in text
+        assert "<h2>帳票</h2>" in text and "<th>対象期間</th>" in text
+        assert 1024 < size < 1024 * 1024
+        assert (f"<tr><td>日報</td><td>2026-11-20</td><td>CSV</td><td>{size / 1024:.1f} KB</td>"
+                in text)
+        assert f"<td>{written_at}</td>" in text
+        assert f'<a href="{link}" download="kpi-daily-2026-11-20.csv">' in text
+        status, text = await s.request("GET", "/supervisor?lang=en")
+        assert status == 200 and "<h2>Report files</h2>" in text
+        assert "<tr><td>Daily</td><td>2026-11-20</td><td>CSV</td>" in text and link in text
+        async with v.http.get(f"{gateway.base}{link}") as resp:  # the link downloads it
+            assert resp.status == 200
+            assert resp.headers["Content-Disposition"] == \
+                'attachment; filename="kpi-daily-2026-11-20.csv"'
+            body = await resp.read()
+        assert body == written[0].read_bytes() and "着信なし".encode() in body
+        assert (await a.request("GET", link))[0] == 403
+        assert (await a.request("GET", "/viewer"))[0] == 403
+    written[0].unlink()  # none left: the section says so
+    async with gateway.browser() as v:
+        await v.sign_in("city")
+        _status, text = await v.request("GET", "/viewer")
+        assert "作成済みの帳票はまだありません。" in text and link not in text
