@@ -130,7 +130,9 @@ async def test_congestion_overflow_voicemail_busy_no_agents_and_abandon(state_di
                 "0570000300", SIP, 1, 1.0, sipp / "w", caller_start="0322220002",
                 hangup_after=35, max_seconds=70))
             await asyncio.sleep(6)  # the first caller is in the queue (max 1 caller)
-            waiting_port = sniffer.packets[0].dst_port
+            # this stack's audio comes from its RTP ports (other stacks may be running)
+            waiting_port = next(p.dst_port for p in sniffer.packets
+                                if TEST_PORTS["rtp_start"] <= p.src_port <= TEST_PORTS["rtp_end"])
             full = await run_callers("0570000300", SIP, 1, 1.0, sipp / "f",
                                      caller_start="0322220003", hangup_after=10,
                                      max_seconds=40)
