@@ -77,7 +77,8 @@ def create_app(controller: Controller, roster: Roster, api_token: str,
     app[APPLY_ROSTER] = apply_roster
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
-    setup_report_routes(app, site=site)
+    setup_report_routes(app, site=site, known_lines=None if site is None else (
+        lambda: ({line.did for line in site().lines}, {q.name for q in site().queues})))
     setup_consoles(app, site, auth_policy)
     if apply_flows is not None:
         ivr_api.setup_routes(app, apply_flows)

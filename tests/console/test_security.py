@@ -344,3 +344,17 @@ async def test_the_report_files_are_listed_on_the_consoles_for_readers_only(gate
         await v.sign_in("city")
         _status, text = await v.request("GET", "/viewer")
         assert "作成済みの帳票はまだありません。" in text and link not in text
+
+
+async def test_a_configured_line_without_calls_gets_an_empty_report_and_an_unknown_one_404(
+        gateway):
+    async with gateway.browser() as v:
+        await v.sign_in("city")
+        status, body = await v.request(
+            "GET", "/api/reports/daily?date=2026-11-20&line=0570000700&format=json")
+        assert status == 200, body
+        assert (body["empty"], body["figures"]["offered"], body["line"]) == \
+            (True, 0, "0570000700")
+        status, body = await v.request(
+            "GET", "/api/reports/daily?date=2026-11-20&line=0570999999&format=json")
+        assert (status, body["error_id"]) == (404, "LINE_UNKNOWN"), body
