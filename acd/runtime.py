@@ -241,6 +241,8 @@ class Controller:
                 case call_tracker.SaveCallRecord(record=record):
                     if record.voicemail_file:
                         record = await self._save_voicemail(record)
+                    if record.recording_file and record.answered_at is None:
+                        record = _without_empty_recording(record)
                     await self._db.save_record(record)
                     log.info("call.recorded", uniqueid=record.uniqueid, outcome=record.outcome,
                              agent=record.agent, wait=record.wait_seconds,
@@ -354,6 +356,20 @@ class _RosterChange:
     def __init__(self, roster: list[agent_states.AgentProfile]) -> None:
         self.roster = roster
         self.agent = None
+
+
+def _without_empty_recording(record: call_tracker.CallRecord) -> call_tracker.CallRecord:
+    """A flow's transfer keeps the caller's recording; when the far end never answered
+    nothing was recorded: the empty file goes and the record names no recording."""
+    path = Path(record.recording_file)
+    try:
+        empty = path.stat().st_size <= EMPTY_WAV_BYTES
+    except FileNotFoundError:
+        empty = True
+    if not empty:
+        return record
+    discard_empty_recording(path, record.uniqueid)
+    return replace(record, recording_file=None)
 
 
 def discard_empty_recording(path: Path, uniqueid: str) -> None:

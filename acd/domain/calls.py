@@ -258,7 +258,7 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         wait_seconds=None if wait is None else round(wait, 3),
         talk_seconds=None if talk is None else round(talk, 3),
         outcome=outcome, agents_rung=call.agents_rung,
-        recording_file=call.recording_file if call.answered_at is not None else None,
+        recording_file=call.recording_file if _conversation_recorded(call) else None,
         close_reason=reason, abandoned_position=call.abandoned_position,
         queue_position=call.queue_position,
         congestion_seconds=call.congestion_seconds, overflow_reason=call.overflow_reason,
@@ -266,9 +266,17 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         calendar_status=call.calendar_status, menu_path=call.menu_path,
         language=call.language,
     ))
-    if call.answered_at is None and call.recording_file:
+    if call.recording_file and not _conversation_recorded(call):
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]
     return [record]
+
+
+def _conversation_recorded(call: CallState) -> bool:
+    """Whether the call's recording holds a conversation: an operator answered, or the
+    flow transferred the caller out (MixMonitor records the transferred conversation;
+    the runtime drops the file if the far end never answered and it stayed empty)."""
+    return call.answered_at is not None or (
+        call.flow is not None and call.flow_exit == "transfer")
 
 
 

@@ -134,8 +134,10 @@ class _Compiler:
                 body = [f"exten => s,1,NoOp(transfer to {node.to})"]
                 if node.prompt:
                     body.append(f" same => n,Playback({self.say(node.prompt)})")
+                # The caller's MixMonitor (a line recorded 'always') goes on: it
+                # records the transferred conversation into the call's recording, as an
+                # operator's transfer does (the recording covers the whole conversation).
                 body += [f" same => n,{_exit(node_name, 'transfer', number)}",
-                         " same => n,StopMixMonitor()  ; the far end is not ours to record",
                          f" same => n,Dial(PJSIP/{number}@{TRUNK},{node.timeout})",
                          " same => n,Hangup()"]
             case EventsNode():

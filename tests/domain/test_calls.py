@@ -136,3 +136,20 @@ def test_a_caller_leaving_in_the_menus_abandoned_and_a_hangup_node_did_not():
     assert (left.outcome, left.queue_joined_at, left.wait_seconds) == ("abandoned", None, None)
     ended = flow_call("2.2", FlowExited(T0 + 5, "2.2", "bye", "hangup", ""))
     assert ended.outcome == "ivr"
+
+
+def test_a_flow_transfer_keeps_the_recording_and_a_hangup_node_discards_it():
+    from acd.domain.events import NO_QUEUE, FlowExited
+
+    def flow_call(uid, exit_event):
+        return run([
+            LineEntered(T0, uid, "0467000710", NO_QUEUE, "0312345678", f"/rec/{uid}.wav",
+                        flow="desk"),
+            exit_event, ChannelHungUp(T0 + 40, uid, "PJSIP/carrier-00000001", 16)])[1]
+
+    commands = flow_call("3.1", FlowExited(T0 + 5, "3.1", "kankyo", "transfer", "0467000203"))
+    record = only_record(commands)  # nothing discarded: the transferred talk is recorded
+    assert (record.outcome, record.recording_file) == ("transferred", "/rec/3.1.wav")
+    commands = flow_call("3.2", FlowExited(T0 + 5, "3.2", "bye", "hangup", ""))
+    assert [type(c) for c in commands] == [SaveCallRecord, DiscardEmptyRecording]
+    assert commands[0].record.recording_file is None

@@ -10,22 +10,35 @@ Ports: the shared TEST_PORTS (``MDG_PORT_BASE`` moves them).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import textwrap
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from acd.adapters.db import call_events
-from tests.integration.test_calendar_lines import environment, ports, record_for, rows, write_flows
+from acd.domain.calendar import TOKYO
+from tests.integration.test_calendar_lines import (
+    environment,
+    ports,
+    record_for,
+    rows,
+    write_flows,
+)
+from tests.support.recordings import recording_rows, sealed_audio, seconds_and_rms
 from tests.support.sipp import (
     ASTERISK_ADDRESS,
+    AUDIO_PCAP,
     CARRIER_ADDRESS,
     CallerResult,
+    SippAgent,
     SippStats,
     _SippProcess,
+    free_udp_port,
 )
 from tests.support.stack import RunningStack
 
@@ -121,18 +134,46 @@ def dtmf_pcap(key: str, step: int, directory: Path) -> Path:
     return path
 
 
+def speech_pcap(directory: Path) -> Path:
+    """``g711a.pcap`` (7 s of speech) with RTP sequence numbers and timestamps after those
+    of the DTMF captures :func:`dtmf_pcap` wrote, so that Asterisk takes it as what
+    follows the keys."""
+    data = bytearray(AUDIO_PCAP.read_bytes())
+    offset, packet, first_ts = 24, 0, None
+    while offset < len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        udp, rtp = offset + 16 + 14 + 20, offset + 16 + 42
+        struct.pack_into(">H", data, udp + 6, 0)
+        ts = struct.unpack_from(">I", data, rtp + 4)[0]
+        first_ts = ts if first_ts is None else first_ts
+        struct.pack_into(">HI", data, rtp + 2, 40000 + packet, 3_000_000 + ts - first_ts)
+        offset += 16 + length
+        packet += 1
+    path = directory / "speech.pcap"
+    path.write_bytes(bytes(data))
+    return path
+
+
 async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str]],
-               wait: float = 40) -> CallerResult:
-    """One call to ``did`` pressing each key after its pause (s); waits for the BYE."""
+               wait: float = 40, speak_after: float | None = None,
+               hang_up: bool = False) -> CallerResult:
+    """One call to ``did`` pressing each key after its pause (s); then, with
+    ``speak_after``, 7 s of speech after that pause; waits ``wait`` s for the BYE, or
+    with ``hang_up`` hangs up itself after ``wait`` s."""
     pcaps = state_dir / "sipp" / f"{name}-dtmf"
     pcaps.mkdir(parents=True, exist_ok=True)
     steps = "".join(
         f'  <pause milliseconds="{round(pause * 1000)}"/>\n'
         f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(key, n, pcaps)}"/></action></nop>\n'
         for n, (pause, key) in enumerate(keys))
+    if speak_after is not None:
+        steps += (f'  <pause milliseconds="{round(speak_after * 1000)}"/>\n'
+                  f'  <nop><action><exec play_pcap_audio="{speech_pcap(pcaps)}"/></action>'
+                  '</nop>\n')
     run = _SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
                        {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
-                        "ontimeout": "", "steps": steps}, [], CARRIER_ADDRESS)
+                        "ontimeout": 'ontimeout="hangup"' if hang_up else "",
+                        "steps": steps}, [], CARRIER_ADDRESS)
     injection = run.dir / "callers.csv"
     injection.write_text("SEQUENTIAL\n0312340000;\n")
     run.args = [f"{ASTERISK_ADDRESS}:{ports()['sip_port']}", "-s", did, "-inf",
@@ -247,4 +288,132 @@ async def test_ivr_menus_language_event_menu_and_apply_on_asterisk(
               f"{exited['at'] - call_started + applied:.2f} s after, keys included)")
         print(f"event status change: pushed in {pushed * 1000:.0f} ms; the next call entered "
               f"{entered:.2f} s after the change and heard the new status")
+    assert stack.returncode == 0, stack.log_tail()
+
+
+DESK_LINE = "0467000710"  # recorded 'always': 1 the environment department, 2 a message
+HOURS_LINE = "0467000720"  # a calendar closed today and tomorrow
+KANKYO = "0467000203"
+
+
+def exit_nodes_yaml() -> str:
+    today = datetime.now(TOKYO).date()
+    return textwrap.dedent(f"""\
+        lines:
+          - did: "{DESK_LINE}"
+            name: 窓口案内
+            flow: desk
+            recording: always
+            notice: notice
+          - did: "{HOURS_LINE}"
+            name: 時間外テスト
+            flow: hours
+            recording: off
+        queues:
+          - name: tax
+            max_wait: 10
+        transfers:
+          allow: ["0467XXXXXX"]
+          departments: {{kankyo: "{KANKYO}"}}
+        calendars:
+          - name: closed-today
+            hours:
+              daily: ["00:00-24:00"]
+            holidays: open
+            year_end_closure: false
+            closed_dates: [{today}, {today + timedelta(days=1)}]
+        flows:
+          desk:
+            start: menu
+            nodes:
+              menu:
+                type: menu
+                prompt: menu
+                choices: {{"1": kankyo, "2": message}}
+                timeout: 5
+                retries: 0
+                default: message
+              kankyo: {{type: transfer, to: kankyo, timeout: 10}}
+              message: {{type: voicemail, prompt: leave}}
+          hours:
+            start: hours
+            nodes:
+              hours: {{type: calendar, calendar: closed-today, open: tax, closed: shut}}
+              tax: {{type: queue, queue: tax}}
+              shut: {{type: hangup, prompts: [closed]}}
+        prompts:
+          notice: {{text: {{ja: 録音します。}}}}
+          menu: {{text: {{ja: 環境は1、伝言は2。}}}}
+          leave: {{text: {{ja: 伝言をどうぞ。}}}}
+          closed: {{text: {{ja: 本日は休みです。}}}}
+        """)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ivr_transfer_voicemail_and_calendar_nodes_on_asterisk(
+        state_dir: Path, database_url: str):
+    """Three calls at once on one stack: a transfer node to an allowed number (a SIPp UAS
+    on the carrier's address answers and talks; the line's recording goes on through the
+    transfer), a voicemail node (the message is stored and listed), and a calendar node
+    sending a closed day to its closed message."""
+    flows = state_dir / "flows"
+    write_flows(flows, exit_nodes_yaml())
+    carrier_port = free_udp_port(CARRIER_ADDRESS)
+    env = environment(state_dir, database_url, flows) | {
+        "MADOGUCHI_CARRIER_PORT": str(carrier_port)}
+    async with RunningStack(env, state_dir, ports()["gateway_port"]) as stack:
+        async with SippAgent("kankyo", carrier_port, state_dir / "sipp", talk_seconds=9,
+                             address=CARRIER_ADDRESS) as kankyo:
+            transferred, message, closed = await asyncio.gather(
+                dial(DESK_LINE, state_dir, "transfer", [(3.0, "1")]),
+                # the caller speaks, then hangs up (the message is kept)
+                dial(DESK_LINE, state_dir, "voicemail", [(3.0, "2")], speak_after=3.0,
+                     wait=8.0, hang_up=True),
+                dial(HOURS_LINE, state_dir, "closed-day", []))
+            counts = kankyo.counts()
+        for done in (transferred, closed):
+            assert done.remote_hangups == 1, done.describe()
+        assert (message.successful, message.local_hangups) == (1, 1), message.describe()
+        assert (counts.offered, counts.answered) == (1, 1), counts
+
+        desk = await record_for(database_url, DESK_LINE, count=2)
+        by_path = {r["menu_path"]: r for r in desk}
+        out, left = by_path["menu:1"], by_path["menu:2"]
+        [shut] = await record_for(database_url, HOURS_LINE)
+        listed = await stack.api("GET", "/api/voicemails")
+        events = await rows(database_url, call_events)
+
+        # (a) the transfer node: the call left the flow for the department's number
+        assert out["outcome"] == "transferred" and out["agent"] is None
+        [exited] = kinds_of(events, out["uniqueid"], "FlowExited")
+        assert (exited["node"], exited["kind"], exited["target"]) == \
+            ("kankyo", "transfer", KANKYO)
+        assert out["recording_file"], out
+        # the recording holds the transferred conversation: the department's 7 s of
+        # speech (nothing is recorded in the menus, before the transfer)
+        for _ in range(100):
+            row = (await recording_rows(database_url)).get(out["uniqueid"])
+            if row is not None and row["status"] == "sealed":
+                break
+            await asyncio.sleep(0.2)
+        seconds, rms = seconds_and_rms(await sealed_audio(database_url, state_dir,
+                                                          out["uniqueid"]))
+        talk = out["ended_at"] - exited["at"]
+        assert seconds >= 6.0 and seconds <= talk + 1.0, (seconds, talk)
+        assert rms > 100, rms
+
+        # (b) the voicemail node: the message is stored and listed
+        assert left["outcome"] == "voicemail", left
+        [vm] = [v for v in listed if v["uniqueid"] == left["uniqueid"]]
+        assert vm["line"] == DESK_LINE and vm["caller"] == "0312340000"
+        assert vm["seconds"] >= 5.0, vm
+        assert left["recording_file"] is None  # nobody talked with the caller
+
+        # (c) the calendar node: a closed day goes to the closed message, not the queue
+        assert (shut["outcome"], shut["calendar_status"]) == ("after_hours", "closed")
+        assert shut["queue_joined_at"] is None and shut["agents_rung"] == 0
+        [decided] = kinds_of(events, shut["uniqueid"], "CalendarDecided")
+        assert decided["status"] == "closed"
+        [exited] = kinds_of(events, shut["uniqueid"], "FlowExited")
+        assert (exited["node"], exited["kind"]) == ("shut", "hangup")
     assert stack.returncode == 0, stack.log_tail()
