@@ -14,10 +14,6 @@ from aiohttp import web
 
 Role = Literal["agent", "supervisor", "admin", "viewer", "service"]
 
-#: Request key under which the authentication middleware stores the :class:`Principal`.
-PRINCIPAL_KEY = "principal"
-
-
 @dataclass(frozen=True)
 class Principal:
     user: str
@@ -31,6 +27,9 @@ class Principal:
 
 
 SERVICE = Principal(user="api", role="service")
+
+#: Request key under which the authentication middleware stores the :class:`Principal`.
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 
 def principal(request: web.Request) -> Principal:
