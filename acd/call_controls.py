@@ -9,9 +9,15 @@ What each control does in Asterisk (Asterisk 22, checked on the running stack):
   goes to wrap-up as after any call. The caller's channel -- and so its uniqueid and its
   MixMonitor -- goes on: the recording continues into the transferred conversation.
 * **Attended transfer** -- AMI ``Atxfer`` on the agent's channel: the caller hears music
-  on hold while the agent talks with the target; when the agent hangs up, the caller
-  and the target are connected (Asterisk's attended transfer; the queue lets the agent
-  transfer, and the transfer context is the allow-list's).
+  on hold while Asterisk dials ``<number>@mdg-transfer`` (the allow-list's context) and
+  the agent talks with the target in a consultation bridge. Asterisk completes an
+  attended transfer when the transferring party hangs up; an operator on a softphone
+  driven by the console has no key for that, so ``complete_transfer`` (``POST
+  .../transfer/complete``) does it: once the target has answered (the agent's channel
+  is bridged with it, away from the caller), the controller hangs up the agent's
+  channel and Asterisk joins the caller and the target. app_queue then reports the
+  agent's call ended (``AgentComplete``, reason ``transfer``), the agent goes to
+  wrap-up, and the caller's channel and MixMonitor go on, as after a blind transfer.
 * **Three-way call** (an interpreter) -- AMI ``Originate`` of ``Local/<number>@mdg-transfer``
   whose other half runs ``BridgeAdd(<caller's channel>)``: the third party joins the very
   bridge of the caller and the agent (it becomes a mixing bridge, three voices; the
@@ -121,6 +127,7 @@ class CallControls:
         self._log_event = log_event
         self._endpoints = endpoints  # () -> roster ids (PJSIP endpoints)
         self._held: dict[str, str] = {}  # caller uniqueid -> the hold music channel
+        self._attended: dict[str, str] = {}  # caller uniqueid -> agent channel consulting
 
     # ------------------------------------------------------------ look-ups
 
@@ -204,9 +211,39 @@ class CallControls:
             else:
                 await self._action({"Action": "Atxfer", "Channel": found.agent,
                                     "Context": TRANSFER_CONTEXT, "Exten": number})
+                self._attended[uniqueid] = found.agent
             return {"number": number, "agent_channel": found.agent}
         return await self._run(uniqueid, who, "transfer", {"target": target, "mode": mode},
                                work)
+
+    async def complete_transfer(self, uniqueid: str, who: Who) -> dict[str, Any]:
+        """Complete an attended transfer whose target has answered: hang up the agent's
+        channel (Asterisk then connects the caller and the target)."""
+        async def work() -> dict[str, Any]:
+            self._call(uniqueid, who)
+            agent_channel = self._attended.get(uniqueid)
+            if agent_channel is None:
+                raise CallControlError(409, "NO_ATTENDED_TRANSFER", "no attended transfer "
+                                       "is in progress on this call")
+            rows = [r for r in await self._action({"Action": "CoreShowChannels"},
+                                                  as_list=True)
+                    if r.get("Event") == "CoreShowChannel"]
+            caller = next((r for r in rows if r.get("Uniqueid") == uniqueid), None)
+            agent = next((r for r in rows if r.get("Channel") == agent_channel), None)
+            if caller is None or agent is None:
+                self._attended.pop(uniqueid, None)
+                raise CallControlError(409, "TRANSFER_ENDED", "the caller or the operator "
+                                       "has already hung up")
+            bridge = agent.get("BridgeId") or None
+            if bridge is None or bridge == (caller.get("BridgeId") or None):
+                raise CallControlError(409, "TRANSFER_NOT_ANSWERED",
+                                       "the transfer target has not answered yet")
+            target = [r["Channel"] for r in rows
+                      if r.get("BridgeId") == bridge and r["Channel"] != agent_channel]
+            await self._action({"Action": "Hangup", "Channel": agent_channel})
+            self._attended.pop(uniqueid, None)
+            return {"agent_channel": agent_channel, "target_channels": target}
+        return await self._run(uniqueid, who, "transfer_complete", {}, work)
 
     async def add_party(self, uniqueid: str, target: str, who: Who) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
@@ -286,3 +323,4 @@ class CallControls:
 
     def forget(self, uniqueid: str) -> None:
         self._held.pop(uniqueid, None)
+        self._attended.pop(uniqueid, None)

@@ -2,6 +2,7 @@
 
     GET    /api/calls/{uniqueid}/channels                        caller, agent, third party, listeners
     POST   /api/calls/{uniqueid}/transfer    {"target": "<number or department>", "mode": "blind"|"attended"}
+    POST   /api/calls/{uniqueid}/transfer/complete               attended: the target answered; join caller and target
     POST   /api/calls/{uniqueid}/conference  {"target": ...}     add a third party (interpreter)
     DELETE /api/calls/{uniqueid}/conference                      drop it; caller and agent stay
     POST   /api/calls/{uniqueid}/hold        {"on": true|false}
@@ -52,7 +53,8 @@ class MonitorBody(Body):
 
 class ForceBody(Body):
     action: Literal["away", "logout"]
-    reason: str = Field(default="supervisor", min_length=1, max_length=40)
+    #: away: one of the away reasons (required); logout: free text for the log
+    reason: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 def _who(request: web.Request, *roles) -> Who:
@@ -77,6 +79,12 @@ async def transfer(request: web.Request) -> web.Response:
     body = await _body(request, TransferBody)
     return await _carry_out(request.app[CALL_CONTROLS].transfer(
         request.match_info["uniqueid"], body.target, body.mode, who))
+
+
+async def complete_transfer(request: web.Request) -> web.Response:
+    who = _who(request, "agent", "supervisor", "admin")
+    return await _carry_out(request.app[CALL_CONTROLS].complete_transfer(
+        request.match_info["uniqueid"], who))
 
 
 async def add_party(request: web.Request) -> web.Response:
@@ -111,9 +119,14 @@ async def force(request: web.Request) -> web.Response:
     body = await _body(request, ForceBody)
     agent = request.match_info["agent"]
     controller = request.app[CONTROLLER]
-    message = (domain.SetAway(agent, body.reason) if body.action == "away"
+    if body.action == "away" and body.reason is None:
+        # the away reason is what the reports count the time under: never guessed
+        raise ApiError(422, "REASON_REQUIRED", "forcing an agent away needs an away "
+                       "reason (break, training, meeting, admin or the site's own)")
+    reason = body.reason or "supervisor"
+    message = (domain.SetAway(agent, reason) if body.action == "away"
                else domain.Logout(agent))
-    entry = {"agent": agent, "action": body.action, "reason": body.reason, "by": who.user,
+    entry = {"agent": agent, "action": body.action, "reason": reason, "by": who.user,
              "role": who.role}
     try:
         state = await controller.submit(message)
@@ -131,6 +144,7 @@ def setup_call_routes(app: web.Application, controls: CallControls) -> None:
     r = app.router
     r.add_get("/api/calls/{uniqueid}/channels", show)
     r.add_post("/api/calls/{uniqueid}/transfer", transfer)
+    r.add_post("/api/calls/{uniqueid}/transfer/complete", complete_transfer)
     r.add_post("/api/calls/{uniqueid}/conference", add_party)
     r.add_delete("/api/calls/{uniqueid}/conference", drop_party)
     r.add_post("/api/calls/{uniqueid}/hold", hold)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from pathlib import Path
 from typing import Self
 
 import pytest
 
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
+from tests.console.harness import PASSWORD, Browser
 from tests.support.event_log import load_events
 from tests.support.recordings import recording_rows, sealed_audio, wav_seconds_of
 from tests.support.sipp import (
@@ -215,6 +217,125 @@ async def test_three_way_hold_and_listen_whisper_barge(state_dir: Path):
     refused = [e["payload"]["error_id"] for e in events if e["kind"] == "CallControlRefused"]
     assert sorted(refused) == sorted(["TRANSFER_NOT_ALLOWED", "NO_THIRD_PARTY",
                                       "HOLD_UNCHANGED", "EXTENSION_IS_AGENT"])
+
+
+async def test_attended_transfer_completes_and_a_supervisor_forces_an_agent_away_and_out(
+        state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    async with Scene(state_dir, url) as scene:
+        stack, external, operator = scene.stack, scene.phones["external"], scene.phones["1001"]
+        caller = scene.call(hangup_after=30)
+        uniqueid = await until(lambda: current_call(stack, "1001"), 20, "the call answered")
+        path = f"/api/calls/{uniqueid}/transfer"
+        early = await stack.api("POST", f"{path}/complete", expect=409)
+        assert early["error_id"] == "NO_ATTENDED_TRANSFER"
+
+        # attended: the caller waits on hold while the operator talks with the target
+        done = await stack.api("POST", path, {"target": "090-1234-5678", "mode": "attended"})
+        assert (done["number"], done["mode"]) == ("09012345678", "attended")
+        await until(lambda: answered(external, 1), 15, "the target answered")
+        assert operator.counts().remote_hangups == 0  # still consulting
+        completed = await until(lambda: _complete(stack, path), 10, "the transfer completed")
+        assert completed["target_channels"], completed
+        # the controller hung up the operator's leg; caller and target stay connected
+        await until(lambda: _remote_hangups(operator, 1), 10, "the operator's leg ended")
+        await until(lambda: _status(stack, "1001", "ready"), 10, "operator ready")
+        assert external.counts().remote_hangups == 0
+        result = await caller  # the caller hangs up at 30 s: the call lived until then
+        assert result.successful == 1, result.describe()
+        await until(lambda: _remote_hangups(external, 1), 10, "the caller's BYE at the target")
+        assert external.counts().answered == 1 and operator.counts().answered == 1
+
+        # a supervisor forces the operator away, then logs them out
+        await _add_supervisor(stack, "suzuki")
+        async with Browser(stack.gateway) as supervisor:
+            signed = await supervisor.sign_in("suzuki")
+            assert signed.status == 200 and supervisor.csrf, signed.body_text[:200]
+            # Asterisk's own queue_log says what app_queue did to the member
+            queue_log = state_dir / "asterisk" / "log" / "queue_log"
+            seen = len(member_lines(queue_log))
+            status, away = await supervisor.request(
+                "POST", "/api/agents/1001/force", json={"action": "away", "reason": "meeting"})
+            assert status == 200, away
+            assert (away["status"], away["reason"]) == ("away", "meeting")
+            paused = await until(lambda: _member_lines_after(queue_log, seen), 5, "the pause")
+            assert paused == [("main", "PAUSE", "meeting")], paused
+            status, out = await supervisor.request(
+                "POST", "/api/agents/1001/force", json={"action": "logout",
+                                                        "reason": "shift over"})
+            assert status == 200 and out["status"] == "logged_out", out
+            removed = await until(lambda: _member_lines_after(queue_log, seen + 1), 5,
+                                  "the removal")
+            assert removed == [("main", "REMOVEMEMBER", "")], removed
+            status, bare = await supervisor.request(
+                "POST", "/api/agents/1001/force", json={"action": "away"})
+            assert (status, bare["error_id"]) == (422, "REASON_REQUIRED"), bare
+            status, again = await supervisor.request(
+                "POST", "/api/agents/1001/force", json={"action": "away", "reason": "break"})
+            assert status == 409, again
+            await asyncio.sleep(0.5)
+            assert len(member_lines(queue_log)) == seen + 2  # nothing more in Asterisk
+
+    events = await load_events(url)
+    control = [(e["payload"]["action"], e["payload"].get("mode"), e["payload"]["by"])
+               for e in events if e["kind"] == "CallControl" and e["uniqueid"] == uniqueid]
+    assert control == [("transfer", "attended", "api"), ("transfer_complete", None, "api")]
+    refused = [e["payload"]["error_id"] for e in events if e["kind"] == "CallControlRefused"]
+    assert refused[0] == "NO_ATTENDED_TRANSFER"
+    assert set(refused[1:]) <= {"TRANSFER_NOT_ANSWERED"}, refused
+    ended = [e for e in events if e["kind"] == "AgentCallEnded" and e["uniqueid"] == uniqueid]
+    assert [e["payload"]["reason"] for e in ended] == ["transfer"]
+    forced = [(e["payload"]["agent"], e["payload"]["action"], e["payload"]["reason"],
+               e["payload"]["by"], e["payload"]["role"])
+              for e in events if e["kind"] == "AgentForced"]
+    assert forced == [("1001", "away", "meeting", "suzuki", "supervisor"),
+                      ("1001", "logout", "shift over", "suzuki", "supervisor")]
+    assert [(e["payload"]["action"], e["payload"]["reason"], e["payload"]["by"])
+            for e in events if e["kind"] == "AgentForceRefused"] == \
+        [("away", "break", "suzuki")]
+    # the recording goes on through the attended transfer (the target's audio too)
+    await until(lambda: _sealed(url, uniqueid), 20, "the recording sealed")
+    seconds = wav_seconds_of(await sealed_audio(url, state_dir, uniqueid))
+    operator_leg = ended[0]["occurred_at"] - next(
+        e["occurred_at"] for e in events
+        if e["kind"] == "AgentAnswered" and e["uniqueid"] == uniqueid)
+    assert seconds >= min(operator_leg, 7.0) + 5.0, (seconds, operator_leg)
+
+
+def member_lines(queue_log: Path, agent: str = "1001") -> list[tuple[str, str, str]]:
+    """(queue, event, data) of the queue_log lines about the agent's membership."""
+    found = []
+    for line in queue_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split("|")
+        if len(fields) >= 5 and fields[4] in MEMBER_EVENTS and agent in fields[3]:
+            found.append((fields[2], fields[4], fields[5] if len(fields) > 5 else ""))
+    return found
+
+
+MEMBER_EVENTS = {"PAUSE", "UNPAUSE", "ADDMEMBER", "REMOVEMEMBER"}
+
+
+async def _member_lines_after(queue_log: Path, seen: int) -> list[tuple[str, str, str]]:
+    return member_lines(queue_log)[seen:]
+
+
+async def _complete(stack: RunningStack, path: str) -> dict | None:
+    """Complete the attended transfer once the target has answered (409 before)."""
+    found = await stack.api("POST", f"{path}/complete", expect=None)
+    if found.get("error_id") == "TRANSFER_NOT_ANSWERED":
+        return None
+    assert "error_id" not in found, found
+    return found
+
+
+async def _add_supervisor(stack: RunningStack, login: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "acd.cli", "users", "add", login, "--name", "鈴木",
+        "--role", "supervisor", "--extension", "9001", "--password-stdin",
+        env=stack.env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    output, _ = await proc.communicate(f"{PASSWORD}\n".encode())
+    assert proc.returncode == 0, output.decode(errors="replace")
 
 
 async def _status(stack: RunningStack, agent: str, status: str) -> bool:
