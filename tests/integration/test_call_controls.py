@@ -26,6 +26,7 @@ from tests.support.sipp import (
     run_callers,
 )
 from tests.support.stack import RunningStack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 SIP = TEST_PORTS["sip_port"]
@@ -42,15 +43,6 @@ def flows_with_transfers(state_dir: Path) -> Path:
     shutil.copytree(FIXTURES / "flows", flows)
     (flows / "transfers.yaml").write_text(TRANSFERS, encoding="utf-8")
     return flows
-
-
-async def until(check, timeout: float, what: str):
-    for _ in range(int(timeout / 0.2)):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def current_call(stack: RunningStack, agent: str) -> str | None:
