@@ -3,14 +3,14 @@ controller as states change), filled here from the AgentStateChanged events alre
 log; and an index on the dispositions' time for the reports.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0006
 Create Date: 2026-11-22
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

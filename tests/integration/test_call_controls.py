@@ -336,8 +336,11 @@ async def _status(stack: RunningStack, agent: str, status: str) -> bool:
 
 
 async def _with_others(stack: RunningStack, path: str, count: int) -> dict | None:
+    """The call's channels once ``count`` others are in its bridge, each the far party's
+    own channel (a Local channel that brought one in is optimized away a moment later)."""
     found = await stack.api("GET", f"{path}/channels")
-    return found if len(found["others"]) == count else None
+    settled = not any(other.startswith("Local/") for other in found["others"])
+    return found if len(found["others"]) == count and settled else None
 
 
 async def _remote_hangups(sipp: SippAgent, count: int) -> bool:

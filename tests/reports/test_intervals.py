@@ -64,7 +64,7 @@ async def test_live_writes_equal_the_derivation(database_url, state_dir: Path):
 
 async def test_migration_fills_intervals_from_an_existing_log(database_url):
     config = acd.migrate.alembic_config(database_url)
-    await asyncio.to_thread(command.upgrade, config, "0007")
+    await asyncio.to_thread(command.upgrade, config, "0006")
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
