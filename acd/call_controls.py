@@ -179,6 +179,15 @@ class CallControls:
             raise CallControlError(502, "ASTERISK_REFUSED", f"Asterisk did not carry out "
                                    f"{action['Action']}: {exc}") from None
 
+    async def _hang_up(self, channel: str) -> None:
+        """Hang up ``channel``; one already gone (e.g. the other half of a Local pair that
+        went with its partner) is what was wanted."""
+        try:
+            await self._action({"Action": "Hangup", "Channel": channel})
+        except CallControlError as exc:
+            if "No such channel" not in exc.message:
+                raise
+
     async def _logged(self, kind: str, uniqueid: str, who: Who, payload: dict[str, Any]
                       ) -> None:
         entry = {"by": who.user, "role": who.role, **payload}
@@ -240,7 +249,7 @@ class CallControls:
                                        "the transfer target has not answered yet")
             target = [r["Channel"] for r in rows
                       if r.get("BridgeId") == bridge and r["Channel"] != agent_channel]
-            await self._action({"Action": "Hangup", "Channel": agent_channel})
+            await self._hang_up(agent_channel)
             self._attended.pop(uniqueid, None)
             return {"agent_channel": agent_channel, "target_channels": target}
         return await self._run(uniqueid, who, "transfer_complete", {}, work)
@@ -263,7 +272,7 @@ class CallControls:
             if not found.others:
                 raise CallControlError(409, "NO_THIRD_PARTY", "nobody else is in the call")
             for channel in found.others:
-                await self._action({"Action": "Hangup", "Channel": channel})
+                await self._hang_up(channel)
             return {"dropped": list(found.others)}
         return await self._run(uniqueid, who, "conference_drop", {}, work)
 
@@ -288,7 +297,7 @@ class CallControls:
                 self._held.pop(uniqueid, None)
                 music = await self._hold_music(found.caller)
                 for channel in music:
-                    await self._action({"Action": "Hangup", "Channel": channel})
+                    await self._hang_up(channel)
             return {"on": on}
         return await self._run(uniqueid, who, "hold", {"on": on}, work)
 
