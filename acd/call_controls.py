@@ -38,6 +38,7 @@ Every request, carried out or refused, is appended to the event log (``CallContr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -115,11 +116,11 @@ def parse_channels(uniqueid: str, agent: str | None, rows: list[dict[str, str]]
 
 class CallControls:
     """Carries out the controls; ``policy`` gives the allow-list in force now and
-    ``log_event(kind, uniqueid, payload)`` appends to the event log."""
+    ``log_event(kind, at, uniqueid, payload)`` appends to the event log."""
 
     def __init__(self, ami: AmiClient, calls: Callable[[], Any],
                  policy: Callable[[], TransferPolicy],
-                 log_event: Callable[[str, str | None, dict[str, Any]], Any],
+                 log_event: Callable[[str, float, str | None, dict[str, Any]], Any],
                  endpoints: Callable[[], set[str]]) -> None:
         self._ami = ami
         self._calls = calls  # () -> the controller's Calls (uniqueid -> CallState)
@@ -191,7 +192,7 @@ class CallControls:
     async def _logged(self, kind: str, uniqueid: str, who: Who, payload: dict[str, Any]
                       ) -> None:
         entry = {"by": who.user, "role": who.role, **payload}
-        await self._log_event(kind, uniqueid, entry)
+        await self._log_event(kind, time.time(), uniqueid, entry)
         log.info("call_control." + kind, uniqueid=uniqueid, **entry)
 
     async def _run(self, uniqueid: str, who: Who, action: str, payload: dict[str, Any],

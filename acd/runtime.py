@@ -196,8 +196,8 @@ class Controller:
 
     async def log_event(self, kind: str, at: float, uniqueid: str | None,
                         payload: dict[str, Any]) -> None:
-        """Append an event that is not the domain's (e.g. on-demand recording started by
-        an agent) to the event log, and tell the listeners."""
+        """Append what is not the domain's own event (a call control, a forced state, an
+        on-demand recording started by an agent) to the event log; tell the listeners."""
         await self._log_event(kind, at, uniqueid, payload)
 
     async def _log_event(self, kind: str, at: float, uniqueid: str | None,
@@ -209,11 +209,6 @@ class Controller:
                 listener(kind, at, uniqueid, payload)
             except Exception:
                 log.exception("controller.listener_failed", kind=kind)
-
-    async def log_action(self, kind: str, uniqueid: str | None, payload: dict[str, Any]
-                         ) -> None:
-        """Append what a person did (a call control, a forced state) to the event log."""
-        await self._log_event(kind, time.time(), uniqueid, payload)
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, AgentCallEnded) and event.uniqueid is None:
@@ -297,7 +292,7 @@ class Controller:
                                "previous": command.previous.value, "reason": command.reason,
                                "ready_since": state.ready_since}
                     await self._log_event("AgentStateChanged", command.at,
-                                                command.uniqueid, payload)
+                                          command.uniqueid, payload)
                     await self._db.save_agent_state(command.agent, state.status.value,
                                                     agent_states.snapshot(state), command.at)
                     await self._db.save_agent_interval(  # the by-agent KPIs' source
@@ -308,14 +303,14 @@ class Controller:
                 case agent_states.DispositionRecorded():
                     values = asdict(command)
                     await self._log_event("DispositionRecorded", command.at,
-                                                command.uniqueid, values)
+                                          command.uniqueid, values)
                     values.pop("after_wrapup")
                     values["recorded_at"] = values.pop("at")
                     await self._db.save_disposition(values)
                 case agent_states.OfferViolation():
                     await self._log_event("OfferViolation", command.at, command.uniqueid,
-                                                {"agent": command.agent,
-                                                 "status": command.status.value})
+                                          {"agent": command.agent,
+                                           "status": command.status.value})
                     log.error("agent.offer_violation", agent=command.agent,
                               status=command.status.value, uniqueid=command.uniqueid)
                 case agent_states.AddMember() | agent_states.RemoveMember() | \

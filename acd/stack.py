@@ -276,7 +276,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         runner.app[REPORTS_DIR] = settings.reports_path
         setup_call_routes(runner.app, CallControls(
             ami, lambda: controller.calls, lambda: site_policy(deployment.site),
-            controller.log_action, lambda: set(controller.agents.by_id)))
+            controller.log_event, lambda: set(controller.agents.by_id)))
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
         log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",

@@ -17,6 +17,7 @@ in the event log with who asked.
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from aiohttp import web
@@ -131,11 +132,11 @@ async def force(request: web.Request) -> web.Response:
     try:
         state = await controller.submit(message)
     except RequestRejected as exc:
-        await controller.log_action("AgentForceRefused", None,
-                                    {**entry, "error_id": exc.error_id})
+        await controller.log_event("AgentForceRefused", time.time(), None,
+                                   {**entry, "error_id": exc.error_id})
         status = 404 if exc.error_id == "AGENT_UNKNOWN" else 409
         raise ApiError(status, exc.error_id, str(exc)) from None
-    await controller.log_action("AgentForced", None, entry)
+    await controller.log_event("AgentForced", time.time(), None, entry)
     return web.json_response(_state_json(state))
 
 

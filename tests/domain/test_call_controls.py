@@ -65,7 +65,7 @@ def test_an_operator_controls_only_their_own_answered_call():
 async def test_a_number_outside_the_allow_list_is_refused_and_logged():
     logged = []
 
-    async def log_event(kind, uniqueid, payload):
+    async def log_event(kind, at, uniqueid, payload):
         logged.append((kind, uniqueid, payload))
     call = CallState("u1", "0570000123", "main", "0312340000", 1.0, None, agent="1001",
                      answered_at=2.0)
