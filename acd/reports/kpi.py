@@ -129,6 +129,8 @@ class Figures:
     escalated: int = 0
     other: int = 0
     complaints: int = 0
+    faq_prescribed: int = 0  # dispositions whose handling the FAQ prescribes
+    faq_followed: int = 0  # ... handled so: 完了, 取次 or 転送
     talk_sum: float = 0.0
     talk_n: int = 0
     talk_completed_sum: float = 0.0
@@ -172,9 +174,11 @@ class Figures:
 
     @property
     def first_response_rate(self) -> float | None:
-        """(完了 + 取次 + 転送) / dispositions: an approximation, the FAQ's prescription is
-        not recorded with the disposition."""
-        return _pct(self.completed + self.handed_over + self.transferred, self.dispositions)
+        """Calls handled as the FAQ prescribes (完了, 取次, 転送) / calls whose handling the
+        FAQ prescribes (the operator's "FAQ prescribed" flag on the disposition); a transfer
+        made because the answer could not be found is not FAQ-prescribed and counts in
+        neither."""
+        return _pct(self.faq_followed, self.faq_prescribed)
 
     @property
     def transfer_rate(self) -> float | None:
@@ -345,7 +349,7 @@ def _latest_disposition_join(r, since: float):
     dispositions — never a lookup per call nor a scan of every disposition."""
     d = dispositions
     numbered = (select(d.c.id, d.c.uniqueid, d.c.agent, d.c.outcome, d.c.category,
-                       d.c.complaint, d.c.escalation, d.c.note,
+                       d.c.complaint, d.c.escalation, d.c.note, d.c.faq_prescribed,
                        func.row_number().over(partition_by=d.c.uniqueid,
                                               order_by=d.c.id.desc()).label("n"))
                 .where(d.c.recorded_at >= since - DISPOSITION_CLOCK_MARGIN)
@@ -396,6 +400,9 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
         "escalated": _count_if(and_(disposed, d.c.outcome == ESCALATED)),
         "other": _count_if(and_(disposed, d.c.outcome == OTHER)),
         "complaints": _count_if(and_(disposed, d.c.complaint)),
+        "faq_prescribed": _count_if(and_(disposed, d.c.faq_prescribed)),
+        "faq_followed": _count_if(and_(disposed, d.c.faq_prescribed, d.c.outcome.in_(
+            (COMPLETED, HANDED_OVER, TRANSFERRED)))),
         "talk_sum": _sum_if(answered, talk),
         "talk_n": _count_if(and_(answered, talk.is_not(None))),
         "talk_completed_sum": _sum_if(and_(disposed, d.c.outcome == COMPLETED), talk),

@@ -47,6 +47,8 @@ SUMMARY = [
     ("escalated", "エスカレーション", "Escalated", "count"),
     ("other", "その他", "Other", "count"),
     ("first_contact_resolution", "一次完結率", "First-contact resolution", "pct"),
+    ("faq_prescribed", "FAQ該当件数", "FAQ-prescribed calls", "count"),
+    ("faq_followed", "うちFAQどおり対応", "of which handled as prescribed", "count"),
     ("first_response_rate", "一次対応率", "First-response rate", "pct"),
     ("transfer_rate", "転送率", "Transfer rate", "pct"),
     ("aht", "平均通話時間（秒）", "Mean talk time (s)", "sec"),
@@ -92,9 +94,9 @@ WORDS = {
                                                                   "not answered"),
     "note_fcr": ("一次完結率の分母から職員からの電話はまだ除けていません（その他のみ除外）。",
                  "First-contact resolution: staff calls cannot be excluded yet (only 'other')."),
-    "note_frr": ("一次対応率は（完了＋取次＋転送）÷対応記録件数の近似です。",
-                 ("First-response rate is approximated as (completed + handed over + "
-                  "transferred) / dispositions.")),
+    "note_frr": ("一次対応率はFAQ該当（対応記録の「FAQどおり」）のうち完了・取次・転送の割合です。",
+                 ("First-response rate: completed, handed over or transferred among the "
+                  "calls marked FAQ-prescribed in the disposition.")),
     "note_agents": ("配置人数・稼働率はセンター全体（回線・キューで絞り込みません）。",
                     "Staffing and occupancy are centre-wide (not filtered by line/queue)."),
     "away_reason": ("離席（{reason}）", "Away ({reason})"),

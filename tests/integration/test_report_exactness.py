@@ -153,7 +153,7 @@ class Agent:
             self._back()
 
     async def dispose(self, outcome: str, category: str | None, *, complaint: bool = False,
-                      escalation: bool = False) -> str:
+                      escalation: bool = False, faq: bool = True) -> str:
         """The disposition of the call the agent is wrapping up; its uniqueid."""
         for _ in range(100):
             state = await self.state()
@@ -163,7 +163,8 @@ class Agent:
         else:
             raise AssertionError(f"agent not in wrap-up: {state}")
         body = {"uniqueid": state["call"], "outcome": outcome, "category": category,
-                "complaint": complaint, "escalation": escalation, "note": "テスト"}
+                "complaint": complaint, "escalation": escalation, "note": "テスト",
+                "faq_prescribed": faq}
         if outcome == "エスカレーション":  # the city calls back
             body["callback"] = {"name": "山田", "number": "0312345678",
                                 "question": "児童手当の支給日", "department": "子育て支援課"}
@@ -222,7 +223,8 @@ async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Pat
         try:
             for number, disposition in (("0300000011", ("完了", "税金", {})),
                                         ("0300000012", ("完了", "子育て", {"complaint": True})),
-                                        ("0300000013", ("転送", "税金", {}))):
+                                        # transferred: the answer was not found
+                                        ("0300000013", ("転送", "税金", {"faq": False}))):
                 placed = asyncio.create_task(caller(LINE, sipp, number))
                 outcome, category, flags = disposition
                 await agent.dispose(outcome, category, **flags)
@@ -230,7 +232,7 @@ async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Pat
 
             # --- congestion: answered after the message, quickly (C), then slowly (S)
             for number, ready_after, disposition in (
-                    ("0300000021", congestion + 4, ("その他", None, {})),
+                    ("0300000021", congestion + 4, ("その他", None, {"faq": False})),
                     ("0300000022", congestion + 14,
                      ("エスカレーション", "子育て", {"escalation": True}))):
                 await agent.go_away("break" if number.endswith("1") else "meeting")
@@ -312,10 +314,11 @@ EXPECTED = {
     "overflow": 2, "voicemail": 1,
     "dispositions": 5, "completed": 2, "handed_over": 0, "transferred": 1, "escalated": 1,
     "other": 1, "complaints": 1,
+    "faq_prescribed": 3, "faq_followed": 2,  # Q1 Q2 S; Q1 Q2 (S was escalated)
 }
 RATES = {"answer_rate": 100 * 5 / 9, "quick_answer_rate": 80.0,
          "first_contact_resolution": 50.0,  # 完了 2 / (answered 5 - その他 1)
-         "first_response_rate": 60.0,  # (完了 2 + 取次 0 + 転送 1) / 5
+         "first_response_rate": 100 * 2 / 3,  # FAQ-prescribed 3, handled so 2
          "transfer_rate": 20.0}
 
 

@@ -9,8 +9,10 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
-from acd.adapters.db import make_engine
+import acd.migrate
+from acd.adapters.db import call_records, dispositions, make_engine
 from acd.reports.kpi import (
     JST,
     UnknownLineError,
@@ -40,10 +42,11 @@ def record(uid, outcome, entered, *, wait=None, talk=None, agent=None, line=LINE
             "recording_file": None, "close_reason": "hangup", "congestion_seconds": 0.0}
 
 
-def disposition(uid, agent, outcome, category, *, complaint=False, escalation=False, t=None):
+def disposition(uid, agent, outcome, category, *, complaint=False, escalation=False, t=None,
+                faq=True):
     return {"uniqueid": uid, "agent": agent, "queue": "main", "outcome": outcome,
             "category": category, "complaint": complaint, "escalation": escalation,
-            "note": f"note {uid}", "recorded_at": t or FAR_FUTURE - 1}
+            "note": f"note {uid}", "recorded_at": t or FAR_FUTURE - 1, "faq_prescribed": faq}
 
 
 def state(t, agent, status, previous, reason=None):
@@ -124,6 +127,7 @@ async def test_every_figure_of_the_day(engine):
     assert (o.dispositions, o.completed, o.handed_over, o.transferred, o.escalated,
             o.other) == (7, 3, 1, 1, 1, 1)
     assert o.first_contact_resolution == approx(100 * 3 / 7)
+    assert (o.faq_prescribed, o.faq_followed) == (7, 5)  # every fixture call: FAQ-prescribed
     assert o.first_response_rate == approx(100 * 5 / 7)
     assert o.transfer_rate == approx(12.5)
     assert o.aht_completed == approx((100 + 60 + 30) / 3)
@@ -288,3 +292,28 @@ async def test_hour_floor_sql_is_exact_on_both_databases(database_url):
                 assert int(value) % 24 == expected_hour, offset
     finally:
         await engine.dispose()
+
+
+async def test_first_response_counts_only_calls_whose_handling_the_faq_prescribes(
+        database_url):
+    """一次対応率 (KPI.md): handled as the FAQ prescribes / FAQ-prescribed; a transfer made
+    because the operator could not find the answer is not FAQ-prescribed."""
+    await acd.migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(call_records), [
+                record(f"F{i}", "answered", at(10, i), wait=1.0, talk=30.0, agent="1001")
+                for i in range(5)])
+            await conn.execute(insert(dispositions), [
+                disposition("F0", "1001", "完了", "税金"),
+                disposition("F1", "1001", "転送", "税金"),
+                disposition("F2", "1001", "転送", "税金", faq=False),  # could not find it
+                disposition("F3", "1001", "エスカレーション", "税金", escalation=True),
+                disposition("F4", "1001", "その他", None, faq=False)])
+        start, end = day_range(DAY)
+        o = (await compute_kpis(engine, start, end, None, None, now=FAR_FUTURE)).overall
+    finally:
+        await engine.dispose()
+    assert (o.dispositions, o.faq_prescribed, o.faq_followed) == (5, 3, 2)
+    assert o.first_response_rate == approx(100 * 2 / 3)
