@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright import async_api as playwright_api
 
 from tests.conftest import TEST_PORTS, stack_env
 from tests.console.harness import FLOWS, PASSWORD
@@ -24,7 +25,6 @@ from tests.support.event_log import load_events
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
-playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,9 +56,8 @@ async def _sign_in(browser, base: str, login: str):
     return page
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                    "(make setup installs it)")
 async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: Path):
+    assert CHROMIUM.exists(), "Debian's chromium is not installed: run 'make setup'"
     expect = playwright_api.expect
     url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
     env = stack_env(state_dir, url, MADOGUCHI_FLOWS_DIR=str(FLOWS))
