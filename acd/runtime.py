@@ -23,10 +23,15 @@ from typing import Any
 
 import structlog
 
-from acd.adapters.ami import AmiClient, AmiError, Connected, Disconnected, RawEvent
-from acd.adapters.ami_events import AmiTranslationError, translate
-from acd.adapters.db import Database
-from acd.adapters.recording_store import RecordingStore
+from acd.adapters.ami.client import (
+    AmiClient,
+    AmiError,
+    Connected,
+    Disconnected,
+    RawEvent,
+)
+from acd.adapters.ami.events import AmiTranslationError, translate
+from acd.adapters.db.engine import Database
 from acd.domain import agents as agent_states
 from acd.domain import calls as call_tracker
 from acd.domain.events import (
@@ -43,7 +48,8 @@ from acd.domain.events import (
     MembersSnapshot,
     QueueLeft,
 )
-from acd.on_demand import OnDemandRecorder
+from acd.recordings.on_demand import OnDemandRecorder
+from acd.recordings.store import RecordingStore
 
 log = structlog.get_logger(__name__)
 

@@ -19,44 +19,44 @@ import structlog
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from acd import on_demand
-from acd.adapters.ami import AmiClient
-from acd.adapters.asterisk_runtime import (
-    AsteriskInstallation,
-    AsteriskProcess,
-    AsteriskUnavailable,
-    ensure_ports_free,
-    find_installation,
-)
-from acd.adapters.db import Database, make_engine
-from acd.adapters.event_store import EventStore
-from acd.adapters.recording_store import run_daily_purge, store_from_settings
-from acd.adapters.roster import Roster
-from acd.asterisk_config import (
+from acd.adapters.ami.client import AmiClient
+from acd.adapters.asterisk.config import (
     AMI_USER,
     RuntimeDirs,
     calendar_years,
     render,
     write_config,
 )
+from acd.adapters.asterisk.process import (
+    AsteriskInstallation,
+    AsteriskProcess,
+    AsteriskUnavailable,
+    ensure_ports_free,
+    find_installation,
+)
+from acd.adapters.asterisk.prompts import PromptError, build_prompts
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.event_items import EventStore
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.roster import Roster
+from acd.adapters.secrets import SecretStore
 from acd.auth.policy import AuthPolicy
-from acd.call_controls import CallControls
 from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
 from acd.domain.calendar import status_at
-from acd.event_line import EventLines
+from acd.domain.policies import site_policy
 from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_site
 from acd.ivr.models import Site
-from acd.migrate import upgrade
-from acd.prompts import PromptError, build_prompts
+from acd.recordings import on_demand
+from acd.recordings.store import run_daily_purge, store_from_settings
 from acd.reports.scheduler import ReportScheduler
 from acd.reports.targets import targets_for
 from acd.runtime import Controller
-from acd.secrets import SecretStore
+from acd.services.call_controls import CallControls
+from acd.services.event_line import EventLines
 from acd.settings import Settings
-from acd.transfer_policy import site_policy
 from agent_gateway.app import create_app
-from agent_gateway.calls_api import setup_call_routes
-from agent_gateway.reports_api import REPORTS_DIR
+from agent_gateway.routes.calls import setup_call_routes
+from agent_gateway.routes.reports import REPORTS_DIR
 
 log = structlog.get_logger(__name__)
 

@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from acd.adapters.recording_store import RecordingStore
-from acd.adapters.roster import Roster
-from acd.event_line import EventLines
+from acd.adapters.db.roster import Roster
+from acd.recordings.store import RecordingStore
 from acd.runtime import Controller
-from agent_gateway import ivr_api
-from agent_gateway.api import (
+from acd.services.event_line import EventLines
+from agent_gateway.auth.middleware import authenticate
+from agent_gateway.consoles.pages import setup_consoles
+from agent_gateway.routes import ivr as ivr_api
+from agent_gateway.routes.agents import (
     API_TOKEN,
     APPLY_ROSTER,
     CONTROLLER,
@@ -25,11 +27,9 @@ from agent_gateway.api import (
     ApiError,
     setup_routes,
 )
-from agent_gateway.auth import authenticate
-from agent_gateway.consoles import setup_consoles
-from agent_gateway.events_api import setup_event_routes
-from agent_gateway.recordings_api import setup_recording_routes
-from agent_gateway.reports_api import setup_report_routes
+from agent_gateway.routes.events import setup_event_routes
+from agent_gateway.routes.recordings import setup_recording_routes
+from agent_gateway.routes.reports import setup_report_routes
 
 log = structlog.get_logger(__name__)
 

@@ -29,16 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-import acd.migrate
-from acd.adapters.db import (
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import (
     agent_intervals,
     call_events,
     call_records,
     dispositions,
-    make_engine,
 )
+from acd.domain.clock import JST, day_range, month_range
 from acd.reports.intervals import intervals_from_events, parse_state_change
-from acd.reports.kpi import JST, compute_kpis, day_range, month_range
+from acd.reports.kpi import compute_kpis
 
 YEAR = 2026
 LINES = [("0570000123", "main"), ("0570000124", "main"), ("0570000999", "tax")]
@@ -105,7 +106,7 @@ def synthetic(n: int, seed: int = 7):
 
 
 async def load(url: str, n: int) -> None:
-    await acd.migrate.upgrade(url)
+    await acd.adapters.db.migrate.upgrade(url)
     records, disps, events, intervals = synthetic(n)
     engine = make_engine(url)
     started = time.perf_counter()

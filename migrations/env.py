@@ -4,7 +4,8 @@ import asyncio
 
 from alembic import context
 
-from acd.adapters.db import make_engine, metadata
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import metadata
 
 config = context.config
 

@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from acd.domain.clock import TOKYO
 from acd.domain.events import (
     AgentAnswered,
     AgentCallEnded,
@@ -82,7 +82,6 @@ Strategy = str  # "longest_idle" | "fewest_calls"
 #: an int, so penalties must stay below 2147; 11 skill levels (0-10) x 190 fit.
 RANK_SPAN = 190
 #: Calls are counted per day in Japan.
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from acd.domain.policies import TransferPolicy, TransferRefused
 from acd.ivr.flow_models import (
     DTMF_KEY,
     EXIT_TYPES,
@@ -25,7 +26,6 @@ from acd.ivr.flow_models import (
     successors,
 )
 from acd.ivr.yaml_source import Loc, Position, SourceDocument
-from acd.transfer_policy import TransferPolicy, TransferRefused
 
 #: Prompts an events menu plays after each title ("... press N"), made when a flow has an
 #: events node and the admin did not define them; an admin's prompt of the same name wins.

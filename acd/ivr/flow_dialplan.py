@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from acd.domain.calendar import TIMEZONE_NAME
+from acd.domain.policies import TransferPolicy
 from acd.ivr.calendar_dialplan import calendar_context_of
 from acd.ivr.flow_checks import PRESS_PROMPT
 from acd.ivr.flow_models import (
@@ -43,7 +44,6 @@ from acd.ivr.flow_models import (
     TransferNode,
     VoicemailNode,
 )
-from acd.transfer_policy import TransferPolicy
 
 #: (prompt name, language) -> the audio path Playback wants.
 PromptPath = Callable[[str, str], str]

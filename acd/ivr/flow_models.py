@@ -168,7 +168,7 @@ class Flow(_Strict):
 
 
 class Transfers(_Strict):
-    """Where flows and operators may transfer calls (see acd.transfer_policy)."""
+    """Where flows and operators may transfer calls (see acd.domain.policies)."""
 
     allow: list[str] = Field(default=[], description="number patterns: digits, X for one "
                              "digit, a trailing * for any rest (0570*, 0467XXXXXX)")

@@ -14,9 +14,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from acd.domain.calendar import Calendar, CalendarStatus
+from acd.domain.policies import TransferPolicy
 from acd.ivr.calendar_models import CalendarSpec
 from acd.ivr.flow_models import EventsNode, Flow, Transfers
-from acd.transfer_policy import TransferPolicy
 
 Language = Literal["ja", "en"]
 RecordingPolicy = Literal["always", "on_demand", "off"]

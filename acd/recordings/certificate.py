@@ -36,11 +36,12 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import jinja2
 
-JST = timezone(timedelta(hours=9), "JST")
+from acd.domain.clock import JST
+
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -37,8 +37,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from acd.domain.clock import JST
 from acd.recordings.certificate import (
-    JST,
     CertificateHeader,
     CertificateItem,
     _long_date,

@@ -16,9 +16,9 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-JST = timezone(timedelta(hours=9), "JST")
+from acd.domain.clock import JST
 
 #: AgentStateChanged payloads as acd.runtime writes them (json.dumps, keys in this order);
 #: anything else is parsed as JSON.

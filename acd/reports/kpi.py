@@ -29,7 +29,7 @@ import time as _time
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from operator import add
 from typing import Any
 
@@ -45,10 +45,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.adapters.db import agent_intervals, call_records, dispositions
+from acd.adapters.db.schema import agent_intervals, call_records, dispositions
+from acd.domain.clock import (
+    JST,
+    JST_OFFSET,
+    as_jst,
+    day_range,
+    month_range,
+    week_range,
+)
 
-JST = timezone(timedelta(hours=9), "JST")
-JST_OFFSET = 9 * 3600
 QUICK_ANSWER_SECONDS = 10
 
 COMPLETED, HANDED_OVER, TRANSFERRED, ESCALATED, OTHER = \
@@ -286,29 +292,6 @@ class Kpis:
 
 
 # ------------------------------------------------------------------------- time
-
-def as_jst(moment: datetime) -> datetime:
-    """A naive datetime is taken as JST."""
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
-
-
-def jst_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=JST)
-
-
-def day_range(day: date) -> tuple[datetime, datetime]:
-    return jst_midnight(day), jst_midnight(day + timedelta(days=1))
-
-
-def week_range(year: int, week: int) -> tuple[datetime, datetime]:
-    monday = date.fromisocalendar(year, week, 1)
-    return jst_midnight(monday), jst_midnight(monday + timedelta(days=7))
-
-
-def month_range(year: int, month: int) -> tuple[datetime, datetime]:
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return jst_midnight(date(year, month, 1)), jst_midnight(following)
-
 
 def hour_index_sql(column: str = "call_records.entered_at"):
     """floor((t + 9 h) / 1 h): JST hours since the epoch, for t > 0, as literal SQL that

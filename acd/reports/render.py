@@ -17,7 +17,8 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from acd.domain.agents import STANDARD_AWAY_REASONS
-from acd.reports.kpi import JST, QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
+from acd.domain.clock import JST
+from acd.reports.kpi import QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
 
 #: The contract targets (KPI.md): figure ≥ target, in percent.
 DEFAULT_TARGETS: dict[str, float] = Targets().rates

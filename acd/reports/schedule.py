@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from acd.domain.calendar import japanese_holidays
-from acd.reports.kpi import JST, as_jst, day_range, month_range, week_range
+from acd.domain.clock import JST, as_jst, day_range, month_range, week_range
 
 SETTLE = timedelta(hours=1)  # calls still in progress at the end of the period have ended
 DAILY_DEADLINE = time(9, 30)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from panoramisk.message import Message
 
-from acd.adapters.ami import _Utf8Protocol
-from acd.adapters.ami_events import AmiTranslationError, translate
+from acd.adapters.ami.client import _Utf8Protocol
+from acd.adapters.ami.events import AmiTranslationError, translate
 from acd.domain.calls import Calls, SaveCallRecord, step
 from acd.domain.events import (
     AgentAnswered,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from acd.adapters.db import Database, call_events, call_records, make_engine
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.schema import call_events, call_records
 from acd.domain.events import LineEntered, QueueJoined
-from acd.migrate import upgrade
 from acd.runtime import Controller
 from tests.domain.test_calls import T0, entered
 

@@ -13,10 +13,11 @@ from typing import Self
 import aiohttp
 from aiohttp import web
 
-from acd.adapters.ami import AmiClient
-from acd.adapters.db import Database, make_engine
-from acd.adapters.roster import Roster
-from acd.adapters.users import UserStore
+from acd.adapters.ami.client import AmiClient
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.roster import Roster
+from acd.adapters.db.users import UserStore
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile, Agents, Membership, QueuePolicy
 from acd.domain.events import (
@@ -27,11 +28,10 @@ from acd.domain.events import (
     QueueJoined,
 )
 from acd.ivr.loader import load_site
-from acd.migrate import upgrade
 from acd.runtime import Controller
 from agent_gateway.app import create_app
-from agent_gateway.auth import USERS
-from agent_gateway.reports_api import REPORTS_DIR
+from agent_gateway.auth.middleware import USERS
+from agent_gateway.routes.reports import REPORTS_DIR
 
 FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "console_flows"
 TOKEN = "test-api-token"

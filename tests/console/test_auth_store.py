@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from acd.adapters.access_log import AccessLog
-from acd.adapters.db import make_engine
-from acd.adapters.sessions import SessionStore
-from acd.adapters.users import SignInRefused, UserError, UserStore
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.users import SignInRefused, UserError, UserStore
 from acd.auth.passwords import hash_password, password_problems, verify_password
 from acd.auth.policy import AuthPolicy
-from acd.migrate import upgrade
 
 STRONG = "kousoku-tsuushin-2026"
 

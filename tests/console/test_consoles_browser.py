@@ -37,7 +37,7 @@ MDG_NO_PREVIOUS = "過去の問い合わせはありません。"
 
 async def _cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "acd.cli", *args, env=env, stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "acd.cli.main", *args, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate(stdin.encode())
     assert proc.returncode == 0, out.decode()

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from acd.adapters.access_log import AccessLog
+from acd.adapters.db.access_log import AccessLog
 from acd.auth.policy import AuthPolicy
 from tests.console.harness import PASSWORD, TOKEN, Gateway
 
@@ -288,7 +288,7 @@ async def test_pages_are_japanese_by_default_and_english_on_request(gateway):
 
 
 async def test_a_pop_survives_a_gateway_that_did_not_see_the_call_ring(gateway):
-    from agent_gateway.consoles import LIVE
+    from agent_gateway.consoles.pages import LIVE
 
     async with gateway.browser() as a:
         await a.sign_in("yamada")
@@ -304,7 +304,7 @@ async def test_a_pop_survives_a_gateway_that_did_not_see_the_call_ring(gateway):
 async def test_the_report_files_are_listed_on_the_consoles_for_readers_only(gateway):
     from datetime import date, datetime, timedelta
 
-    from acd.reports.kpi import JST, day_range
+    from acd.domain.clock import JST, day_range
     from acd.reports.schedule import Due
     from acd.reports.scheduler import ReportScheduler
 

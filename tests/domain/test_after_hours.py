@@ -3,7 +3,7 @@ event becomes CalendarDecided, and the record says after_hours with the status."
 
 import pytest
 
-from acd.adapters.ami_events import AmiTranslationError, translate
+from acd.adapters.ami.events import AmiTranslationError, translate
 from acd.domain.calls import Calls, SaveCallRecord, step
 from acd.domain.events import (
     EVENT_TYPES,

@@ -12,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from acd.domain.calendar import (
-    TOKYO,
     AnnualRange,
     Calendar,
     CalendarStatus,
@@ -25,6 +24,7 @@ from acd.domain.calendar import (
     next_change,
     status_at,
 )
+from acd.domain.clock import TOKYO
 from acd.ivr.calendar_models import CalendarFile, CalendarSpec, parse_days
 from acd.ivr.yaml_source import load_source
 from acd.settings import PROJECT_DIR

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from acd.call_controls import CallControlError, CallControls, Who, parse_channels
 from acd.domain.calls import Calls, CallState
-from acd.transfer_policy import TransferPolicy
+from acd.domain.policies import TransferPolicy
+from acd.services.call_controls import (
+    CallControlError,
+    CallControls,
+    Who,
+    parse_channels,
+)
 
 ROWS = [
     {"Channel": "PJSIP/carrier-00000000", "Uniqueid": "u1", "BridgeId": "b1",

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from acd.adapters.ami_events import translate
+from acd.adapters.ami.events import translate
 from acd.domain.calls import Calls, SaveCallRecord, step
 from acd.domain.event_info import DbPut, EventItem, astdb_family, astdb_payload, ordered
 from acd.domain.events import (

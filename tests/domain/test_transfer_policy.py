@@ -1,6 +1,6 @@
 import pytest
 
-from acd.transfer_policy import TransferPolicy, TransferRefused, normalize
+from acd.domain.policies import TransferPolicy, TransferRefused, normalize
 
 POLICY = TransferPolicy(allow=("0570*", "0120*", "070*", "080*", "090*", "0467XXXXXX"),
                         departments={"shimin": "2101", "kokuho": "0467231111"})

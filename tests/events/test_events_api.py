@@ -13,15 +13,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.ami import AmiError
-from acd.adapters.db import make_engine
-from acd.adapters.event_store import EventStore
-from acd.event_line import EventLines, tokyo_today
+from acd.adapters.ami.client import AmiError
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.event_items import EventStore
+from acd.adapters.db.migrate import upgrade
+from acd.domain.clock import tokyo_today
 from acd.ivr.loader import load_site
-from acd.migrate import upgrade
-from agent_gateway.api import API_TOKEN, require_token
+from acd.services.event_line import EventLines
 from agent_gateway.app import error_middleware
-from agent_gateway.events_api import setup_event_routes
+from agent_gateway.routes.agents import API_TOKEN, require_token
+from agent_gateway.routes.events import setup_event_routes
 from tests.ivr.test_event_line_flows import flows, site_text
 
 TOKEN = "t0ken"

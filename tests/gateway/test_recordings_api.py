@@ -11,14 +11,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.db import make_engine
-from acd.adapters.recording_store import RecordingStore
-from acd.migrate import upgrade
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.domain.clock import JST
 from acd.recordings import Keyring, parse_csv
-from acd.recordings.certificate import JST
-from agent_gateway.api import API_TOKEN, require_token
+from acd.recordings.store import RecordingStore
 from agent_gateway.app import error_middleware
-from agent_gateway.recordings_api import (
+from agent_gateway.routes.agents import API_TOKEN, require_token
+from agent_gateway.routes.recordings import (
     RangeNotSatisfiable,
     parse_range,
     setup_recording_routes,

@@ -11,15 +11,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.db import make_engine
-from acd.adapters.recording_store import RecordingStore
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.migrate import upgrade
 from acd.domain.calls import CallState
-from acd.migrate import upgrade
-from acd.on_demand import OnDemandRecorder
 from acd.recordings import Keyring
+from acd.recordings.on_demand import OnDemandRecorder
+from acd.recordings.store import RecordingStore
 from agent_gateway.app import error_middleware
-from agent_gateway.principal import PRINCIPAL_KEY, SERVICE, Principal
-from agent_gateway.recordings_api import setup_recording_routes
+from agent_gateway.auth.principal import PRINCIPAL_KEY, SERVICE, Principal
+from agent_gateway.routes.recordings import setup_recording_routes
 from tests.recordings.test_store import T0, Clock, call, write_wav
 
 MINE, THEIRS = "1743467400.7", "1743467500.8"

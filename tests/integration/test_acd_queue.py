@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.db import call_records, make_engine
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_records
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.event_log import load_events
 from tests.support.recordings import sealed_audio, wav_seconds_of

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.ami import AmiClient
-from acd.adapters.asterisk_runtime import AsteriskProcess
-from acd.adapters.db import Database, call_events, call_records, make_engine
-from acd.asterisk_config import AMI_USER
+from acd.adapters.ami.client import AmiClient
+from acd.adapters.asterisk.config import AMI_USER
+from acd.adapters.asterisk.process import AsteriskProcess
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.schema import call_events, call_records
 from acd.domain.agents import AgentProfile, Login, Membership, SetAway
-from acd.migrate import upgrade
 from acd.runtime import Controller
 from acd.settings import Settings
 from acd.stack import prepare

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.db import call_events, call_records, make_engine
-from acd.domain.calendar import TOKYO
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_events, call_records
+from acd.domain.clock import TOKYO
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.sipp import CallerResult, run_callers
 from tests.support.stack import RunningStack
@@ -238,7 +239,7 @@ async def test_ivr_apply_refuses_a_broken_file_and_reloads_a_good_one_under_a_li
 
         # the command line does the same through the gateway
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "acd.cli", "ivr", "apply"], env=env,
+            subprocess.run, [sys.executable, "-m", "acd.cli.main", "ivr", "apply"], env=env,
             capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert f"line {APPLY_LINE} 適用テスト: queue main, calendar closed-today, closed now" \
@@ -253,7 +254,7 @@ def test_ivr_apply_without_a_running_stack_validates_and_renders(state_dir: Path
     env = environment(state_dir, f"sqlite+aiosqlite:///{state_dir}/db.sqlite", flows)
     # nothing listens there, whatever else runs on this machine
     env["MADOGUCHI_GATEWAY_PORT"] = str(free_tcp_port())
-    apply = [sys.executable, "-m", "acd.cli", "ivr", "apply"]
+    apply = [sys.executable, "-m", "acd.cli.main", "ivr", "apply"]
     done = subprocess.run(apply, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert f"{flows / 'site.yaml'}:12:15: unknown calendar 'nosuch'" in done.stderr

@@ -322,7 +322,7 @@ async def _complete(stack: RunningStack, path: str) -> dict | None:
 
 async def _add_supervisor(stack: RunningStack, login: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "acd.cli", "users", "add", login, "--name", "鈴木",
+        sys.executable, "-m", "acd.cli.main", "users", "add", login, "--name", "鈴木",
         "--role", "supervisor", "--extension", "9001", "--password-stdin",
         env=stack.env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.db import call_events, call_records, make_engine
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_events, call_records
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.recordings import sealed_audio, seconds_and_rms
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.db import call_events, call_records
+from acd.adapters.db.schema import call_events, call_records
 from tests.integration.test_calendar_lines import (
     call,
     environment,
@@ -170,7 +170,7 @@ async def test_event_line_announces_todays_events_and_a_status_change_reaches_th
 
         # the command line does the same through the gateway
         env = environment(state_dir, database_url, flows)
-        acd = [sys.executable, "-m", "acd.cli", "events"]
+        acd = [sys.executable, "-m", "acd.cli.main", "events"]
         done = await asyncio.to_thread(
             subprocess.run, acd + ["set", "city-events", str(items[1]["id"]), "--status",
                                    "held", "--by", "kanko-ka"],

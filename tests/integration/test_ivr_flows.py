@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.db import call_events
-from acd.domain.calendar import TOKYO
+from acd.adapters.db.schema import call_events
+from acd.domain.clock import TOKYO
 from tests.integration.test_calendar_lines import (
     environment,
     ports,

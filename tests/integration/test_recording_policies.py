@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.db import call_events, make_engine
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_events
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
 from tests.support.recordings import seconds_and_rms
 from tests.support.rtp_sniff import RtpSniffer, best_match, synthesized_prompt

@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from acd.adapters.db import make_engine
-from acd.adapters.recording_store import recordings
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import recordings
 from acd.recordings import Keyring, open_sealed
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.recordings import seconds_and_rms

@@ -37,9 +37,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-import acd.migrate
-from acd.adapters.db import agent_intervals, call_records, dispositions, make_engine
-from acd.reports.kpi import JST, compute_kpis, day_range
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import agent_intervals, call_records, dispositions
+from acd.domain.clock import JST, day_range
+from acd.reports.kpi import compute_kpis
 from acd.reports.render import SUMMARY, value
 from tests.conftest import TEST_PORTS, stack_env
 from tests.integration.test_calendar_lines import prompt_seconds, write_flows
@@ -178,7 +180,7 @@ def caller(did: str, workdir: Path, number: str, **options):
 
 
 async def copy_rows(source: str, target: str) -> None:
-    await acd.migrate.upgrade(target)
+    await acd.adapters.db.migrate.upgrade(target)
     src, dst = make_engine(source), make_engine(target)
     try:
         for table in (call_records, dispositions, agent_intervals):

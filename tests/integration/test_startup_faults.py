@@ -13,7 +13,7 @@ from tests.conftest import TEST_PORTS, stack_env
 
 
 def run_up(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "acd.cli", "up"], env=env, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "acd.cli.main", "up"], env=env, timeout=timeout,
                           capture_output=True, text=True)
 
 

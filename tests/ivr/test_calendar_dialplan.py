@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from acd.domain.calendar import (
-    TOKYO,
     AnnualRange,
     Calendar,
     CalendarStatus,
@@ -32,6 +31,7 @@ from acd.domain.calendar import (
     day_plan,
     status_at,
 )
+from acd.domain.clock import TOKYO
 from acd.ivr.calendar_dialplan import (
     asterisk_time_range,
     asterisk_weekdays,
@@ -369,9 +369,9 @@ async def test_dialplan_in_a_real_asterisk_answers_like_status_at(state_dir: Pat
 
 
 async def _real_asterisk(state_dir: Path) -> None:
-    from acd.adapters.ami import AmiClient, RawEvent
-    from acd.adapters.asterisk_runtime import AsteriskProcess
-    from acd.asterisk_config import AMI_USER
+    from acd.adapters.ami.client import AmiClient, RawEvent
+    from acd.adapters.asterisk.config import AMI_USER
+    from acd.adapters.asterisk.process import AsteriskProcess
     from acd.settings import Settings
     from acd.stack import prepare
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from acd.adapters.asterisk_runtime import AsteriskInstallation
-from acd.asterisk_config import render
+from acd.adapters.asterisk.config import render
+from acd.adapters.asterisk.process import AsteriskInstallation
+from acd.adapters.secrets import SecretStore
 from acd.ivr.loader import FlowError, load_site
 from acd.ivr.models import Line
-from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
 
 STATUS_IDS = ["held", "cancelled", "next_day", "postponed", "venue_changed", "time_changed",

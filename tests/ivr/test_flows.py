@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from acd.asterisk_config import site_languages
+from acd.adapters.asterisk.config import site_languages
+from acd.domain.policies import TransferRefused
 from acd.ivr.flow_dialplan import compile_flows
 from acd.ivr.loader import FlowError, load_site
 from acd.settings import PROJECT_DIR
-from acd.transfer_policy import TransferRefused
 
 HEAD = """\
 lines:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.asterisk_runtime import AsteriskInstallation
-from acd.asterisk_config import calendar_years, render
-from acd.cli import main
+from acd.adapters.asterisk.config import calendar_years, render
+from acd.adapters.asterisk.process import AsteriskInstallation
+from acd.adapters.secrets import SecretStore
+from acd.cli.main import main
 from acd.domain.calendar import CalendarStatus
 from acd.ivr.loader import FlowError, live_change_problems, load_site
-from acd.secrets import SecretStore
 from acd.settings import PROJECT_DIR, Settings
 
 QUEUES_AND_PROMPTS = """\

@@ -11,12 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from acd.recordings.certificate import (
-    JST,
-    CertificateHeader,
-    CertificateItem,
-    items_digest,
-)
+from acd.domain.clock import JST
+from acd.recordings.certificate import CertificateHeader, CertificateItem, items_digest
 from acd.recordings.certificate_pdf import render_pdf
 from acd.recordings.certificate_personal import PersonalDataItem
 from tests.recordings.test_cli_recordings import run, site  # noqa: F401 (fixture)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import structlog
 
-from acd.adapters.db import make_engine
-from acd.adapters.recording_store import RecordingStore
-from acd.cli_recordings import add_recording_commands
-from acd.migrate import upgrade
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.cli.recordings import add_recording_commands
 from acd.recordings import Keyring, parse_csv, verify_csv
+from acd.recordings.store import RecordingStore
 from tests.recordings.test_store import call, write_wav
 
 

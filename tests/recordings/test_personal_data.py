@@ -12,19 +12,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from acd.adapters.db import (
-    Database,
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.schema import (
     call_events,
     call_records,
     dispositions,
-    make_engine,
+    personal_data_erasures,
     voicemails,
 )
-from acd.adapters.personal_data import personal_data_erasures
-from acd.adapters.recording_store import RecordingStore, run_daily_purge
-from acd.migrate import upgrade
+from acd.domain.clock import JST
 from acd.recordings import Keyring
-from acd.recordings.certificate import JST
+from acd.recordings.store import RecordingStore, run_daily_purge
 from acd.reports.kpi import compute_kpis
 from tests.recordings.test_store import Clock, call, write_wav
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from acd.adapters.db import Database, make_engine
-from acd.adapters.recording_store import RecordingStore
-from acd.migrate import upgrade
-from acd.on_demand import Segment
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.migrate import upgrade
 from acd.recordings import Keyring
+from acd.recordings.on_demand import Segment
+from acd.recordings.store import RecordingStore
 from tests.recordings.test_store import T0, Clock, call, write_wav
 
 UID = "1775000000.9"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert
 
-import acd.migrate
-from acd.adapters.db import (
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import (
     agent_intervals,
     call_events,
     call_records,
     dispositions,
-    make_engine,
 )
 from acd.reports.intervals import intervals_from_events, parse_state_change
 from tests.reports.test_kpi import DISPOSITIONS, RECORDS, STATES
@@ -19,7 +19,7 @@ from tests.reports.test_kpi import DISPOSITIONS, RECORDS, STATES
 
 @pytest.fixture
 async def engine(database_url):
-    await acd.migrate.upgrade(database_url)
+    await acd.adapters.db.migrate.upgrade(database_url)
     engine = make_engine(database_url)
     async with engine.begin() as conn:
         await conn.execute(insert(call_records), RECORDS)

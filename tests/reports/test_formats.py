@@ -13,15 +13,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 
-from acd.adapters.roster import Roster
-from acd.reports.kpi import compute_kpis, day_range
+from acd.adapters.db.roster import Roster
+from acd.domain.clock import day_range
+from acd.reports.kpi import compute_kpis
 from acd.reports.pdf import render_pdf
 from acd.reports.render import render_html
 from acd.reports.xlsx import render_xlsx
-from agent_gateway.api import ROSTER
 from agent_gateway.app import error_middleware
-from agent_gateway.principal import PRINCIPAL_KEY, Principal
-from agent_gateway.reports_api import setup_report_routes
+from agent_gateway.auth.principal import PRINCIPAL_KEY, Principal
+from agent_gateway.routes.agents import ROSTER
+from agent_gateway.routes.reports import setup_report_routes
 from tests.reports.test_kpi import DAY, FAR_FUTURE
 
 

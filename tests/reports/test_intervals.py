@@ -9,10 +9,12 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import insert, select
 
-import acd.migrate
-from acd.adapters.db import Database, agent_intervals, call_events, make_engine
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.schema import agent_intervals, call_events
+from acd.domain.clock import day_range
 from acd.reports.intervals import intervals_from_events, parse_state_change
-from acd.reports.kpi import compute_kpis, day_range
+from acd.reports.kpi import compute_kpis
 from tests.reports.test_kpi import DAY, FAR_FUTURE, STATES, at
 
 COLUMNS = ("agent", "status", "reason", "started_at", "ended_at", "login_at")
@@ -32,7 +34,7 @@ async def _rows(engine) -> list[tuple]:
 
 
 async def test_live_writes_equal_the_derivation(database_url, state_dir: Path):
-    await acd.migrate.upgrade(database_url)
+    await acd.adapters.db.migrate.upgrade(database_url)
     engine = make_engine(database_url)
     db = Database(engine, state_dir / "spool.jsonl")
     try:
@@ -63,13 +65,13 @@ async def test_live_writes_equal_the_derivation(database_url, state_dir: Path):
 
 
 async def test_migration_fills_intervals_from_an_existing_log(database_url):
-    config = acd.migrate.alembic_config(database_url)
+    config = acd.adapters.db.migrate.alembic_config(database_url)
     await asyncio.to_thread(command.upgrade, config, "0006")
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(call_events), STATES)
-        await acd.migrate.upgrade(database_url)
+        await acd.adapters.db.migrate.upgrade(database_url)
         expected = sorted(((i.agent, i.status, i.reason, i.started_at, i.ended_at, i.login_at)
                            for i in intervals_from_events(_ordered_changes())),
                           key=lambda r: (r[0], r[3]))

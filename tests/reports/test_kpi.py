@@ -11,15 +11,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-import acd.migrate
-from acd.adapters.db import call_records, dispositions, make_engine
-from acd.reports.kpi import (
-    JST,
-    UnknownLineError,
-    UnknownQueueError,
-    compute_kpis,
-    day_range,
-)
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_records, dispositions
+from acd.domain.clock import JST, day_range
+from acd.reports.kpi import UnknownLineError, UnknownQueueError, compute_kpis
 from acd.reports.render import render_csv, render_html
 
 DAY = date(2026, 11, 20)  # a Friday
@@ -298,7 +294,7 @@ async def test_first_response_counts_only_calls_whose_handling_the_faq_prescribe
         database_url):
     """一次対応率 (KPI.md): handled as the FAQ prescribes / FAQ-prescribed; a transfer made
     because the operator could not find the answer is not FAQ-prescribed."""
-    await acd.migrate.upgrade(database_url)
+    await acd.adapters.db.migrate.upgrade(database_url)
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:

@@ -11,12 +11,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.roster import Roster
-from acd.reports.cli import add_report_commands, parse_period
-from acd.reports.kpi import JST
-from agent_gateway.api import API_TOKEN, ROSTER, require_token
+from acd.adapters.db.roster import Roster
+from acd.cli.reports import add_report_commands
+from acd.domain.clock import JST, parse_period
 from agent_gateway.app import error_middleware
-from agent_gateway.reports_api import setup_report_routes
+from agent_gateway.routes.agents import API_TOKEN, ROSTER, require_token
+from agent_gateway.routes.reports import setup_report_routes
 
 TOKEN = "t" * 32
 

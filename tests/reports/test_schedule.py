@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.roster import Roster
-from acd.reports.kpi import JST
+from acd.adapters.db.roster import Roster
+from acd.domain.clock import JST
 from acd.reports.schedule import (
     daily,
     due_reports,
@@ -23,9 +23,9 @@ from acd.reports.schedule import (
     weekly,
 )
 from acd.reports.scheduler import ReportScheduler, find_file, list_files
-from agent_gateway.api import API_TOKEN, ROSTER, require_token
 from agent_gateway.app import error_middleware
-from agent_gateway.reports_api import REPORTS_DIR, setup_report_routes
+from agent_gateway.routes.agents import API_TOKEN, ROSTER, require_token
+from agent_gateway.routes.reports import REPORTS_DIR, setup_report_routes
 
 
 def jst(*args) -> datetime:
@@ -133,10 +133,10 @@ async def test_scheduler_writes_each_report_once_and_a_day_without_calls(engine,
 
 async def test_a_fresh_installation_writes_nothing_about_the_past(database_url,
                                                                   state_dir: Path):
-    import acd.migrate
-    from acd.adapters.db import make_engine
+    import acd.adapters.db.migrate
+    from acd.adapters.db.engine import make_engine
 
-    await acd.migrate.upgrade(database_url)
+    await acd.adapters.db.migrate.upgrade(database_url)
     engine = make_engine(database_url)
     try:
         clock = [jst(2026, 11, 21, 2, 0).timestamp()]

@@ -15,18 +15,19 @@ from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 from pydantic import ValidationError
 
-from acd.adapters.roster import Roster
+from acd.adapters.db.roster import Roster
+from acd.domain.clock import day_range
 from acd.ivr.loader import FlowError, load_site
 from acd.ivr.models import Line
-from acd.reports.kpi import Targets, compute_kpis, day_range
+from acd.reports.kpi import Targets, compute_kpis
 from acd.reports.pdf import render_pdf
 from acd.reports.render import render_csv, render_html
 from acd.reports.targets import targets_for
 from acd.reports.xlsx import render_xlsx
-from agent_gateway.api import ROSTER
 from agent_gateway.app import error_middleware
-from agent_gateway.principal import PRINCIPAL_KEY, Principal
-from agent_gateway.reports_api import setup_report_routes
+from agent_gateway.auth.principal import PRINCIPAL_KEY, Principal
+from agent_gateway.routes.agents import ROSTER
+from agent_gateway.routes.reports import setup_report_routes
 from tests.reports.test_formats import pdf_text
 from tests.reports.test_kpi import DAY, FAR_FUTURE, LINE, LINE2
 

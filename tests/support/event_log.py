@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from acd.adapters.db import call_events, make_engine
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import call_events
 
 
 async def load_events(url: str) -> list[dict]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from acd.adapters.db import make_engine
-from acd.adapters.recording_store import recordings
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.schema import recordings
 from acd.recordings import Keyring, open_sealed
 
 

@@ -28,7 +28,7 @@ class RunningStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "acd.cli", "up", env=self.env,
+                sys.executable, "-m", "acd.cli.main", "up", env=self.env,
                 stdout=log, stderr=asyncio.subprocess.STDOUT)
         try:
             await self.wait_healthy(timeout=90)

@@ -1,0 +1,137 @@
+"""Render the Asterisk configuration from asterisk_conf/ templates, settings and the site.
+
+Files are written into the runtime directory (``<state_dir>/asterisk/etc``); the
+installed Asterisk configuration is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+
+from acd.adapters.ami.events import USED_EVENTS
+from acd.adapters.asterisk.process import AsteriskInstallation
+from acd.adapters.secrets import SecretStore
+from acd.domain.agents import AgentProfile
+from acd.domain.clock import TOKYO
+from acd.domain.policies import site_policy
+from acd.ivr.calendar_dialplan import calendar_context, compile_calendars
+from acd.ivr.flow_dialplan import compile_flows, flow_languages, node_context
+from acd.ivr.models import Site
+from acd.settings import PROJECT_DIR, Settings
+
+TEMPLATES_DIR = PROJECT_DIR / "asterisk_conf"
+AMI_USER = "madoguchi"
+#: Public holidays are compiled into the dialplan for this many years from the current
+#: one (Tokyo time); `acd ivr apply` or a restart re-renders them.
+CALENDAR_YEARS = 3
+#: Seconds a transfer target or an interpreter may ring before the attempt is given up.
+OUTBOUND_DIAL_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class RuntimeDirs:
+    run: Path
+
+    @property
+    def etc(self) -> Path:
+        return self.run / "etc"
+
+    @property
+    def asterisk_conf(self) -> Path:
+        return self.etc / "asterisk.conf"
+
+
+@dataclass(frozen=True)
+class AgentCredentials:
+    id: str
+    name: str
+    password: str
+    queues: tuple[str, ...]
+
+
+def agent_credentials(roster: list[AgentProfile], secrets: SecretStore
+                      ) -> list[AgentCredentials]:
+    """SIP credentials of the enabled agents (passwords generated on first use)."""
+    return [AgentCredentials(a.id, a.name, secrets.get(f"sip:{a.id}"),
+                             tuple(m.queue for m in a.queues))
+            for a in roster if a.enabled]
+
+
+def calendar_years(now: datetime | None = None) -> range:
+    """The years whose public holidays are compiled: this year in Tokyo and the next two."""
+    year = (now or datetime.now(TOKYO)).astimezone(TOKYO).year
+    return range(year, year + CALENDAR_YEARS)
+
+
+def calendar_dialplan(site: Site, now: datetime | None = None) -> str:
+    """The ``cal-<name>`` subroutines of every calendar of the site, as dialplan text."""
+    return "\n".join(compile_calendars(site.domain_calendars().values(), calendar_years(now)))
+
+
+def calendar_contexts(site: Site) -> dict[str, str]:
+    """The dialplan context of each calendar, by calendar name."""
+    return {name: calendar_context(c) for name, c in site.domain_calendars().items()}
+
+
+def render(settings: Settings, site: Site, installation: AsteriskInstallation,
+           secrets: SecretStore, prompts: dict[str, dict[str, str]],
+           roster: list[AgentProfile], now: datetime | None = None) -> dict[str, str]:
+    """The text of every configuration file, by file name. ``now`` (default: the clock)
+    chooses the years whose public holidays the calendars compile."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    context = {
+        "settings": settings,
+        "install": installation,
+        "dirs": RuntimeDirs(settings.asterisk_dir),
+        "ami_secret": secrets.get("ami"),
+        "used_events": USED_EVENTS,
+        "agents": agent_credentials(roster, secrets),
+        "queues": site.queues,
+        "lines": site.lines,
+        "languages": sorted(site_languages(site)),
+        "prompt": lambda name, language: _prompt_path(prompts, name, language),
+        "flows": "\n".join(compile_flows(
+            site.flows, site_languages(site),
+            lambda name, language: _prompt_path(prompts, name, language),
+            site.transfer_policy())),
+        "flow_start": lambda line: node_context(line.flow, site.flows[line.flow].start,
+                                                line.language),
+        "transfer_extensions": site_policy(site).dialplan_extensions(),
+        "dial_timeout": OUTBOUND_DIAL_SECONDS,
+        "calendars": calendar_dialplan(site, now),
+        "calendar_contexts": calendar_contexts(site),
+        "recordings_dir": settings.recordings_dir.resolve(),
+        "voicemail_dir": settings.voicemail_path.resolve(),
+    }
+    return {template.removesuffix(".j2"): env.get_template(template).render(context)
+            for template in sorted(env.list_templates(extensions=["j2"]))}
+
+
+def site_languages(site: Site) -> set[str]:
+    """Every language a caller may hear: the lines' own and those chosen in flows."""
+    return {line.language for line in site.lines} | flow_languages(site.flows.values())
+
+
+def _prompt_path(prompts: dict[str, dict[str, str]], name: str, language: str) -> str:
+    """The prompt in the caller's language, else in Japanese, else in any language."""
+    by_language = prompts[name]
+    return by_language.get(language) or by_language.get("ja") or next(iter(by_language.values()))
+
+
+def write_config(settings: Settings, files: dict[str, str]) -> RuntimeDirs:
+    dirs = RuntimeDirs(settings.asterisk_dir)
+    for sub in ("etc", "cache", "lib", "db", "keys", "spool", "run", "log"):
+        (dirs.run / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = dirs.etc / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(target)
+    return dirs

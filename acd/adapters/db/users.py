@@ -1,0 +1,219 @@
+"""The console users: who may sign in, with which role, and the lock-out after repeated
+wrong passwords. Passwords are kept only as argon2id hashes (:mod:`acd.auth.passwords`).
+
+Roles: ``agent`` (one agent of the roster: ``agent_id``), ``supervisor`` (may give a
+SIP ``extension``: their own phone for listen/whisper/barge), ``admin``, ``viewer`` (city
+staff: reports and the escalation list, read only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.adapters.db import access_log as actions
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.schema import users
+from acd.auth.passwords import (
+    DUMMY_HASH,
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
+from acd.auth.policy import ROLES, AuthPolicy
+
+LOGIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,39}$"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    display_name: str
+    role: str
+    agent_id: str | None
+    extension: str | None
+    enabled: bool
+    failed_count: int
+    locked_until: float | None
+    password_changed_at: float
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row) -> User:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+class UserError(ValueError):
+    """A request about users that cannot be done; ``error_id`` is stable."""
+
+    def __init__(self, error_id: str, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.error_id, self.message, self.details = error_id, message, details
+
+
+class SignInRefused(UserError):
+    pass
+
+
+class UserStore:
+    def __init__(self, engine: AsyncEngine, policy: AuthPolicy, access: AccessLog,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.access = access
+        self._clock = clock
+
+    # ------------------------------------------------------------ admin
+
+    async def add(self, login: str, display_name: str, role: str, password: str, *,
+                  agent_id: str | None = None, extension: str | None = None,
+                  by: str | None = None) -> User:
+        if not re.fullmatch(LOGIN_PATTERN, login):
+            raise UserError("BAD_LOGIN", "a login is 2-40 letters, digits, '.', '_', '@' or "
+                            "'-', starting with a letter or digit")
+        if role not in ROLES:
+            raise UserError("BAD_ROLE", f"role must be one of {', '.join(ROLES)}")
+        if (role == "agent") != (agent_id is not None):
+            raise UserError("AGENT_ID", "an agent user needs --agent (the agent id of the "
+                            "roster); other roles have none")
+        if not display_name.strip():
+            raise UserError("BAD_NAME", "a display name is required")
+        self._check_strength(password, login, display_name)
+        digest = await asyncio.to_thread(hash_password, password)
+        now = self._clock()
+        async with self.engine.begin() as conn:
+            if (await conn.execute(select(users.c.id).where(users.c.id == login))).first():
+                raise UserError("USER_EXISTS", f"user {login} already exists")
+            if agent_id is not None and (await conn.execute(
+                    select(users.c.id).where(users.c.agent_id == agent_id))).first():
+                raise UserError("AGENT_TAKEN", f"agent {agent_id} already has a user")
+            await conn.execute(insert(users).values(
+                id=login, display_name=display_name.strip(), role=role, agent_id=agent_id,
+                extension=extension, password_hash=digest, failed_count=0, locked_until=None,
+                password_changed_at=now, enabled=True, created_at=now))
+        await self.access.write(actions.USER_ADDED, by, subject=f"user:{login}",
+                                detail=f"role={role}")
+        return await self.get(login)
+
+    async def get(self, login: str) -> User | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == login))
+                   ).mappings().first()
+        return User.from_row(row) if row else None
+
+    async def all(self) -> list[User]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(users).order_by(users.c.id))).mappings().all()
+        return [User.from_row(r) for r in rows]
+
+    async def _require(self, login: str) -> User:
+        user = await self.get(login)
+        if user is None:
+            raise UserError("USER_UNKNOWN", f"no user {login}")
+        return user
+
+    async def set_enabled(self, login: str, enabled: bool, by: str | None = None) -> None:
+        await self._require(login)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == login).values(enabled=enabled))
+        if not enabled:
+            await self.access.write(actions.USER_DISABLED, by, subject=f"user:{login}")
+
+    async def unlock(self, login: str, by: str | None = None) -> None:
+        await self._require(login)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == login).values(
+                failed_count=0, locked_until=None))
+        await self.access.write(actions.USER_UNLOCKED, by, subject=f"user:{login}")
+
+    def _check_strength(self, password: str, login: str, name: str) -> None:
+        problems = password_problems(password, login=login, name=name)
+        if problems:
+            raise UserError("WEAK_PASSWORD", "; ".join(problems), problems)
+
+    async def set_password(self, login: str, new: str, *, current: str | None = None,
+                           remote: str | None = None, by: str | None = None) -> None:
+        """Change a password. A user changing their own gives ``current`` (checked); an
+        admin resetting it (CLI) does not."""
+        user = await self._require(login)
+        if current is not None:
+            async with self.engine.connect() as conn:
+                stored = (await conn.execute(select(users.c.password_hash).where(
+                    users.c.id == login))).scalar_one()
+            if not await asyncio.to_thread(verify_password, stored, current):
+                raise UserError("BAD_CURRENT_PASSWORD", "the current password is wrong")
+            if new == current:
+                raise UserError("SAME_PASSWORD", "the new password must differ from the "
+                                "current one")
+        self._check_strength(new, login, user.display_name)
+        digest = await asyncio.to_thread(hash_password, new)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == login).values(
+                password_hash=digest, password_changed_at=self._clock(), failed_count=0,
+                locked_until=None))
+        await self.access.write(actions.PASSWORD_CHANGED, by or login, remote=remote,
+                                subject=f"user:{login}")
+
+    # ------------------------------------------------------------ sign-in
+
+    async def sign_in(self, login: str, password: str, remote: str | None = None) -> User:
+        """The user, if the password is right and the account usable; else
+        :class:`SignInRefused` (``BAD_CREDENTIALS`` or ``LOCKED``), logged either way.
+        ``max_failures`` wrong passwords in a row lock the account for
+        ``lockout_seconds``; while locked even the right password is refused."""
+        now = self._clock()
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == login))
+                   ).mappings().first()
+        stored = row["password_hash"] if row else DUMMY_HASH
+        if row and self.policy.locked(row["locked_until"], now):
+            await self.access.write(actions.SIGN_IN_LOCKED, login, remote=remote)
+            raise self._locked_error(row["locked_until"] - now)
+        right = await asyncio.to_thread(verify_password, stored, password)
+        if row is None or not row["enabled"] or not right:
+            why = ("unknown login" if row is None else "disabled" if not row["enabled"]
+                   else "wrong password")
+            await self.access.write(actions.SIGN_IN_FAILED, login[:40], remote=remote,
+                                    detail=why)
+            if row is not None and row["enabled"]:
+                await self._count_failure(login, now, remote)
+            raise SignInRefused("BAD_CREDENTIALS", "wrong login or password")
+        values: dict = {"failed_count": 0, "locked_until": None}
+        if needs_rehash(stored):
+            values["password_hash"] = await asyncio.to_thread(hash_password, password)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == login).values(**values))
+        await self.access.write(actions.SIGN_IN, login, remote=remote)
+        return await self.get(login)
+
+    async def _count_failure(self, login: str, now: float, remote: str | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == login).values(
+                failed_count=users.c.failed_count + 1))
+            failures = (await conn.execute(select(users.c.failed_count).where(
+                users.c.id == login))).scalar_one()
+            if failures < self.policy.max_failures:
+                return
+            await conn.execute(update(users).where(users.c.id == login).values(
+                failed_count=0, locked_until=now + self.policy.lockout_seconds))
+        await self.access.write(actions.LOCKED, login, remote=remote,
+                                detail=f"{failures} wrong passwords in a row")
+        raise self._locked_error(self.policy.lockout_seconds)
+
+    @staticmethod
+    def _locked_error(seconds_left: float) -> SignInRefused:
+        minutes = max(1, round(seconds_left / 60))
+        return SignInRefused("LOCKED", f"this account is locked after repeated wrong "
+                             f"passwords; try again in {minutes} min or ask an admin",
+                             {"minutes": minutes})

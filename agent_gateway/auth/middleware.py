@@ -1,0 +1,164 @@
+"""Authentication of every request: the API token or a console session, CSRF, the role
+policy (:mod:`agent_gateway.auth.access`), and the security headers of the pages.
+
+- ``Authorization: Bearer <token>`` (the CLI, scripts, tests): the ``service`` principal;
+  only for ``/api/``; a wrong token is 401. No CSRF token is needed (a browser never
+  sends this header by itself).
+- The ``mdg_session`` cookie (HttpOnly, SameSite=Strict, Secure over https): a signed-in
+  user; expired (30 min idle / 12 h after sign-in, see settings) means signed out. Every
+  POST/PUT/PATCH/DELETE from a session needs the session's CSRF token, in the
+  ``X-CSRF-Token`` header (scripts) or the ``csrf_token`` form field (forms).
+- Without either: ``/api/`` and ``/ws`` answer 401, pages redirect to ``/login``.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import structlog
+from aiohttp import web
+
+from acd.adapters.db import access_log as actions
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.sessions import Session, SessionStore
+from acd.adapters.db.users import UserStore
+from acd.auth.policy import AuthPolicy
+from agent_gateway.auth.access import Forbidden, authorize, personal_data_subject
+from agent_gateway.auth.principal import PRINCIPAL_KEY, SERVICE, Principal
+from agent_gateway.consoles.i18n import language, translator
+from agent_gateway.routes.agents import API_TOKEN, CONTROLLER, ApiError
+
+log = structlog.get_logger(__name__)
+
+USERS = web.AppKey("users", UserStore)
+SESSIONS = web.AppKey("sessions", SessionStore)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
+AUTH_POLICY = web.AppKey("auth_policy", AuthPolicy)
+
+SESSION_COOKIE = "mdg_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+#: Request key of the console :class:`Session` (absent for the API token).
+SESSION_KEY = web.RequestKey("session", Session)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Paths anyone may reach (the sign-in form checks its own CSRF cookie).
+PUBLIC = ("/login", "/healthz", "/static/", "/recordings/", "/favicon.ico")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+}
+
+
+def is_public(path: str) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC)
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                        secure=request.app[AUTH_POLICY].secure_cookies)
+
+
+def clear_session_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/")
+
+
+async def csrf_given(request: web.Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def _forbidden_page(request: web.Request, message: str) -> web.Response:
+    t = translator(language(request))
+    return web.Response(status=403, content_type="text/html", charset="utf-8",
+                        text=f"<!doctype html><meta charset=utf-8><title>403</title>"
+                             f"<p>{t('forbidden')}</p><p><a href=/>{t('app')}</a></p>"
+                             f"<!-- {message} -->")
+
+
+def _agent_call(request: web.Request):
+    controller = request.app[CONTROLLER]
+
+    def call_of(agent_id: str | None) -> str | None:
+        state = controller.agents.by_id.get(agent_id) if agent_id else None
+        return state.call if state else None
+    return call_of
+
+
+async def _principal(request: web.Request) -> tuple[Principal | None, Session | None]:
+    authorization = request.headers.get("Authorization")
+    if authorization is not None and request.path.startswith("/api/"):
+        given = authorization.removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), request.app[API_TOKEN].encode()):
+            raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
+        return SERVICE, None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None, None
+    session = await request.app[SESSIONS].lookup(token)
+    if session is None:
+        return None, None
+    user = session.user
+    return Principal(user.id, user.role, user.agent_id), session
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler):
+    if is_public(request.path):
+        response = await handler(request)
+        _secure(response)
+        return response
+    who, session = await _principal(request)
+    is_api = request.path.startswith("/api/") or request.path == "/ws"
+    if who is None:
+        if is_api:
+            raise ApiError(401, "UNAUTHENTICATED", "sign in or give a valid API token")
+        expired = "?expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+        raise web.HTTPSeeOther(f"/login{expired}")
+    request[PRINCIPAL_KEY] = who
+    if session is not None:
+        request[SESSION_KEY] = session
+        if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+                (await csrf_given(request)).encode(), session.csrf_token.encode()):
+            log.warning("auth.csrf_refused", user=who.user, path=request.path)
+            raise ApiError(403, "CSRF_FAILED", "the CSRF token is missing or wrong; reload "
+                           "the page")
+    try:
+        authorize(request, who, _agent_call(request))
+    except Forbidden as exc:
+        await request.app[ACCESS_LOG].write(actions.FORBIDDEN, who.user,
+                                            remote=client_address(request),
+                                            subject=f"{request.method} {request.path}")
+        if is_api:
+            raise ApiError(403, exc.error_id, str(exc), {"role": who.role}) from None
+        return _secure(_forbidden_page(request, str(exc)))
+    response = await handler(request)
+    subject = personal_data_subject(request)
+    if subject and response.status < 400 and session is not None:
+        await request.app[ACCESS_LOG].write(actions.PERSONAL_DATA, who.user,
+                                            remote=client_address(request),
+                                            subject=subject, detail=request.path_qs[:200])
+    return _secure(response)
+
+
+def _secure(response: web.StreamResponse) -> web.StreamResponse:
+    if not response.prepared:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.content_type == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,195 @@
+"""What the consoles show, built from the controller's live state and the database:
+the screen-pop of a call (with the caller's previous contacts) and the wallboard.
+
+Reading a pop is reading personal data: the callers of the pop are written to the access
+log by whoever shows it (the live hub, the console API)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
+
+from acd.adapters.db.schema import call_records, dispositions
+from acd.domain.agents import AgentState
+from acd.domain.clock import JST_OFFSET
+from acd.ivr.models import Site
+from acd.runtime import Controller
+
+QUICK_ANSWER_SECONDS = 10
+PREVIOUS_CONTACTS = 10
+#: Caller ids that are not a number to look a history up by.
+UNKNOWN_CALLERS = frozenset({"", "anonymous", "unknown", "unavailable", "private"})
+NOT_OFFERED = ("after_hours", "event_info")
+
+
+def today_start(now: float) -> float:
+    """00:00 JST of the day of ``now`` (Japan has no DST)."""
+    return (now + JST_OFFSET) // 86400 * 86400 - JST_OFFSET
+
+
+def state_json(state: AgentState) -> dict[str, Any]:
+    return {"id": state.id, "name": state.profile.name, "status": state.status.value,
+            "reason": state.reason, "since": state.since, "call": state.call,
+            "wrapup_deadline": state.wrapup_deadline,
+            "wrapup_extended": state.wrapup_extended,
+            "queues": [m.queue for m in state.profile.queues]}
+
+
+class ConsoleData:
+    def __init__(self, controller: Controller, engine: AsyncEngine,
+                 site: Callable[[], Site | None], clock: Callable[[], float] = time.time
+                 ) -> None:
+        self.controller = controller
+        self.engine = engine
+        self._site = site
+        self._clock = clock
+
+    def site(self) -> Site | None:
+        return self._site()
+
+    def line_info(self, did: str) -> tuple[str, str]:
+        """(name, language) of a line; the DID itself when the flows do not know it."""
+        site = self.site()
+        for line in site.lines if site else ():
+            if line.did == did:
+                return line.name, line.language
+        return did, "ja"
+
+    # ------------------------------------------------------------ screen-pop
+
+    async def pop(self, uniqueid: str, agent: str | None, rung_at: float | None = None
+                  ) -> dict[str, Any] | None:
+        """The screen-pop of a call: who calls, on which line, the menu path taken, the
+        language, how long they waited, their previous contacts. None for a call the
+        controller and the database do not know."""
+        call = self.controller.calls.active.get(uniqueid)
+        if call is not None:
+            caller, line, queue = call.caller, call.line, call.queue
+            entered, joined, answered = call.entered_at, call.queue_joined_at, call.answered_at
+            congestion = call.congestion_seconds
+            menu_path, chosen_language = call.menu_path, call.language
+        else:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(select(call_records).where(
+                    call_records.c.uniqueid == uniqueid))).mappings().first()
+            if row is None:
+                return None
+            caller, line, queue = row["caller"], row["line"], row["queue"]
+            entered, joined, answered = (row["entered_at"], row["queue_joined_at"],
+                                         row["answered_at"])
+            congestion = row["congestion_seconds"] or 0.0
+            menu_path, chosen_language = row.get("menu_path"), row.get("language")
+        line_name, language = self.line_info(line)
+        steps = [step for step in (menu_path or "").split(">") if step]
+        until = answered or rung_at or self._clock()
+        return {
+            "uniqueid": uniqueid, "agent": agent, "caller": caller, "line": line,
+            "line_name": line_name, "menu_path": steps or [line_name],
+            "language": chosen_language or language, "queue": queue, "entered_at": entered,
+            "queue_joined_at": joined, "rung_at": rung_at, "answered": answered is not None,
+            "waited_seconds": round(until - joined, 1) if joined is not None else None,
+            "congestion_seconds": congestion,
+            "history": await self.previous_contacts(caller, uniqueid),
+        }
+
+    async def previous_contacts(self, caller: str, but: str | None = None
+                                ) -> list[dict[str, Any]]:
+        """The caller's earlier calls, newest first, with their latest disposition."""
+        if caller.strip().lower() in UNKNOWN_CALLERS:
+            return []
+        r = call_records
+        d = aliased(dispositions, name="d")
+        later = aliased(dispositions, name="d_latest")
+        latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
+                  .scalar_subquery())
+        query = (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.outcome, r.c.agent,
+                        d.c.outcome.label("disposition"), d.c.category, d.c.note,
+                        d.c.complaint)
+                 .select_from(r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid,
+                                                  d.c.id == latest)))
+                 .where(r.c.caller == caller)
+                 .order_by(r.c.entered_at.desc()).limit(PREVIOUS_CONTACTS + 1))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [{"date": row["entered_at"], "line": row["line"],
+                 "line_name": self.line_info(row["line"])[0],
+                 "result": row["outcome"], "outcome": row["disposition"],
+                 "category": row["category"], "note": row["note"],
+                 "complaint": bool(row["complaint"])}
+                for row in rows if row["uniqueid"] != but][:PREVIOUS_CONTACTS]
+
+    # ------------------------------------------------------------ wallboard
+
+    async def wallboard(self) -> dict[str, Any]:
+        """Per queue: callers waiting now and since when, today's offered / answered /
+        abandoned / overflow and the answer and quick-answer rates; per agent: state,
+        since when, calls answered today. Today's figures are the call records of the
+        day plus the calls in progress (a call counts as answered once connected)."""
+        now = self._clock()
+        start = today_start(now)
+        r = call_records
+        answered = r.c.outcome == "answered"
+        quick = and_(answered, (r.c.wait_seconds - func.coalesce(r.c.congestion_seconds, 0))
+                     <= QUICK_ANSWER_SECONDS)
+        query = (select(r.c.queue,
+                        func.sum(case((r.c.outcome.not_in(NOT_OFFERED), 1), else_=0)),
+                        func.sum(case((answered, 1), else_=0)),
+                        func.sum(case((quick, 1), else_=0)),
+                        func.sum(case((r.c.outcome == "abandoned", 1), else_=0)),
+                        func.sum(case((r.c.outcome.in_(("overflow", "voicemail")), 1),
+                                      else_=0)))
+                 .where(r.c.entered_at >= start, r.c.queue != "").group_by(r.c.queue))
+        per_agent = (select(r.c.agent, func.count()).where(r.c.entered_at >= start, answered)
+                     .group_by(r.c.agent))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            agent_rows = (await conn.execute(per_agent)).all()
+        queues: dict[str, dict[str, Any]] = {}
+        site = self.site()
+
+        def entry(name: str) -> dict[str, Any]:
+            return queues.setdefault(name, {"name": name, "waiting": 0, "oldest_joined_at": None,
+                                            "offered": 0, "answered": 0, "quick": 0,
+                                            "abandoned": 0, "overflow": 0})
+        for queue in site.queues if site else ():
+            entry(queue.name)
+        for name, offered, answered_n, quick_n, abandoned, overflow in rows:
+            q = entry(name)
+            q.update(offered=int(offered or 0), answered=int(answered_n or 0),
+                     quick=int(quick_n or 0), abandoned=int(abandoned or 0),
+                     overflow=int(overflow or 0))
+        calls_today = {agent: int(n) for agent, n in agent_rows if agent}
+        for call in self.controller.calls.active.values():
+            if not call.queue or call.queue_joined_at is None or call.entered_at < start:
+                continue
+            q = entry(call.queue)
+            q["offered"] += 1
+            if call.answered_at is not None:
+                q["answered"] += 1
+                if call.answered_at - call.queue_joined_at - call.congestion_seconds \
+                        <= QUICK_ANSWER_SECONDS:
+                    q["quick"] += 1
+                if call.agent:
+                    calls_today[call.agent] = calls_today.get(call.agent, 0) + 1
+            elif call.abandoned_at is None and call.left_queue_status is None:
+                q["waiting"] += 1
+                oldest = q["oldest_joined_at"]
+                q["oldest_joined_at"] = call.queue_joined_at if oldest is None \
+                    else min(oldest, call.queue_joined_at)
+        for q in queues.values():
+            q["answer_rate"] = _pct(q["answered"], q["offered"])
+            q["quick_answer_rate"] = _pct(q["quick"], q["answered"])
+        agents = [{**state_json(a), "calls_today": calls_today.get(a.id, 0)}
+                  for a in sorted(self.controller.agents.by_id.values(), key=lambda a: a.id)]
+        return {"at": now, "day": datetime.fromtimestamp(start + JST_OFFSET, UTC).date().isoformat(),
+                "queues": sorted(queues.values(), key=lambda q: q["name"]), "agents": agents}
+
+
+def _pct(numerator: int, denominator: int) -> float | None:
+    return None if denominator <= 0 else round(100.0 * numerator / denominator, 1)
