@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from acd.adapters.ami.client import (
 )
 from acd.adapters.ami.events import AmiTranslationError, translate
 from acd.adapters.db.engine import Database
+from acd.adapters.files import EMPTY_WAV_BYTES, discard_empty_recording, wav_seconds
 from acd.domain import agents as agent_states
 from acd.domain import calls as call_tracker
 from acd.domain.events import (
@@ -54,8 +54,6 @@ from acd.recordings.store import RecordingStore
 log = structlog.get_logger(__name__)
 
 REBUILD_WINDOW_SECONDS = 12 * 3600
-#: A WAV file with nothing but its header.
-EMPTY_WAV_BYTES = 44
 AGENT_EVENTS = (AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded,
                 CallerAbandoned, QueueLeft)
 
@@ -371,29 +369,6 @@ def _without_empty_recording(record: call_tracker.CallRecord) -> call_tracker.Ca
         return record
     discard_empty_recording(path, record.uniqueid)
     return replace(record, recording_file=None)
-
-
-def discard_empty_recording(path: Path, uniqueid: str) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return
-    if size <= EMPTY_WAV_BYTES:
-        path.unlink()
-        log.info("recording.discarded_empty", uniqueid=uniqueid, path=str(path))
-    else:
-        log.warning("recording.unexpected_audio", uniqueid=uniqueid, path=str(path),
-                    bytes=size, detail="kept: a call never answered left audio")
-
-
-def wav_seconds(path: Path) -> float | None:
-    try:
-        with wave.open(str(path)) as wav:
-            frames = wav.getnframes()
-            seconds = frames / wav.getframerate()
-    except (FileNotFoundError, wave.Error, EOFError):
-        return None
-    return round(seconds, 3) if frames else None
 
 
 def _encode(event: Event) -> dict[str, Any]:

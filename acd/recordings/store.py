@@ -29,8 +29,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
@@ -57,6 +55,12 @@ from acd.adapters.db.schema import (
     dispositions,
     recording_access_log,
     recordings,
+)
+from acd.adapters.files import (
+    content_type_for,
+    duration_of_plain,
+    open_elsewhere,
+    wav_duration,
 )
 from acd.domain.calls import CallRecord
 from acd.domain.clock import JST, jst_day_start, jst_iso, parse_when, utc
@@ -170,84 +174,6 @@ class PurgeResult:
     def to_dict(self) -> dict[str, Any]:
         return {"erased": self.erased, "failed": [{"uniqueid": u, "error": e}
                                                   for u, e in self.failed]}
-
-
-def content_type_for(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    return {".wav": "audio/wav", ".wav49": "audio/wav", ".gsm": "audio/x-gsm",
-            ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}.get(suffix, "application/octet-stream")
-
-
-# ------------------------------------------------------------------ times people give
-
-
-
-# ------------------------------------------------------------------ WAV duration
-
-def wav_duration(head: bytes, total_size: int) -> float | None:
-    """Seconds of audio of a WAV file from its first bytes and its size.
-
-    Uses the ``data`` chunk's length, or what follows the chunk header when that length is
-    unset or too large (a writer that was stopped before it patched the header); ``None``
-    if this is not a PCM-style RIFF/WAVE header.
-    """
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos, byte_rate = 12, None
-    while pos + 8 <= len(head):
-        chunk_id = head[pos:pos + 4]
-        (length,) = struct.unpack_from("<I", head, pos + 4)
-        body = pos + 8
-        if chunk_id == b"fmt " and body + 16 <= len(head):
-            byte_rate = struct.unpack_from("<I", head, body + 8)[0]
-        elif chunk_id == b"data":
-            if not byte_rate:
-                return None
-            available = max(0, total_size - body)
-            data = length if 0 < length <= available else available
-            return round(data / byte_rate, 3)
-        pos = body + length + (length & 1)
-    return None
-
-
-def _duration_of_plain(path: Path) -> float | None:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-            size = os.fstat(fh.fileno()).st_size
-    except OSError:
-        return None
-    return wav_duration(head, size)
-
-
-def open_elsewhere(path: Path) -> bool | None:
-    """Whether another process has ``path`` open: True, False, or None when that cannot
-    be known (``/proc`` absent, or some processes' descriptors not readable by us)."""
-    try:
-        st = path.stat()
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return None
-    target, me, hidden = (st.st_dev, st.st_ino), str(os.getpid()), False
-    for pid in pids:
-        if pid == me:
-            continue
-        fd_dir = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except PermissionError:
-            hidden = True
-            continue
-        except OSError:
-            continue  # gone meanwhile
-        for fd in fds:
-            try:
-                other = os.stat(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if (other.st_dev, other.st_ino) == target:
-                return True
-    return None if hidden else False
 
 
 # ------------------------------------------------------------------ the store
@@ -508,7 +434,7 @@ class RecordingStore:
         if not plain.exists():
             raise RecordingUnavailable("RECORDING_MISSING",
                                        f"{plain}: the recording file does not exist")
-        duration = _duration_of_plain(plain)
+        duration = duration_of_plain(plain)
         for attempt in (1, 2):
             try:
                 result = seal_recording(plain, self.keyring)
