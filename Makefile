@@ -1,11 +1,16 @@
 # Madoguchi: the three commands a newcomer needs, and a few more.
-.PHONY: setup test run render validate bench clean
+.PHONY: setup test lint run render validate bench clean
 
 setup:                ## install everything (system packages, .venv, SIPp, Asterisk runtime)
 	scripts/setup.sh
 
 test:                 ## unit and integration tests (starts its own Asterisk, SIPp, databases)
 	.venv/bin/pytest
+
+lint:                 ## ruff, mypy and the import-linter contracts (layers, a pure domain)
+	.venv/bin/ruff check acd agent_gateway tests benchmarks migrations
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 run:                  ## Asterisk + controller + agent gateway on 127.0.0.1 (Ctrl-C stops all)
 	.venv/bin/acd up

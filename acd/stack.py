@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import signal
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
@@ -23,12 +20,8 @@ from acd.adapters.ami.client import AmiClient
 from acd.adapters.asterisk.config import (
     AMI_USER,
     RuntimeDirs,
-    calendar_years,
-    render,
-    write_config,
 )
 from acd.adapters.asterisk.process import (
-    AsteriskInstallation,
     AsteriskProcess,
     AsteriskUnavailable,
     ensure_ports_free,
@@ -41,18 +34,20 @@ from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.roster import Roster
 from acd.adapters.secrets import SecretStore
 from acd.auth.policy import AuthPolicy
-from acd.domain.agents import STANDARD_AWAY_REASONS, AgentProfile, Agents, QueuePolicy
-from acd.domain.calendar import status_at
-from acd.domain.policies import site_policy
-from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_site
-from acd.ivr.models import Site
+from acd.domain.agents import AgentProfile
+from acd.ivr.loader import FlowError, load_site
 from acd.recordings import on_demand
 from acd.recordings.store import run_daily_purge, store_from_settings
 from acd.reports.scheduler import ReportScheduler
-from acd.reports.targets import targets_for
 from acd.runtime import Controller
 from acd.services.call_controls import CallControls
 from acd.services.event_line import EventLines
+from acd.services.flows import (
+    Deployment,
+    FlowsService,
+    RunningFlows,
+    check_roster,
+)
 from acd.settings import Settings
 from agent_gateway.app import create_app
 from agent_gateway.routes.calls import setup_call_routes
@@ -69,60 +64,6 @@ def secret_store(settings: Settings) -> SecretStore:
     return SecretStore(settings.state_dir / "secrets.json")
 
 
-@dataclass(frozen=True)
-class Deployment:
-    """What `acd up` runs: the validated site, the Asterisk found, the rendered config."""
-
-    settings: Settings
-    site: Site
-    installation: AsteriskInstallation
-    secrets: SecretStore
-    prompts: dict[str, dict[str, str]]
-    dirs: RuntimeDirs
-
-    def files(self, roster: list[AgentProfile]) -> dict[str, str]:
-        """The Asterisk configuration for this roster, by file name (nothing written)."""
-        return render(self.settings, self.site, self.installation, self.secrets,
-                      self.prompts, roster)
-
-    def render(self, roster: list[AgentProfile]) -> None:
-        """(Re-)write the Asterisk configuration for this roster."""
-        write_config(self.settings, self.files(roster))
-
-    def with_flows(self, site: Site, prompts: dict[str, dict[str, str]]) -> Deployment:
-        """The same deployment running other flows (a new value: this one is frozen)."""
-        return replace(self, site=site, prompts=prompts)
-
-    def agents(self, roster: list[AgentProfile]) -> Agents:
-        """The agents' domain state for this roster and the site's queue policies."""
-        policies = {q.name: QueuePolicy(q.name, q.wrapup_seconds, q.wrapup_extension_seconds,
-                                        q.strategy)
-                    for q in self.site.queues}
-        reasons = frozenset(STANDARD_AWAY_REASONS) | frozenset(self.site.away_reasons)
-        return Agents(policies=policies, away_reasons=reasons).with_roster(roster)
-
-
-def check_roster(site: Site, roster: list[AgentProfile]) -> None:
-    """The agents of the roster serve only queues the flows define."""
-    unknown = sorted({m.queue for a in roster for m in a.queues} - {q.name for q in site.queues})
-    if unknown:
-        raise FlowError([f"agents serve queues that the flows do not define: "
-                         f"{', '.join(unknown)}"])
-
-
-def load_flows(settings: Settings, roster: list[AgentProfile]
-               ) -> tuple[Site, dict[str, dict[str, str]]]:
-    """Validate the flows against the roster and build their prompts' audio. Writes
-    nothing but audio into the prompt cache; every problem is a :class:`FlowError`."""
-    site = load_site(settings.flows_dir)
-    check_roster(site, roster)
-    try:
-        prompts = build_prompts(site, settings.flows_dir, settings.sounds_dir)
-    except PromptError as exc:
-        raise FlowError([str(exc)]) from exc
-    return site, prompts
-
-
 def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
     """Validate the flows, find Asterisk and render the configuration (no process starts)."""
     try:
@@ -136,31 +77,6 @@ def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
                             RuntimeDirs(settings.asterisk_dir))
     deployment.render(roster)
     return deployment
-
-
-_CONTEXT = re.compile(r"^\[([^\]]+)\]", re.MULTILINE)
-
-
-def applied_summary(deployment: Deployment, files: dict[str, str], reloaded: list[str],
-                    now: datetime | None = None) -> dict:
-    """What `acd ivr apply` loaded: the lines (with their calendar's status now), the
-    calendars, the dialplan contexts and what Asterisk reloaded."""
-    now = now or datetime.now(UTC)
-    calendars = deployment.site.domain_calendars()
-    years = calendar_years(now)
-    return {
-        "flows_dir": str(deployment.settings.flows_dir),
-        "lines": [{"did": line.did, "name": line.name, "queue": line.queue,
-                   "events": line.events, "calendar": line.calendar,
-                   "status_now": status_at(calendars[line.calendar], now).value
-                   if line.calendar else "open"}
-                  for line in deployment.site.lines],
-        "calendars": sorted(calendars),
-        "holiday_years": [years[0], years[-1]],
-        "contexts": [name for name in _CONTEXT.findall(files["extensions.conf"])
-                     if name not in ("general", "globals")],
-        "reloaded": reloaded,
-    }
 
 
 async def load_roster(settings: Settings) -> list[AgentProfile]:
@@ -197,6 +113,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await migrate_database(settings)
     deployment = prepare(settings, await load_roster(settings))
     dirs, secrets = deployment.dirs, deployment.secrets
+    running = RunningFlows(deployment)
 
     asterisk = AsteriskProcess(deployment.installation, dirs.asterisk_conf,
                                [settings.state_dir.resolve(), settings.recordings_dir.resolve(),
@@ -223,59 +140,22 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                 deployment.agents(await roster.all()))
         controller.recordings = recordings
         on_demand.attach(ami, controller, recordings, settings.recordings_dir.resolve(),
-                         lambda: deployment.site)
+                         running.current_site)
 
-        config_lock = asyncio.Lock()  # one render + reload of the configuration at a time
-
-        async def apply_roster() -> None:
-            async with config_lock:
-                profiles = await roster.all()
-                deployment.render(profiles)
-                await ami.action({"Action": "Command", "Command": "module reload res_pjsip.so"})
-                await controller.update_roster(profiles)
-
-        async def apply_flows() -> dict:
-            """Load the flows again and reload Asterisk's dialplan (and queue parameters
-            when they changed). Everything is checked before anything is written: a bad
-            file raises FlowError and changes nothing. Calls in progress go on."""
-            nonlocal deployment
-            async with config_lock:
-                profiles = await roster.all()
-                site, prompts = await asyncio.to_thread(load_flows, settings, profiles)
-                refused = live_change_problems(deployment.site, site)
-                if refused:
-                    raise RestartNeeded(refused)
-                new = deployment.with_flows(site, prompts)
-                files = await asyncio.to_thread(new.files, profiles)
-                queues_conf = new.dirs.etc / "queues.conf"
-                queues_changed = (not queues_conf.exists()
-                                  or queues_conf.read_text("utf-8") != files["queues.conf"])
-                write_config(settings, files)  # each file by temp + rename
-                deployment = new
-                reloaded = ["dialplan"]
-                await ami.action({"Action": "Command", "Command": "dialplan reload"})
-                if queues_changed:
-                    await ami.action({"Action": "Command",
-                                      "Command": "queue reload parameters"})
-                    reloaded.append("queue parameters")
-                await event_lines.push_days()  # the statuses' prompts may have changed
-                summary = applied_summary(new, files, reloaded)
-                log.info("ivr.applied", lines=len(site.lines), calendars=summary["calendars"],
-                         reloaded=reloaded)
-                return summary
-
-        event_lines = EventLines(EventStore(engine), ami,
-                                 lambda: (deployment.site, deployment.prompts),
+        event_lines = EventLines(EventStore(engine), ami, running.site_and_prompts,
                                  settings.sounds_dir)
-        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), apply_roster,
-                                          apply_flows=apply_flows, event_lines=event_lines,
+        flows = FlowsService(settings, running, roster, ami,
+                             roster_changed=controller.update_roster,
+                             flows_applied=event_lines.push_days)
+        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), flows.apply_roster,
+                                          apply_flows=flows.apply_flows, event_lines=event_lines,
                                           recordings=recordings,
-                                          site=lambda: deployment.site,
+                                          site=running.current_site,
                                           auth_policy=AuthPolicy.from_settings(settings)),
                                access_log=None)
         runner.app[REPORTS_DIR] = settings.reports_path
         setup_call_routes(runner.app, CallControls(
-            ami, lambda: controller.calls, lambda: site_policy(deployment.site),
+            ami, lambda: controller.calls, running.transfer_policy,
             controller.log_event, lambda: set(controller.agents.by_id)))
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
@@ -290,7 +170,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             tasks.create_task(event_lines.run(), name="event-lines")
             tasks.create_task(ReportScheduler(
                 engine, settings.reports_path, settings.report_formats.split(","),
-                targets=lambda: targets_for(deployment.site)).run(), name="reports")
+                targets=running.targets).run(), name="reports")
             stopper = tasks.create_task(stop.wait(), name="stop")
             await stopper
             raise _Stop

@@ -7,12 +7,12 @@ import argparse
 import sys
 from urllib.parse import quote, urlencode
 
+from acd.cli.common import gateway, load_settings
+
 
 def _call(method: str, path: str, body: dict | None = None) -> dict | list | None:
     """The answer's JSON; None after printing why not (exit code via the caller)."""
-    from acd.cli.main import _gateway, _settings
-
-    answer = _gateway(_settings(), method, path, body, timeout=60)
+    answer = gateway(load_settings(), method, path, body, timeout=60)
     if answer is None:
         print("acd: error: the stack is not running (start it with 'acd up')", file=sys.stderr)
         return None

@@ -36,7 +36,7 @@ def _when(text: str) -> str:
 def _store_call(work):
     """Run ``work(store)`` on a migrated database; like acd.cli.main's ``_roster_call``."""
     from acd.adapters.db.engine import make_engine
-    from acd.cli.main import _settings
+    from acd.cli.common import load_settings as _settings
     from acd.logging_setup import configure
     from acd.recordings.store import store_from_settings
     from acd.stack import StartupError, migrate_database

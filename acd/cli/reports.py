@@ -22,9 +22,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.adapters.db.engine import make_engine
+from acd.cli.common import load_settings
 from acd.domain.clock import parse_period
+from acd.ivr.loader import FlowError, load_site
 from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import Kpis, ReportError, Targets, compute_kpis
+from acd.reports.scheduler import ReportScheduler
 from acd.reports.targets import targets_for
 
 
@@ -35,7 +39,6 @@ def _safe(url: str) -> str:
 
 def flows_site(settings):
     """The flows (:class:`~acd.ivr.models.Site`), or None when they cannot be read."""
-    from acd.ivr.loader import FlowError, load_site
 
     try:
         return load_site(settings.flows_dir)
@@ -58,7 +61,6 @@ def render(kpis: Kpis, fmt: str, lang: str) -> bytes:
 async def make_report(url: str, start: datetime, end: datetime, line: str | None,
                       queue: str | None, known_lines=None, known_queues=None,
                       targets: Targets | None = None) -> Kpis:
-    from acd.adapters.db.engine import make_engine
 
     engine = make_engine(url)
     try:
@@ -69,7 +71,6 @@ async def make_report(url: str, start: datetime, end: datetime, line: str | None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from acd.settings import Settings
 
     try:
         value = {"daily": getattr(args, "date", None),
@@ -80,7 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"acd: error: {exc}", file=sys.stderr)
         return 1
-    settings = Settings()
+    settings = load_settings()
     site = flows_site(settings)
     lines, queues = configured(settings, site)
     try:
@@ -114,11 +115,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run_schedule(args: argparse.Namespace) -> int:
     """Write the scheduled reports that are due (``--now``: one pass, for cron)."""
-    from acd.adapters.db.engine import make_engine
-    from acd.reports.scheduler import ReportScheduler
-    from acd.settings import Settings
 
-    settings = Settings()
+    settings = load_settings()
 
     async def run() -> list[Path]:
         engine = make_engine(settings.resolved_database_url)

@@ -19,13 +19,16 @@ import getpass
 import sys
 import time
 
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.users import UserError, UserStore
+from acd.auth.policy import ROLES, AuthPolicy
+from acd.cli.common import load_settings
+from acd.stack import StartupError, migrate_database
+
 
 def _stores(settings):
-    from acd.adapters.db.access_log import AccessLog
-    from acd.adapters.db.engine import make_engine
-    from acd.adapters.db.sessions import SessionStore
-    from acd.adapters.db.users import UserStore
-    from acd.auth.policy import AuthPolicy
 
     engine = make_engine(settings.resolved_database_url)
     policy = AuthPolicy.from_settings(settings)
@@ -34,11 +37,8 @@ def _stores(settings):
 
 def _run(work) -> int:
     """Migrate, then ``work(users, sessions)``; a UserError is printed (exit 1)."""
-    from acd.adapters.db.users import UserError
-    from acd.cli.main import _settings
-    from acd.stack import StartupError, migrate_database
 
-    settings = _settings()
+    settings = load_settings()
 
     async def run():
         await migrate_database(settings)
@@ -127,7 +127,6 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def add_user_commands(sub) -> None:
-    from acd.auth.policy import ROLES
 
     users = sub.add_parser("users", help="console users: sign-in and roles").add_subparsers(
         dest="users_command", required=True)

@@ -1,0 +1,67 @@
+"""What every command group of the `acd` command shares: the settings (a bad one is a
+clear error naming the variable), the running stack's HTTP API, the roster in the
+database, and printing an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from acd.adapters.db.engine import make_engine
+from acd.adapters.db.roster import Roster
+from acd.settings import Settings
+from acd.stack import migrate_database, secret_store
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; exits with the bad variable named."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"MADOGUCHI_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        raise SystemExit(f"acd: error: bad setting: {problems}") from None
+
+
+def error(message: str) -> None:
+    print(f"acd: error: {message}", file=sys.stderr)
+
+
+def gateway(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None,
+            timeout: float = 10) -> tuple[int, Any] | None:
+    """Call the running stack's API; (status, json) or None when it is not running."""
+    request = urllib.request.Request(
+        f"http://{settings.bind_address}:{settings.gateway_port}{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {secret_store(settings).get('api')}",
+                 "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+    except OSError:
+        return None
+
+
+def roster_call(settings: Settings, work: Callable[[Roster], Awaitable[T]]) -> T:
+    """Run ``work`` on the roster in the database (migrated first)."""
+
+    async def run() -> T:
+        await migrate_database(settings)
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            return await work(Roster(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
