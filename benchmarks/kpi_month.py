@@ -46,7 +46,8 @@ LINES = [("0570000123", "main"), ("0570000124", "main"), ("0570000999", "tax")]
 AGENTS = [str(1001 + i) for i in range(30)]
 OUTCOMES = (["answered"] * 80 + ["abandoned"] * 8 + ["overflow"] * 3 + ["voicemail"] * 2
             + ["after_hours"] * 5 + ["event_info"] * 2)
-DISPOSITIONS = ["完了"] * 50 + ["取次"] * 20 + ["転送"] * 15 + ["エスカレーション"] * 5 + ["その他"] * 10
+DISPOSITIONS = (["完了"] * 50 + ["取次"] * 20 + ["転送"] * 15 + ["エスカレーション"] * 5
+                + ["その他"] * 10)
 CATEGORIES = ["税金", "子育て", "ごみ", "国保", "住民票", "福祉", None]
 BATCH = 5000
 
@@ -128,7 +129,8 @@ async def bench(url: str, repeat: int, skip_year: bool = False) -> None:
     engine = make_engine(url)
     cases = [("month 2026-11", month_range(YEAR, 11)),
              ("day 2026-11-20", day_range(datetime(YEAR, 11, 20).date())),
-             ("year 2026", (datetime(YEAR, 1, 1, tzinfo=JST), datetime(YEAR + 1, 1, 1, tzinfo=JST))),
+             ("year 2026", (datetime(YEAR, 1, 1, tzinfo=JST),
+                            datetime(YEAR + 1, 1, 1, tzinfo=JST))),
              ("month, one line", month_range(YEAR, 11))]
     for name, (start, end) in cases:
         if skip_year and name.startswith("year"):
@@ -170,7 +172,8 @@ async def main() -> None:
     elif args.sqlite:
         url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='mdg-bench-')}/bench.db"
     else:
-        url = os.environ.get("DATABASE_URL") or sys.exit("give DATABASE_URL, --sqlite or --postgres")
+        url = (os.environ.get("DATABASE_URL")
+               or sys.exit("give DATABASE_URL, --sqlite or --postgres"))
     print(f"{url.split(':')[0]}: {n:,} calls over {YEAR}")
     try:
         await load(url, n)

@@ -99,7 +99,8 @@ def cmd_agent_state(args: argparse.Namespace) -> int:
     if status >= 400:
         print(f"acd: error: {data.get('error_id')}: {data.get('message')}", file=sys.stderr)
         return 1
-    print(f"agent {data['id']}: {data['status']}" + (f" ({data['reason']})" if data["reason"] else ""))
+    reason = f" ({data['reason']})" if data["reason"] else ""
+    print(f"agent {data['id']}: {data['status']}{reason}")
     return 0
 
 

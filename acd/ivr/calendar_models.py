@@ -240,7 +240,7 @@ class CalendarSpec(Strict):
                 by_day[day].extend((w, key) for w in windows)
         for day, entries in enumerate(by_day):
             entries.sort(key=lambda entry: entry[0])
-            for (before, key1), (after, key2) in zip(entries, entries[1:]):
+            for (before, key1), (after, key2) in zip(entries, entries[1:], strict=False):
                 if after.start < before.end:
                     keys = f" (from '{key1}')" if key1 == key2 else \
                         f" (from '{key1}' and '{key2}')"

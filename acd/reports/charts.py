@@ -61,8 +61,9 @@ def calls_chart(series: Series, title: str, words: dict[str, str], fmt: str = "s
                 width: float = 9.0, target: float | None = 90.0) -> bytes:
     """Stacked answered / not answered bars, answer rate on the right axis."""
     answered = list(series.answered)
-    unanswered = [max(o - a, 0) for o, a in zip(series.offered, series.answered)]
-    rates = [100.0 * a / o if o else None for o, a in zip(series.offered, series.answered)]
+    unanswered = [max(o - a, 0) for o, a in zip(series.offered, series.answered, strict=False)]
+    rates = [100.0 * a / o if o else None
+             for o, a in zip(series.offered, series.answered, strict=False)]
     x = list(range(len(series.labels)))
     with _lock, rc_context(_rc()):
         fig = Figure(figsize=(width, 3.2))

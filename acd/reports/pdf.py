@@ -162,7 +162,7 @@ def render_pdf(kpis: Kpis, lang: str = "ja",
     story.append(summary)
 
     chart_width = WIDTH * 0.92
-    for caption, png in charts(kpis, lang, "png", width=11.0, targets=targets):
+    for _caption, png in charts(kpis, lang, "png", width=11.0, targets=targets):
         image = Image(io.BytesIO(png))
         scale = chart_width / image.imageWidth
         image.drawWidth, image.drawHeight = chart_width, image.imageHeight * scale

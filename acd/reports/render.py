@@ -225,7 +225,7 @@ class Table:
 
     def text_rows(self, lang: str, percent: bool = False) -> list[list[str]]:
         return [[day_label(v, lang) if k == "date" else fmt(v, k, percent=percent)
-                 for v, k in zip(row, self.kinds)] for row in self.rows]
+                 for v, k in zip(row, self.kinds, strict=False)] for row in self.rows]
 
 
 def _breakdown(key: str, title: str, first: str, first_kind: str,
@@ -243,7 +243,7 @@ def report_tables(kpis: Kpis, lang: str) -> list[Table]:
                           for h, f in kpis.by_hour.items()}, lang)
     by_hour.head += [w("staffing_mean"), w("staffing_max")]
     by_hour.kinds += ["num", "count"]
-    for row, h in zip(by_hour.rows, range(24)):
+    for row, h in zip(by_hour.rows, range(24), strict=False):
         s = kpis.staffing_by_hour.get(h)
         row += [s.mean if s else None, s.max if s else None]
     reasons = sorted({r for a in kpis.agents.values() for r in a.away_seconds})

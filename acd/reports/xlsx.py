@@ -118,7 +118,7 @@ def render_xlsx(kpis: Kpis, lang: str = "ja",
         sheet = wb.create_sheet(_sheet_title(table.title))
         _header(sheet, 1, table.head)
         for r, values in enumerate(table.rows, 2):
-            for c, (v, kind) in enumerate(zip(values, table.kinds), 1):
+            for c, (v, kind) in enumerate(zip(values, table.kinds, strict=False), 1):
                 if kind == "date" and isinstance(v, date):
                     cell = sheet.cell(r, c, v)
                     cell.number_format = FORMATS["date"] if lang == "ja" else "yyyy-mm-dd ddd"

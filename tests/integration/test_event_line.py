@@ -157,7 +157,8 @@ async def test_event_line_announces_todays_events_and_a_status_change_reaches_th
         # the call began after the change was pushed: the change took pushed_after s
         print(f"\nstatus change pushed to AstDB (API round trip) in {pushed_after * 1000:.0f} "
               f"ms; the next call entered {after['entered_at'] - changed_wall:.2f} s after the "
-              f"change and heard the new status {heard_at(events, after['uniqueid']) - changed_wall:.2f} s after it")
+              f"change and heard the new status "
+              f"{heard_at(events, after['uniqueid']) - changed_wall:.2f} s after it")
         assert pushed_after < 1.0, pushed_after
 
         # deleting an event (who deletes is required)

@@ -57,9 +57,8 @@ async def wait_for_recordings(stack: RunningStack, count: int, timeout: float = 
     page: dict = {}
     for _ in range(int(timeout / 0.5)):
         page = await stack.api("GET", "/api/recordings?status=all")
-        if page["total"] >= count and all(i["status"] != "failed" for i in page["items"]):
-            if all(i["status"] == "sealed" for i in page["items"]):
-                return page
+        if page["total"] >= count and all(i["status"] == "sealed" for i in page["items"]):
+            return page
         if any(i["status"] == "failed" for i in page["items"]):
             break
         await asyncio.sleep(0.5)

@@ -119,7 +119,8 @@ def test_a_loop_with_an_exit_is_fine_and_unknown_keys_name_their_place(tmp_path:
         menu: {type: menu, prompt: hello, choices: {"1": tax}, default: tax, colour: red}
         tax: {type: queue, queue: tax}
         """)
-    assert len(found) == 1 and found[0].startswith("17:76: flows.main.nodes.menu.colour: Extra inputs")
+    assert len(found) == 1
+    assert found[0].startswith("17:76: flows.main.nodes.menu.colour: Extra inputs")
 
 
 def test_the_municipal_examples_validate_and_compile():

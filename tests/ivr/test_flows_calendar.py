@@ -144,7 +144,7 @@ calendars:
         (f"{path}:18:5:", "calendars.0.colour", "Extra inputs are not permitted"),
     ]
     assert len(found) == len(expected), found
-    for (where, loc, words), problem in zip(expected, found):
+    for (where, loc, words), problem in zip(expected, found, strict=False):
         assert problem.startswith(f"{where} {loc}: ") and words in problem, problem
 
 

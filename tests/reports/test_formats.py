@@ -35,8 +35,8 @@ def pdf_text(data: bytes) -> str:
 async def test_xlsx_has_a_sheet_per_breakdown_with_numbers(engine):
     k = await compute_kpis(engine, *day_range(DAY), now=FAR_FUTURE)
     wb = load_workbook(io.BytesIO(render_xlsx(k)))
-    assert wb.sheetnames == ["概要", "日別", "時間帯別", "回線別", "キュー別", "カテゴリ別問合せ件数",
-                             "オペレーター別", "エスカレーション一覧"]
+    assert wb.sheetnames == ["概要", "日別", "時間帯別", "回線別", "キュー別",
+                             "カテゴリ別問合せ件数", "オペレーター別", "エスカレーション一覧"]
     summary = {row[0]: row[1:] for row in wb["概要"].iter_rows(values_only=True) if row[0]}
     assert summary["着信件数"][0] == 12 and summary["応答件数"][0] == 8
     assert summary["応答率"][0] == pytest.approx(8 / 12) and summary["応答率"][1] == 0.9
@@ -49,11 +49,11 @@ async def test_xlsx_has_a_sheet_per_breakdown_with_numbers(engine):
     agents = {r[0]: r for r in wb["オペレーター別"].iter_rows(values_only=True)}
     head = agents["オペレーター"]
     assert "離席（休憩）" in head and "離席（会議）" in head
-    a1 = dict(zip(head, agents["1001"]))
+    a1 = dict(zip(head, agents["1001"], strict=False))
     # durations are Excel times ([h]:mm:ss), read back as timedelta
     assert a1["応答件数"] == 5 and a1["ログイン時間"] == timedelta(hours=8)
     assert a1["離席（休憩）"] == timedelta(hours=1)
-    assert dict(zip(head, agents["1003"]))["離席（会議）"] == timedelta(hours=1)
+    assert dict(zip(head, agents["1003"], strict=False))["離席（会議）"] == timedelta(hours=1)
     categories = dict(list(wb["カテゴリ別問合せ件数"].iter_rows(values_only=True))[1:])
     assert categories == {"税金": 4, "子育て": 2, "未分類": 1}
     english = load_workbook(io.BytesIO(render_xlsx(k, "en")))

@@ -254,7 +254,8 @@ def test_agent_intervals_from_payloads_in_any_json_layout():
         changes = [parse_state_change(r["occurred_at"], r["payload"]) for r in rows]
         assert [(i.status, i.reason, i.started_at - t0, i.ended_at and i.ended_at - t0,
                  i.login_at - t0) for i in intervals_from_events(changes)] == [
-            ("ready", None, 0, 60, 0), ("away", "会議", 60, 120, 0), ("ready", None, 200, None, 200)]
+            ("ready", None, 0, 60, 0), ("away", "会議", 60, 120, 0),
+            ("ready", None, 200, None, 200)]
     # a log that starts in mid-session: the first interval starts at midnight JST
     mid = intervals_from_events([parse_state_change(t0, state(t0, "1003", "away", "ready",
                                                                  "meeting")["payload"])])

@@ -207,7 +207,8 @@ def parse_error_log(text: str) -> list[str]:
     whole SIP message).
     """
     parts = _ERROR_ENTRY.split(text)
-    entries = [(stamp + body).strip() for stamp, body in zip(parts[1::2], parts[2::2])]
+    entries = [(stamp + body).strip()
+               for stamp, body in zip(parts[1::2], parts[2::2], strict=False)]
     return [entry for entry in entries if not _ONTIMEOUT_JUMP.search(entry)]
 
 
@@ -229,7 +230,7 @@ def clean_stderr(stderr: str, entries: list[str]) -> str:
     expected ontimeout jump)."""
     parts = _ERROR_ENTRY.split(stderr)
     kept = [parts[0]]
-    for stamp, body in zip(parts[1::2], parts[2::2]):
+    for stamp, body in zip(parts[1::2], parts[2::2], strict=False):
         text = (stamp + body).strip()
         known = next((e for e in entries if text.startswith(e)), None)
         first, _, rest = text.partition("\n")
@@ -459,7 +460,7 @@ async def _register_agents(agents: list[tuple[str, str]], asterisk_port: int,
 
     codes = await asyncio.gather(*(one(run) for _, run in runs), return_exceptions=True)
     failures = []
-    for (agent_id, run), code in zip(runs, codes):
+    for (agent_id, run), code in zip(runs, codes, strict=False):
         if isinstance(code, BaseException):
             failures.append(f"agent {agent_id}: {code}")
         elif code is None:

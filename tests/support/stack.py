@@ -71,7 +71,8 @@ class RunningStack:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-                raise StackFailed(f"acd up did not stop in {timeout} s:\n{self.log_tail()}")
+                raise StackFailed(f"acd up did not stop in {timeout} s:\n"
+                                  f"{self.log_tail()}") from None
         self.returncode = self.proc.returncode
         return self.returncode
 

@@ -10,6 +10,7 @@ the mounts vanish with the process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -24,7 +25,8 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MIN_MAJOR = 20
-MODULE_DIRS = ("usr/lib/x86_64-linux-gnu/asterisk/modules", "usr/lib/aarch64-linux-gnu/asterisk/modules",
+MODULE_DIRS = ("usr/lib/x86_64-linux-gnu/asterisk/modules",
+               "usr/lib/aarch64-linux-gnu/asterisk/modules",
                "usr/lib/asterisk/modules", "usr/lib64/asterisk/modules")
 
 
@@ -123,13 +125,10 @@ class AsteriskProcess:
         for d in self._shared:
             d.mkdir(parents=True, exist_ok=True)
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self._log_file, "ab")
-        try:
+        with self._log_file.open("ab") as out:  # a local file: opening it does not block
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True)
-        finally:
-            out.close()
         log.info("asterisk.started", pid=self._proc.pid, version=self._inst.version)
 
     async def wait_ready(self, host: str, ami_port: int, timeout: float = 60.0) -> None:
@@ -163,10 +162,8 @@ class AsteriskProcess:
         deadline = loop.time() + grace
         while proc.returncode is None and loop.time() < deadline:
             proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), 1.0)
-            except TimeoutError:
-                pass
         if proc.returncode is None:
             log.warning("asterisk.kill", pid=proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
