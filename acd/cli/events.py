@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from acd.cli.common import gateway, load_settings
 
 
-def _call(method: str, path: str, body: dict | None = None) -> dict | list | None:
+def _call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """The answer's JSON; None after printing why not (exit code via the caller)."""
     answer = gateway(load_settings(), method, path, body, timeout=60)
     if answer is None:

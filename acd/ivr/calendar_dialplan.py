@@ -138,7 +138,7 @@ def compile_calendar(calendar: Calendar, context_name: str,
     ``calendar``; public holidays are those within ``years`` (a range of years, or the
     first and last dates)."""
     if hasattr(calendar, "to_domain"):  # a CalendarSpec straight from the YAML model
-        calendar = calendar.to_domain()  # type: ignore[union-attr]
+        calendar = calendar.to_domain()
     if not context_name or any(c in context_name for c in "[]; ,\t\n"):
         raise ValueError(f"'{context_name}' cannot be an Asterisk context name")
     first, last = _holiday_span(years)
@@ -203,9 +203,9 @@ def compile_calendar(calendar: Calendar, context_name: str,
             tail.append(f" same => n,Return({s.CLOSED})")
     # 6. weekly hours: one GotoIfTime per window, shared by the days that have it
     days_of: dict[Window, list[int]] = {}
-    for day, windows in enumerate(calendar.weekly):
+    for weekday, windows in enumerate(calendar.weekly):
         for window in windows:
-            days_of.setdefault(window, []).append(day)
+            days_of.setdefault(window, []).append(weekday)
     weekly = sorted(days_of.items(), key=lambda item: (min(item[1]), item[0]))
     if not weekly:
         step("NoOp(no weekly hours)", label="weekly")

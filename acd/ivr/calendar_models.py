@@ -173,7 +173,7 @@ class OpenDateSpec(Strict):
 
 def _holidays(value: object) -> str | tuple[Window, ...]:
     if value in ("closed", "open"):
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError("holiday hours are empty: write 'closed' instead")

@@ -25,6 +25,10 @@ from acd.ivr.flow_models import (
     prompt_refs,
     successors,
 )
+from acd.ivr.models import (
+    MIN_EVENT_STATUSES,
+    Prompt,  # models imports this package's flow models
+)
 from acd.ivr.yaml_source import Loc, Position, SourceDocument
 
 #: Prompts an events menu plays after each title ("... press N"), made when a flow has an
@@ -44,9 +48,8 @@ class FlowAt:
         return self.doc.position_of(self.loc + tuple(loc), key=key)
 
 
-def default_prompts(flows: Mapping[str, Flow]) -> dict[str, object]:
+def default_prompts(flows: Mapping[str, Flow]) -> dict[str, Prompt]:
     """The built-in prompts the flows need (``press_1`` .. ``press_9`` for event menus)."""
-    from acd.ivr.models import Prompt  # models imports this package's flow models
 
     if not any(isinstance(node, EventsNode) for flow in flows.values()
                for node in flow.nodes.values()):
@@ -60,7 +63,6 @@ def check_flows(flows: Mapping[str, Flow], where: Mapping[str, FlowAt], *,
                 prompts: Mapping[str, object], queues: set[str], calendars: set[str],
                 transfers: Transfers, transfers_at: Position | None,
                 event_statuses: int) -> list[str]:
-    from acd.ivr.models import MIN_EVENT_STATUSES
 
     problems: list[str] = []
     policy = TransferPolicy()

@@ -210,8 +210,8 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                     if queue.overflow.queue == queue.name:
                         problems.append(f"{doc.position_of(here + ('overflow', 'queue'))}: "
                                         "a queue cannot overflow to itself")
-    for name, prompt in default_prompts(flows).items():
-        prompts.setdefault(name, prompt)
+    for name, default in default_prompts(flows).items():
+        prompts.setdefault(name, default)
     problems += check_flows(flows, flow_at, prompts=prompts, queues=set(queues),
                             calendars=set(calendars), transfers=transfers or Transfers(),
                             transfers_at=transfers_at,

@@ -16,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from acd.domain.calendar import Calendar, CalendarStatus
 from acd.domain.policies import TransferPolicy
 from acd.ivr.calendar_models import CalendarSpec
-from acd.ivr.flow_models import EventsNode, Flow, Transfers
+from acd.ivr.flow_models import EventsNode, Flow, Language, Transfers
 
-Language = Literal["ja", "en"]
 RecordingPolicy = Literal["always", "on_demand", "off"]
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 

@@ -463,9 +463,9 @@ def _staffing(logins, start: float, end: float):
     # cut at every hour boundary too
     first, last = _hour_index(start), _hour_index(end - 1e-9)
     for h in range(first, last + 2):
-        t = h * 3600 - JST_OFFSET
-        if start < t < end:
-            points.append((t, 0))
+        boundary = float(h * 3600 - JST_OFFSET)
+        if start < boundary < end:
+            points.append((boundary, 0))
     points.sort()
     slots: dict[int, list] = defaultdict(lambda: [0.0, 0])
     count, previous = 0, points[0][0]

@@ -171,7 +171,7 @@ class FlowsService:
     def __init__(self, settings: Settings, running: RunningFlows, roster: Roster,
                  ami: AmiClient,
                  roster_changed: Callable[[list[AgentProfile]], Awaitable[None]],
-                 flows_applied: Callable[[], Awaitable[None]]) -> None:
+                 flows_applied: Callable[[], Awaitable[object]]) -> None:
         self._settings = settings
         self._running = running
         self._roster = roster

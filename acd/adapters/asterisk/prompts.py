@@ -53,7 +53,7 @@ def _audio_for(prompt: Prompt, lang: str, flows_dir: Path, sounds_dir: Path) -> 
         if not target.with_suffix(".wav").exists():
             _sox(source, target.with_suffix(".wav"))
         return target
-    text = prompt.text[lang]
+    text = {str(k): v for k, v in prompt.text.items()}[lang]
     key = hashlib.sha256(f"{lang}\0{text}".encode()).hexdigest()[:20]
     target = sounds_dir / f"tts-{lang}-{key}"
     if not target.with_suffix(".wav").exists():

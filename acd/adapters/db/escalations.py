@@ -31,7 +31,9 @@ class EscalationStore:
                 uniqueid=uniqueid, agent=agent, line=line, caller=caller,
                 callback_name=callback_name, callback_number=callback_number,
                 question=question, department=department, created_at=self._clock()))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     async def list(self, *, unhandled: bool = False, limit: int = 500) -> list[dict[str, Any]]:
         query = select(escalations).order_by(escalations.c.created_at.desc()).limit(limit)

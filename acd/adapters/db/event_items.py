@@ -53,7 +53,9 @@ class EventStore:
                 title_prompt=item.title_prompt, title_text=item.title_text,
                 title_audio=item.title_audio, status=item.status, updated_at=time.time(),
                 updated_by=item.updated_by, deleted=False))
-            item_id = done.inserted_primary_key[0]
+            key = done.inserted_primary_key
+            assert key is not None
+            item_id = int(key[0])
         stored = await self.get(item_id)
         assert stored is not None
         return stored

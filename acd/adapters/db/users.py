@@ -104,7 +104,7 @@ class UserStore:
                 password_changed_at=now, enabled=True, created_at=now))
         await self.access.write(actions.USER_ADDED, by, subject=f"user:{login}",
                                 detail=f"role={role}")
-        return await self.get(login)
+        return await self._require(login)
 
     async def get(self, login: str) -> User | None:
         async with self.engine.connect() as conn:
@@ -195,7 +195,7 @@ class UserStore:
         async with self.engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == login).values(**values))
         await self.access.write(actions.SIGN_IN, login, remote=remote)
-        return await self.get(login)
+        return await self._require(login)
 
     async def _count_failure(self, login: str, now: float, remote: str | None) -> None:
         async with self.engine.begin() as conn:
