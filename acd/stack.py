@@ -36,12 +36,15 @@ from acd.adapters.secrets import SecretStore
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile
 from acd.ivr.loader import FlowError, load_site
-from acd.recordings import on_demand
-from acd.recordings.store import run_daily_purge, store_from_settings
+from acd.recordings.factory import store_from_settings
+from acd.recordings.on_demand import OnDemandRecorder
+from acd.recordings.schedule import run_daily_purge
+from acd.recordings.sealing import failures_to_event_log
 from acd.reports.scheduler import ReportScheduler
 from acd.runtime import Controller
 from acd.services.call_controls import CallControls
 from acd.services.event_line import EventLines
+from acd.services.event_log import EventLog
 from acd.services.flows import (
     Deployment,
     FlowsService,
@@ -122,7 +125,10 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings.resolved_database_url)
     roster = Roster(engine)
     runner: web.AppRunner | None = None
-    recordings = store_from_settings(settings, engine)
+    db = Database(engine, settings.state_dir / "spool.jsonl")
+    event_log = EventLog(db)
+    recordings = store_from_settings(settings, engine, retention_for=running.retention_days,
+                                     on_failure=failures_to_event_log(event_log.append))
     capture = None
     stack = contextlib.ExitStack()
     try:
@@ -136,11 +142,11 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             capture = stack.enter_context(open(settings.ami_capture_file, "ab"))
         ami = AmiClient(settings.bind_address, settings.ami_port, AMI_USER, secrets.get("ami"),
                         queue, capture=capture)
-        controller = Controller(ami, queue, Database(engine, settings.state_dir / "spool.jsonl"),
-                                deployment.agents(await roster.all()))
-        controller.recordings = recordings
-        on_demand.attach(ami, controller, recordings, settings.recordings_dir.resolve(),
-                         running.current_site)
+        on_demand = OnDemandRecorder(ami, lambda: controller.calls, recordings,
+                                     settings.recordings_dir.resolve(), running.recording_policy,
+                                     event_log.append)
+        controller = Controller(ami, queue, db, deployment.agents(await roster.all()),
+                                event_log=event_log, recordings=recordings, on_demand=on_demand)
 
         event_lines = EventLines(EventStore(engine), ami, running.site_and_prompts,
                                  settings.sounds_dir)
@@ -156,7 +162,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         runner.app[REPORTS_DIR] = settings.reports_path
         setup_call_routes(runner.app, CallControls(
             ami, lambda: controller.calls, running.transfer_policy,
-            controller.log_event, lambda: set(controller.agents.by_id)))
+            event_log.append, lambda: set(controller.agents.by_id)))
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
         log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",

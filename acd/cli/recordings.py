@@ -12,8 +12,17 @@ import asyncio
 import getpass
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+
+from acd.adapters.db.engine import make_engine
+from acd.cli.common import error, load_settings
+from acd.domain.clock import JST, jst_day_start, parse_when
+from acd.logging_setup import configure
+from acd.recordings.factory import store_from_settings
+from acd.recordings.keyring import KeyringError
+from acd.recordings.models import RecordingError, public_row
+from acd.stack import StartupError, migrate_database
 
 
 def _date(text: str) -> date:
@@ -24,8 +33,6 @@ def _date(text: str) -> date:
 
 
 def _when(text: str) -> str:
-    from acd.domain.clock import parse_when
-
     try:
         parse_when(text)
     except ValueError as exc:
@@ -34,14 +41,8 @@ def _when(text: str) -> str:
 
 
 def _store_call(work):
-    """Run ``work(store)`` on a migrated database; like acd.cli.main's ``_roster_call``."""
-    from acd.adapters.db.engine import make_engine
-    from acd.cli.common import load_settings as _settings
-    from acd.logging_setup import configure
-    from acd.recordings.store import store_from_settings
-    from acd.stack import StartupError, migrate_database
-
-    settings = _settings()
+    """Run ``work(store)`` on a migrated database; like :func:`acd.cli.common.roster_call`."""
+    settings = load_settings()
     configure(settings.log_format)
 
     async def run():
@@ -66,15 +67,11 @@ def _cli_user() -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"acd: error: {message}", file=sys.stderr)
+    error(message)
     return 1
 
 
 def _jst(epoch: float | None) -> str:
-    from datetime import datetime
-
-    from acd.domain.clock import JST
-
     return "" if epoch is None else datetime.fromtimestamp(epoch, JST).strftime(
         "%Y-%m-%d %H:%M:%S")
 
@@ -82,9 +79,6 @@ def _jst(epoch: float | None) -> str:
 # ------------------------------------------------------------------ search
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from acd.domain.clock import parse_when
-    from acd.recordings.store import public_row
-
     async def work(store):
         return await store.search(
             since=parse_when(args.since), until=parse_when(args.until, end=True),
@@ -111,9 +105,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ purge
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from acd.adapters.db.schema import recordings
-    from acd.domain.clock import jst_day_start
-
     if args.all and args.before is None:
         return _fail("--all needs --before DATE (recordings that started before that day)")
     if args.expired and args.before is not None:
@@ -127,14 +118,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     async def work(store):
         if args.dry_run:
-            from sqlalchemy import func, select
-
-            condition = (recordings.c.retention_until <= store.clock() if args.expired
-                         else recordings.c.started_at < jst_day_start(args.before))
-            query = select(func.count()).select_from(recordings).where(
-                condition, recordings.c.status != "erased")
-            async with store.engine.connect() as conn:
-                return (await conn.execute(query)).scalar_one()
+            if args.expired:
+                return await store.purger.count()
+            return await store.purger.count(started_before=args.before)
         if args.expired:
             result = await store.purge_expired(None, args.operator, reason)
             personal = await store.personal.purge_expired(None, args.operator, reason)
@@ -149,8 +135,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
         print(f"{outcome} recording(s) would be erased")
         return 0
     result, personal = outcome
-    for uniqueid, error in result.failed + personal.failed:
-        print(f"acd: error: {uniqueid}: {error}", file=sys.stderr)
+    for uniqueid, message in result.failed + personal.failed:
+        error(f"{uniqueid}: {message}")
     print(f"{len(result.erased)} recording(s) erased, {len(result.failed)} failed; "
           f"personal data of {len(personal.erased)} call(s) erased, "
           f"{len(personal.failed)} failed")
@@ -182,9 +168,6 @@ def cmd_certificate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ keys
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from acd.recordings.keyring import KeyringError
-    from acd.recordings.store import RecordingError
-
     if args.action == "destroy":
         if not args.key_id:
             return _fail("destroy needs the KEYID (see 'acd recordings keys list')")
@@ -211,8 +194,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.action == "destroy":
         print(f"key {args.key_id} destroyed; {len(result.erased)} recording(s) erased, "
               f"{len(result.failed)} failed")
-        for uniqueid, error in result.failed:
-            print(f"acd: error: {uniqueid}: {error}", file=sys.stderr)
+        for uniqueid, message in result.failed:
+            error(f"{uniqueid}: {message}")
         return 1 if result.failed else 0
     keys, usage = result
     if not keys:

@@ -26,8 +26,9 @@ from acd.adapters.db.engine import make_engine
 from acd.cli.common import load_settings
 from acd.domain.clock import parse_period
 from acd.ivr.loader import FlowError, load_site
+from acd.reports.figures import Kpis, ReportError, Targets
 from acd.reports.formats import FORMATS, render_report
-from acd.reports.kpi import Kpis, ReportError, Targets, compute_kpis
+from acd.reports.kpi import compute_kpis
 from acd.reports.scheduler import ReportScheduler
 from acd.reports.targets import targets_for
 

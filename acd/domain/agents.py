@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from acd.domain.clock import TOKYO
 from acd.domain.events import (
@@ -279,7 +280,9 @@ class Agents:
                 and a.call == uniqueid]
 
 
-Handler = Callable[[Agents, AgentState, Message, float], tuple[AgentState, list[Command]]]
+Transition = tuple[AgentState, list[Command]]
+#: A transition's handler; each takes the one message type its table rows name.
+Handler = Callable[[Agents, AgentState, Any, float], Transition]
 
 
 def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Command]]:
@@ -365,8 +368,8 @@ def _compact_ranks(agents: Agents) -> tuple[Agents, list[Command]]:
     order. Penalties are lowered from the first agent on, so the order holds at every
     step in Asterisk too."""
     ranked = sorted((a for a in agents.by_id.values() if a.rank is not None),
-                    key=lambda a: a.rank)
-    if not ranked or ranked[-1].rank < RANK_SPAN - 1:
+                    key=lambda a: a.rank or 0)
+    if not ranked or (ranked[-1].rank or 0) < RANK_SPAN - 1:
         return agents, []
     commands: list[Command] = []
     for new_rank, state in enumerate(ranked):
@@ -403,21 +406,25 @@ def _become_ready(agents: Agents, state: AgentState, now: float,
     return ready, _join_all(agents, ready, paused=False, reason="", now=now)
 
 
-def _login(agents, state, message, now):
+def _login(agents: Agents, state: AgentState, message: Login, now: float
+           ) -> Transition:
     return _become_ready(agents, state, now)
 
 
-def _logout(agents, state, message, now):
+def _logout(agents: Agents, state: AgentState, message: Logout, now: float
+            ) -> Transition:
     out = replace(state, status=Status.LOGGED_OUT, reason=None, since=now, ready_since=None,
                   call=None, call_queue=None, wrapup_deadline=None, rank=None)
     return out, [RemoveMember(state.id, m.queue) for m in state.profile.queues]
 
 
-def _ready(agents, state, message, now):
+def _ready(agents: Agents, state: AgentState, message: SetReady, now: float
+           ) -> Transition:
     return _become_ready(agents, state, now)
 
 
-def _away(agents, state, message: SetAway, now):
+def _away(agents: Agents, state: AgentState, message: SetAway, now: float
+          ) -> Transition:
     if message.reason not in agents.away_reasons:
         return state, [Rejected("UNKNOWN_AWAY_REASON",
                                 f"unknown away reason {message.reason!r}; known: "
@@ -428,7 +435,8 @@ def _away(agents, state, message: SetAway, now):
     return away, [PauseMember(state.id, True, message.reason)]
 
 
-def _disposition(agents, state, message: SubmitDisposition, now):
+def _disposition(agents: Agents, state: AgentState, message: SubmitDisposition, now: float
+                 ) -> Transition:
     if message.outcome not in OUTCOMES:
         return state, [Rejected("UNKNOWN_OUTCOME", f"outcome must be one of {', '.join(OUTCOMES)}")]
     in_wrapup = state.status is Status.WRAPUP and state.call == message.uniqueid
@@ -446,7 +454,8 @@ def _disposition(agents, state, message: SubmitDisposition, now):
     return ready, [recorded, *commands]
 
 
-def _extend(agents, state, message, now):
+def _extend(agents: Agents, state: AgentState, message: ExtendWrapup, now: float
+            ) -> Transition:
     if state.wrapup_extended:
         return state, [Rejected("ALREADY_EXTENDED", "wrap-up can be extended once")]
     policy = agents.policies.get(state.call_queue or "", QueuePolicy(""))
@@ -455,25 +464,29 @@ def _extend(agents, state, message, now):
                    + policy.wrapup_extension_seconds), []
 
 
-def _rung(agents, state, message: AgentRinging, now):
+def _rung(agents: Agents, state: AgentState, message: AgentRinging, now: float
+          ) -> Transition:
     return replace(state, status=Status.RINGING, since=now, call=message.uniqueid,
                    call_queue=message.queue), []
 
 
-def _no_answer(agents, state, message, now):
+def _no_answer(agents: Agents, state: AgentState, message: AgentRingNoAnswer, now: float
+               ) -> Transition:
     missed = replace(state, status=Status.MISSED, reason="missed", since=now,
                      ready_since=None, call=None, call_queue=None, rank=None)
     return missed, [PauseMember(state.id, True, "missed")]
 
 
-def _answered(agents, state, message: AgentAnswered, now):
+def _answered(agents: Agents, state: AgentState, message: AgentAnswered, now: float
+              ) -> Transition:
     day = _day(now)
     return replace(state, status=Status.ON_CALL, since=now, call=message.uniqueid,
                    call_queue=message.queue, rank=None, calls_day=day,
                    calls_today=state.calls_on(day) + 1), []
 
 
-def _call_ended(agents, state, message: AgentCallEnded, now):
+def _call_ended(agents: Agents, state: AgentState, message: AgentCallEnded, now: float
+                ) -> Transition:
     policy = agents.policies.get(message.queue, QueuePolicy(message.queue))
     if policy.wrapup_seconds <= 0:
         return _become_ready(agents, state, now, last_call=message.uniqueid)
@@ -559,7 +572,7 @@ def reconcile(agents: Agents, members: frozenset[tuple[str, str, bool]],
     return commands
 
 
-def snapshot(state: AgentState) -> dict:
+def snapshot(state: AgentState) -> dict[str, Any]:
     """What is kept of an agent's state across a controller restart."""
     return {"status": state.status.value, "reason": state.reason, "since": state.since,
             "ready_since": state.ready_since, "call": state.call, "call_queue": state.call_queue,
@@ -568,7 +581,7 @@ def snapshot(state: AgentState) -> dict:
             "calls_today": state.calls_today, "calls_day": state.calls_day}
 
 
-def restore(agents: Agents, snapshots: Mapping[str, dict]) -> Agents:
+def restore(agents: Agents, snapshots: Mapping[str, dict[str, Any]]) -> Agents:
     for agent_id, data in snapshots.items():
         state = agents.by_id.get(agent_id)
         if state is not None:

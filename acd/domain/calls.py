@@ -121,9 +121,15 @@ class DiscardEmptyRecording:
 
 @dataclass(frozen=True)
 class DomainProblem:
+    """An event that makes no sense in the current state: logged with the call and the
+    agent, never silently ignored. :func:`acd.domain.step.step` names the ``trigger``
+    (the event's type) and, for the agent machine's problems, its ``error_id``."""
+
     message: str
-    uniqueid: str
+    uniqueid: str | None
     agent: str | None = None
+    trigger: str | None = None
+    error_id: str | None = None
 
 
 Command = SaveCallRecord | DiscardEmptyRecording | DomainProblem
@@ -155,21 +161,22 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
         case LineEntered():
             if event.uniqueid in calls.active or event.uniqueid in calls.recently_closed:
                 return calls, [DomainProblem("line entered twice", event.uniqueid)]
-            call = CallState(event.uniqueid, event.line, event.queue, event.caller,
-                             event.at, event.recording_file, flow=event.flow)
-            return calls._with(call), []
+            entered = CallState(event.uniqueid, event.line, event.queue, event.caller,
+                                event.at, event.recording_file, flow=event.flow)
+            return calls._with(entered), []
         case ChannelHungUp():
-            call = calls.active.get(event.uniqueid)
-            if call is None:  # an agent's leg or a channel that is not a call of ours
+            hung_up = calls.active.get(event.uniqueid)
+            if hung_up is None:  # an agent's leg or a channel that is not a call of ours
                 return calls, []
-            return calls._closing([call.uniqueid]), _finish(call, event.at, "hangup")
+            return calls._closing([hung_up.uniqueid]), _finish(hung_up, event.at, "hangup")
         case ChannelsSnapshot():
             gone = [c for c in calls.active.values() if c.uniqueid not in event.uniqueids]
             return (calls._closing([c.uniqueid for c in gone]),
                     [command for c in gone for command in _finish(c, event.at, "resync")])
         case AmiConnected() | AmiDisconnected() | MembersSnapshot():
             return calls, []
-    call = calls.active.get(event.uniqueid)
+    # (an AgentCallEnded whose uniqueid stayed unknown is a call never seen)
+    call = calls.active.get(event.uniqueid) if event.uniqueid is not None else None
     if call is None:
         if event.uniqueid in calls.recently_closed and isinstance(
                 event, (AgentCallEnded, CallerAbandoned)):

@@ -210,7 +210,8 @@ class ChannelHungUp:
 CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
     | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
-    | VoicemailLeft | ChannelHungUp | CalendarDecided | EventAnnounced
+    | VoicemailLeft | ChannelHungUp | CalendarDecided | EventAnnounced | MenuChosen
+    | FlowExited
 )
 ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent

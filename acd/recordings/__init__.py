@@ -1,14 +1,30 @@
-"""The recording store's file side: sealing at rest, ranged playback, erasure, certificates.
+"""The recording feature: sealed recordings, searched, played, erased, certified.
+
+The file side (pure file I/O and dataclasses, re-exported here):
 
 * :mod:`acd.recordings.keyring` — the AES keys, by key id: generated at first use,
-  rotated, destroyed (crypto-shredding).
+  rotated, destroyed (crypto-shredding, :func:`~acd.recordings.keyring.crypto_shred`).
 * :mod:`acd.recordings.sealed` — the chunked AES-256-GCM file format; seal, verify, and
   decrypt any byte range.
-* :mod:`acd.recordings.erasure` — overwrite-and-unlink and crypto-shredding, each giving a
+* :mod:`acd.recordings.erasure` — overwrite-and-unlink, giving a
   :class:`~acd.recordings.erasure.Tombstone`.
-* :mod:`acd.recordings.certificate` — the erasure certificate (抹消証明書) as HTML and CSV.
+* :mod:`acd.recordings.certificate` (HTML, CSV), :mod:`~acd.recordings.certificate_pdf`,
+  :mod:`~acd.recordings.certificate_personal` — the erasure certificate (抹消証明書).
 
-Pure file I/O and dataclasses: the database, HTTP and CLI are wired on top elsewhere.
+The product side, on the database:
+
+* :mod:`acd.recordings.store` — :class:`~acd.recordings.store.RecordingStore`, the thin
+  façade the controller, the gateway and the CLI hold; built by
+  :func:`acd.recordings.factory.store_from_settings`;
+* :mod:`acd.recordings.models` — errors (error ids), results, segments, retention;
+* :mod:`acd.recordings.rows` — the ``recordings`` table and the access log;
+* :mod:`acd.recordings.sealing` — sealing after a call, recovery after a crash;
+* :mod:`acd.recordings.archive` — search, playback, signed playback URLs;
+* :mod:`acd.recordings.purge` — the retention purge, erasure before the time, keys;
+* :mod:`acd.recordings.certificate_issue` — the certificate of a period;
+* :mod:`acd.recordings.personal_data` — the personal data of the calls in the database;
+* :mod:`acd.recordings.schedule` — the daily purge;
+* :mod:`acd.recordings.on_demand` — recording started and stopped during a call.
 """
 
 from acd.recordings.certificate import (
@@ -25,7 +41,6 @@ from acd.recordings.erasure import (
     OVERWRITE_UNLINK,
     ErasureError,
     Tombstone,
-    crypto_shred,
     overwrite_and_unlink,
 )
 from acd.recordings.keyring import (
@@ -35,6 +50,7 @@ from acd.recordings.keyring import (
     Keyring,
     KeyringError,
     UnknownKeyError,
+    crypto_shred,
 )
 from acd.recordings.sealed import (
     NotSealedError,

@@ -279,7 +279,7 @@ class _NumberedDoc(BaseDocTemplate):
                                  f"{self.number}　{self.page_label} {doc.page}{total}")
         canvas.restoreState()
 
-    def build(self, story: Callable[[], list[Flowable]]) -> None:  # type: ignore[override]
+    def build(self, story: Callable[[], list[Flowable]]) -> None:
         probe = _NumberedDoc(io.BytesIO(), self.number, self.page_label)
         BaseDocTemplate.build(probe, story())
         self.pages_total = probe.page

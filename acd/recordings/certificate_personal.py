@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from acd.recordings.certificate import _ts
 
@@ -27,7 +28,7 @@ class PersonalDataItem:
     operator: str
 
 
-PERSONAL_LABELS = {
+PERSONAL_LABELS: dict[str, dict[str, Any]] = {
     "ja": {"section": "個人情報（通話記録・対応記録等）の抹消", "call_id": "通話ID",
            "statement": "下記の通話録音データ及び通話記録等に含まれる個人情報について、"
                         "復元できない方法により抹消したことを証明します。",

@@ -21,12 +21,13 @@ Two methods, for two different things:
     names is written in the tombstone's detail.
 
 ``crypto_shred(keyring, key_id)`` — method ``"crypto-shred"``
-    destroys the key of a *retired* key id (see :meth:`Keyring.destroy
-    <acd.recordings.keyring.Keyring.destroy>`): its key material is overwritten and
-    removed, and a destruction record without the material is kept so that opening a
-    file sealed with it says "key destroyed" rather than "unknown key". Every file sealed
-    with that key id, wherever copies of it are (backups, other disks, remapped SSD pages),
-    becomes undecryptable at once.
+    (:func:`acd.recordings.keyring.crypto_shred`: beside the keyring, which uses the
+    primitives of this module, so the dependency goes one way) destroys the key of a
+    *retired* key id (see :meth:`Keyring.destroy <acd.recordings.keyring.Keyring.destroy>`):
+    its key material is overwritten and removed, and a destruction record without the
+    material is kept so that opening a file sealed with it says "key destroyed" rather
+    than "unknown key". Every file sealed with that key id, wherever copies of it are
+    (backups, other disks, remapped SSD pages), becomes undecryptable at once.
 
 What overwriting can and cannot guarantee
 -----------------------------------------
@@ -69,10 +70,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from acd.recordings.keyring import Keyring
+from typing import Literal
 
 OVERWRITE_UNLINK = "overwrite+unlink"
 CRYPTO_SHRED = "crypto-shred"
@@ -234,26 +232,3 @@ def overwrite_and_unlink(
     return Tombstone(kind="file", target=str(path), method=OVERWRITE_UNLINK, sha256=sha256,
                      size=size, erased_at=clock(), reason=reason, operator=operator,
                      detail=detail)
-
-
-def crypto_shred(
-    keyring: Keyring,
-    key_id: str,
-    *,
-    reason: str = "",
-    operator: str = "",
-) -> Tombstone:
-    """Destroy the key of a retired key id; every file sealed with it becomes unreadable.
-
-    The current key cannot be shredded (rotate first). Raises
-    :class:`acd.recordings.keyring.KeyringError` subclasses for an unknown, current or
-    already destroyed key id.
-    """
-    info = keyring.destroy(key_id)
-    assert info.destroyed_at is not None
-    return Tombstone(kind="key", target=f"key:{key_id}", method=CRYPTO_SHRED,
-                     sha256=info.fingerprint, size=32, erased_at=info.destroyed_at,
-                     reason=reason, operator=operator,
-                     detail=f"key material of key id {key_id} ({keyring.form} keyring "
-                     f"{keyring.path}) overwritten and removed; files sealed with it "
-                     "can no longer be decrypted")

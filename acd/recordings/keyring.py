@@ -4,10 +4,11 @@ A key is 32 random bytes (AES-256), named by a key id ``YYYYMMDD-xxxxxxxx`` (the
 it was made and 8 random hex digits, so that a keyring made anew never reuses an id).
 Exactly one key is *current*: new recordings are sealed with it. :meth:`Keyring.rotate`
 makes a new key current; the old ones are *retired* and stay for decrypting the files
-sealed with them. :meth:`Keyring.destroy` destroys a retired key (crypto-shredding, see
-:func:`acd.recordings.erasure.crypto_shred`): its material is overwritten and removed, and
-a record without the material stays, so that opening a file sealed with it fails with
-:class:`KeyDestroyedError` ("destroyed on …") rather than :class:`UnknownKeyError`.
+sealed with them. :meth:`Keyring.destroy` destroys a retired key (crypto-shredding;
+:func:`crypto_shred` gives the destruction's tombstone): its material is overwritten and
+removed, and a record without the material stays, so that opening a file sealed with it
+fails with :class:`KeyDestroyedError` ("destroyed on …") rather than
+:class:`UnknownKeyError`.
 
 Two forms, chosen by the path given to :class:`Keyring`:
 
@@ -57,7 +58,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from acd.recordings.erasure import fsync_dir, overwrite_and_unlink, overwrite_in_place
+from acd.recordings.erasure import (
+    CRYPTO_SHRED,
+    Tombstone,
+    fsync_dir,
+    overwrite_and_unlink,
+    overwrite_in_place,
+)
 
 KEY_BYTES = 32
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -440,3 +447,26 @@ class Keyring:
             record = self._store.destroy(key, self._clock())
         return KeyInfo(key_id, record.created_at, "destroyed", record.fingerprint,
                        record.destroyed_at)
+
+
+def crypto_shred(
+    keyring: Keyring,
+    key_id: str,
+    *,
+    reason: str = "",
+    operator: str = "",
+) -> Tombstone:
+    """Destroy the key of a retired key id; every file sealed with it becomes unreadable.
+
+    The current key cannot be shredded (rotate first). Raises :class:`KeyringError`
+    subclasses for an unknown, current or already destroyed key id. See
+    :mod:`acd.recordings.erasure` for what crypto-shredding guarantees.
+    """
+    info = keyring.destroy(key_id)
+    assert info.destroyed_at is not None
+    return Tombstone(kind="key", target=f"key:{key_id}", method=CRYPTO_SHRED,
+                     sha256=info.fingerprint, size=32, erased_at=info.destroyed_at,
+                     reason=reason, operator=operator,
+                     detail=f"key material of key id {key_id} ({keyring.form} keyring "
+                     f"{keyring.path}) overwritten and removed; files sealed with it "
+                     "can no longer be decrypted")

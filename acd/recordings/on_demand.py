@@ -15,18 +15,20 @@ Each start, stop and failure is appended to the call event log (``RecordingStart
 recorded what. When the call ends its segments are sealed like any recording (rows
 ``<uniqueid>-r<n>`` with their segment number, start/stop times and who started and
 stopped them). A MixMonitor that cannot be started is an alarm (``recording.failed``) and
-a ``RecordingFailed`` event, and the request fails with 502: never a silent gap.
+a ``RecordingFailed`` event, and the request fails (``RECORDING_START_FAILED``): never a
+silent gap.
 
-Who may: the agent on the call (the principal's ``agent_id`` is the call's agent), a
+Who may: the agent on the call (the actor's ``agent_id`` is the call's agent), a
 supervisor or an admin, or a holder of the API token (``service``). The rules are in
-:func:`check_allowed`; the HTTP layer only maps principals to them.
+:func:`check_allowed`; the HTTP layer only maps its principals to an
+:class:`~acd.domain.actor.Actor` and the error ids to statuses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,55 +36,26 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiError
+from acd.domain.actor import Actor
 from acd.domain.calls import CallRecord, CallState
 from acd.domain.clock import JST
+from acd.recordings.models import SEGMENT_SUFFIX, LogEvent, Segment
 
 log = structlog.get_logger(__name__)
 
-SEGMENT_SUFFIX = "-r"
 Action = Literal["start", "stop"]
 
 
 class RecordingControlError(Exception):
-    """A start/stop that cannot be done; ``status`` and ``error_id`` are for the API."""
+    """A start/stop that cannot be done; ``error_id`` is stable (the gateway maps it to
+    an HTTP status), ``details`` say more to a program."""
 
-    def __init__(self, status: int, error_id: str, message: str,
+    def __init__(self, error_id: str, message: str,
                  details: dict[str, Any] | None = None) -> None:
-        self.status, self.error_id, self.details = status, error_id, details
+        self.error_id, self.message, self.details = error_id, message, details
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: a user name for the log, a role, the agent id of an agent."""
-
-    user: str
-    role: str
-    agent_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One stretch of on-demand recording of a call."""
-
-    number: int
-    path: str
-    started_at: float
-    started_by: str
-    mixmonitor_id: str | None = None
-    stopped_at: float | None = None
-    stopped_by: str | None = None
-
-    @property
-    def uniqueid_suffix(self) -> str:
-        return f"{SEGMENT_SUFFIX}{self.number}"
-
-    def public(self, call_uniqueid: str) -> dict[str, Any]:
-        return {"recording_uniqueid": call_uniqueid + self.uniqueid_suffix,
-                "segment": self.number, "started_at": self.started_at,
-                "started_by": self.started_by, "stopped_at": self.stopped_at,
-                "stopped_by": self.stopped_by, "recording": self.stopped_at is None}
 
 
 class _Ami(Protocol):
@@ -98,15 +71,12 @@ class _Store(Protocol):
     def submit_segments(self, record: CallRecord, segments: list[Segment]) -> Any: ...
 
 
-LogEvent = Callable[[str, float, str | None, dict[str, Any]], Awaitable[None]]
-
-
 def check_allowed(call: CallState, policy: str | None, actor: Actor) -> None:
     """Raise :class:`RecordingControlError` unless ``actor`` may start/stop recording
     ``call`` on a line of ``policy``."""
     if policy != "on_demand":
         raise RecordingControlError(
-            409, "RECORDING_NOT_ON_DEMAND",
+            "RECORDING_NOT_ON_DEMAND",
             f"line {call.line} is recorded {policy or 'by no known policy'}: recording is "
             "started and stopped by request only on lines with 'recording: on_demand'",
             {"line": call.line, "policy": policy})
@@ -114,14 +84,14 @@ def check_allowed(call: CallState, policy: str | None, actor: Actor) -> None:
         pass
     elif actor.role == "agent":
         if actor.agent_id is None or actor.agent_id != call.agent:
-            raise RecordingControlError(403, "NOT_YOUR_CALL",
+            raise RecordingControlError("NOT_YOUR_CALL",
                                         "an agent may record only the call they are on",
                                         {"agent": actor.agent_id})
     else:
-        raise RecordingControlError(403, "FORBIDDEN", "this needs the role agent (on the "
+        raise RecordingControlError("FORBIDDEN", "this needs the role agent (on the "
                                     "call), supervisor or admin", {"role": actor.role})
     if call.answered_at is None:
-        raise RecordingControlError(409, "CALL_NOT_CONNECTED",
+        raise RecordingControlError("CALL_NOT_CONNECTED",
                                     "the caller has not reached an operator yet")
 
 
@@ -168,7 +138,7 @@ class OnDemandRecorder:
     def _open_call(self, uniqueid: str) -> CallState:
         call = self._calls().active.get(uniqueid)
         if call is None:
-            raise RecordingControlError(404, "CALL_UNKNOWN", f"no call {uniqueid} in progress")
+            raise RecordingControlError("CALL_UNKNOWN", f"no call {uniqueid} in progress")
         return call
 
     async def control(self, uniqueid: str, action: Action, actor: Actor) -> dict[str, Any]:
@@ -187,16 +157,16 @@ class OnDemandRecorder:
                 "segments": [s.public(uniqueid) for s in state.segments]}
 
     async def _channel(self, uniqueid: str) -> str:
-        listed = await self._ami.action({"Action": "CoreShowChannels"}, as_list=True)
+        listed = await self._ami.action(actions.core_show_channels(), as_list=True)
         for message in listed:
             if message.get("Event") == "CoreShowChannel" and message.get("Uniqueid") == uniqueid:
                 return message["Channel"]
-        raise RecordingControlError(409, "CALL_ENDED", f"call {uniqueid} has no channel any "
+        raise RecordingControlError("CALL_ENDED", f"call {uniqueid} has no channel any "
                                     "more (the caller hung up)")
 
     async def _start(self, call: CallState, state: _CallSegments, actor: Actor) -> None:
         if state.running is not None:
-            raise RecordingControlError(409, "RECORDING_ALREADY_STARTED",
+            raise RecordingControlError("RECORDING_ALREADY_STARTED",
                                         "this call is being recorded already",
                                         state.running.public(call.uniqueid))
         number = len(state.segments) + 1
@@ -204,8 +174,7 @@ class OnDemandRecorder:
         path = segment_path(self._dir, call.uniqueid, number, now)
         try:
             channel = await self._channel(call.uniqueid)
-            response = await self._ami.action({"Action": "MixMonitor", "Channel": channel,
-                                               "File": str(path), "Options": "b"})
+            response = await self._ami.action(actions.mix_monitor(channel, str(path), "b"))
         except (AmiError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("recording.failed", alarm=True, uniqueid=call.uniqueid, segment=number,
@@ -213,7 +182,7 @@ class OnDemandRecorder:
             await self._log_event("RecordingFailed", self._clock(), call.uniqueid, {
                 "line": call.line, "segment": number, "file": str(path), "stage": "start",
                 "error": error[:500], "by": actor.user, "role": actor.role})
-            raise RecordingControlError(502, "RECORDING_START_FAILED",
+            raise RecordingControlError("RECORDING_START_FAILED",
                                         f"Asterisk did not start recording: {exc}") from None
         mixmonitor_id = response.get("MixMonitorID") if hasattr(response, "get") else None
         segment = Segment(number, str(path), now, actor.user, mixmonitor_id or None)
@@ -227,11 +196,10 @@ class OnDemandRecorder:
     async def _stop(self, call: CallState, state: _CallSegments, actor: Actor) -> None:
         running = state.running
         if running is None:
-            raise RecordingControlError(409, "RECORDING_NOT_STARTED",
+            raise RecordingControlError("RECORDING_NOT_STARTED",
                                         "this call is not being recorded")
-        action = {"Action": "StopMixMonitor", "Channel": await self._channel(call.uniqueid)}
-        if running.mixmonitor_id:
-            action["MixMonitorID"] = running.mixmonitor_id
+        action = actions.stop_mix_monitor(await self._channel(call.uniqueid),
+                                          running.mixmonitor_id)
         try:
             await self._ami.action(action)
         except (AmiError, TimeoutError) as exc:
@@ -242,7 +210,7 @@ class OnDemandRecorder:
                 "line": call.line, "segment": running.number, "file": running.path,
                 "stage": "stop", "error": error[:500], "by": actor.user,
                 "role": actor.role})
-            raise RecordingControlError(502, "RECORDING_STOP_FAILED",
+            raise RecordingControlError("RECORDING_STOP_FAILED",
                                         f"Asterisk did not stop recording: {exc}") from None
         await self._close(call.uniqueid, state, running, self._clock(), actor.user,
                           actor.role)
@@ -269,39 +237,3 @@ class OnDemandRecorder:
                                   max(record.ended_at, running.started_at), "hangup", "system")
         if self._store is not None:
             self._store.submit_segments(record, list(state.segments))
-
-
-
-
-def attach(ami: _Ami, controller: Any, store: Any, recordings_dir: Path,
-           site: Callable[[], Any]) -> OnDemandRecorder:
-    """Wire the stack: an :class:`OnDemandRecorder` on the controller's calls, the lines'
-    policies and retention days read from the flows loaded now (``site()``), and every
-    recording the store cannot seal written to the call event log as ``RecordingFailed``."""
-
-    def line_of(did: str) -> Any:
-        return next((line for line in site().lines if line.did == did), None)
-
-    def policy_of(did: str) -> str | None:
-        line = line_of(did)
-        return line.recording if line is not None else None
-
-    def retention_of(did: str) -> int | None:
-        return getattr(line_of(did), "retention_days", None)
-
-    async def failed(row: dict[str, Any]) -> None:
-        await controller.log_event("RecordingFailed", time.time(), row["call_uniqueid"], {
-            "line": row["line"], "recording": row["uniqueid"], "kind": row["kind"],
-            "segment": row.get("segment"), "stage": "seal",
-            "error": (row.get("error") or "")[:500]})
-
-    store.retention_for = retention_of
-    store.failure_listeners.append(failed)
-    recorder = OnDemandRecorder(ami, lambda: controller.calls, store, recordings_dir,
-                                policy_of, controller.log_event)
-    controller.on_demand = recorder
-    return recorder
-
-
-__all__ = ["SEGMENT_SUFFIX", "Actor", "OnDemandRecorder", "RecordingControlError", "Segment",
-           "attach", "check_allowed", "segment_path"]

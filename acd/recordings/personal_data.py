@@ -40,17 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import (
-    and_,
-    column,
-    insert,
-    inspect,
-    or_,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import and_, insert, inspect, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,7 +48,9 @@ from acd.adapters.db.schema import (
     call_events,
     call_records,
     dispositions,
+    escalations,
     personal_data_erasures,
+    recordings,
     voicemails,
 )
 from acd.recordings.erasure import ErasureError, overwrite_and_unlink
@@ -76,10 +68,6 @@ LABELS_JA = {"call_records.caller": "発信者番号", "dispositions.note": "対
              "recordings.caller": "録音の発信者番号",
              "escalations": "折り返し先（氏名・電話番号・用件）",
              "call_events": "イベントログ内の個人情報"}
-
-#: The escalation (callback) list, owned by the consoles; erased here when it exists.
-escalations = table("escalations", column("uniqueid"), *map(column, ESCALATION_COLUMNS))
-
 
 
 @dataclass(frozen=True)
@@ -173,8 +161,6 @@ class PersonalDataEraser:
 
     async def _erase_call(self, call: dict[str, Any], operator: str, reason: str,
                           has_escalations: bool) -> dict[str, int]:
-        from acd.adapters.db.schema import recordings
-
         uid = call["uniqueid"]
         fields: dict[str, int] = {}
         async with self.engine.begin() as conn:
@@ -236,7 +222,7 @@ class PersonalDataEraser:
         plain file: overwrite and unlink it here (a sealed one is the store's)."""
         path = (await conn.execute(select(voicemails.c.file).where(
             voicemails.c.uniqueid == uid))).scalar_one_or_none()
-        if not path or not Path(path).exists():
+        if not path or not await asyncio.to_thread(Path(path).exists):
             return 0
         await asyncio.to_thread(overwrite_and_unlink, Path(path), reason=reason,
                                 operator=operator,
@@ -267,4 +253,4 @@ class PersonalDataEraser:
 
 
 __all__ = ["ESCALATION_COLUMNS", "METHOD", "PERSONAL_KEYS", "ErasureRun",
-           "PersonalDataEraser", "describe", "personal_data_erasures"]
+           "PersonalDataEraser", "describe"]

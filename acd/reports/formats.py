@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from acd.reports.kpi import Kpis
+from acd.reports.figures import Kpis
 
 
 class Format(NamedTuple):

@@ -33,7 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from acd.reports.kpi import Kpis
+from acd.reports.figures import Kpis
 from acd.reports.render import (
     WORDS,
     charts,

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from acd.domain.agents import STANDARD_AWAY_REASONS
 from acd.domain.clock import JST
-from acd.reports.kpi import QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
+from acd.reports.figures import QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
 
 #: The contract targets (KPI.md): figure ≥ target, in percent.
 DEFAULT_TARGETS: dict[str, float] = Targets().rates
@@ -304,7 +304,11 @@ def charts(kpis: Kpis, lang: str, fmt_: str = "svg", width: float = 9.0,
            targets: Mapping[str, float] | None = None) -> list[tuple[str, bytes]]:
     """(caption, image) of the report's charts: by hour, by day (ranges over one day),
     by category; the answer-rate target (``targets``, default the report's) dashed."""
-    from acd.reports.charts import Series, calls_chart, category_chart
+    from acd.reports.charts import (  # heavy (matplotlib): loaded only to draw charts
+        Series,
+        calls_chart,
+        category_chart,
+    )
 
     words = chart_words(lang)
     target = (kpis.targets.rates if targets is None else targets).get("answer_rate")

@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db.schema import call_records
 from acd.domain.clock import JST
+from acd.reports.figures import Targets
 from acd.reports.formats import FORMATS, render_report
-from acd.reports.kpi import Targets, compute_kpis
+from acd.reports.kpi import compute_kpis
 from acd.reports.schedule import KINDS, Due, due_reports, next_due_at
 
 log = structlog.get_logger(__name__)

@@ -8,7 +8,7 @@ YAML rates are fractions (0.9); in reports they are percent (90).
 
 from __future__ import annotations
 
-from acd.reports.kpi import Targets
+from acd.reports.figures import Targets
 
 
 def _merged(base: Targets, given, source: str) -> Targets:

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from acd.reports.kpi import Kpis
+from acd.reports.figures import Kpis
 from acd.reports.render import (
     WORDS,
     day_label,

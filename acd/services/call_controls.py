@@ -45,7 +45,9 @@ from typing import Any, Literal
 
 import structlog
 
+from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
+from acd.domain.actor import Actor
 from acd.domain.policies import TransferPolicy, TransferRefused
 
 log = structlog.get_logger(__name__)
@@ -61,21 +63,12 @@ ORIGINATE_SECONDS = 30
 
 
 class CallControlError(Exception):
-    """A control that cannot be carried out; ``status`` is the HTTP status to answer."""
+    """A control that cannot be carried out: a stable ``error_id`` (the gateway maps it to
+    an HTTP status), a message for people and optional details."""
 
-    def __init__(self, status: int, error_id: str, message: str, details: object = None):
+    def __init__(self, error_id: str, message: str, details: object = None):
         super().__init__(message)
-        self.status, self.error_id, self.message, self.details = status, error_id, message, details
-
-
-@dataclass(frozen=True)
-class Who:
-    """Who asks: the signed-in user (or ``api`` for the token) and, for an operator, the
-    agent id they are (they may control only their own call)."""
-
-    user: str
-    role: str
-    agent_id: str | None = None
+        self.error_id, self.message, self.details = error_id, message, details
 
 
 @dataclass(frozen=True)
@@ -132,44 +125,44 @@ class CallControls:
 
     # ------------------------------------------------------------ look-ups
 
-    def _call(self, uniqueid: str, who: Who):
+    def _call(self, uniqueid: str, who: Actor):
         call = self._calls().active.get(uniqueid)
         if call is None:
-            raise CallControlError(404, "CALL_UNKNOWN", f"no call {uniqueid} in progress")
+            raise CallControlError("CALL_UNKNOWN", f"no call {uniqueid} in progress")
         if who.role == "agent" and call.agent != who.agent_id:
-            raise CallControlError(403, "NOT_YOUR_CALL", "an operator may control only "
+            raise CallControlError("NOT_YOUR_CALL", "an operator may control only "
                                    "their own call", {"uniqueid": uniqueid})
         if call.answered_at is None or call.talk_ended_at is not None:
-            raise CallControlError(409, "CALL_NOT_CONNECTED", "the call is not connected to "
+            raise CallControlError("CALL_NOT_CONNECTED", "the call is not connected to "
                                    "an operator", {"uniqueid": uniqueid})
         return call
 
     async def channels(self, uniqueid: str, agent: str | None) -> CallChannels:
-        rows = await self._action({"Action": "CoreShowChannels"}, as_list=True)
+        rows = await self._action(actions.core_show_channels(), as_list=True)
         found = parse_channels(uniqueid, agent, [r for r in rows
                                                  if r.get("Event") == "CoreShowChannel"])
         if found is None:
-            raise CallControlError(404, "CALL_UNKNOWN", f"the call {uniqueid} has ended")
+            raise CallControlError("CALL_UNKNOWN", f"the call {uniqueid} has ended")
         return found
 
-    async def show(self, uniqueid: str, who: Who) -> dict[str, Any]:
+    async def show(self, uniqueid: str, who: Actor) -> dict[str, Any]:
         """The call's channels now: caller, agent, third parties, listeners."""
         call = self._call(uniqueid, who)
         return (await self.channels(uniqueid, call.agent)).as_json()
 
-    async def _connected(self, uniqueid: str, who: Who) -> tuple[Any, CallChannels]:
+    async def _connected(self, uniqueid: str, who: Actor) -> tuple[Any, CallChannels]:
         call = self._call(uniqueid, who)
         found = await self.channels(uniqueid, call.agent)
         if found.agent is None:
-            raise CallControlError(409, "CALL_NOT_CONNECTED", "the operator's channel is not "
+            raise CallControlError("CALL_NOT_CONNECTED", "the operator's channel is not "
                                    "in the call", {"uniqueid": uniqueid})
         return call, found
 
-    def _number(self, uniqueid: str, target: str, who: Who, action: str) -> str:
+    def _number(self, uniqueid: str, target: str, who: Actor, action: str) -> str:
         try:
             return self._policy().resolve(target)
         except TransferRefused as exc:
-            raise CallControlError(403, "TRANSFER_NOT_ALLOWED",
+            raise CallControlError("TRANSFER_NOT_ALLOWED",
                                    f"{target!r} is not an allowed transfer target: {exc.why}",
                                    {"target": target, "action": action}) from None
 
@@ -177,25 +170,25 @@ class CallControls:
         try:
             return await self._ami.action(action, as_list=as_list)
         except (TimeoutError, AmiError) as exc:
-            raise CallControlError(502, "ASTERISK_REFUSED", f"Asterisk did not carry out "
+            raise CallControlError("ASTERISK_REFUSED", f"Asterisk did not carry out "
                                    f"{action['Action']}: {exc}") from None
 
     async def _hang_up(self, channel: str) -> None:
         """Hang up ``channel``; one already gone (e.g. the other half of a Local pair that
         went with its partner) is what was wanted."""
         try:
-            await self._action({"Action": "Hangup", "Channel": channel})
+            await self._action(actions.hangup(channel))
         except CallControlError as exc:
             if "No such channel" not in exc.message:
                 raise
 
-    async def _logged(self, kind: str, uniqueid: str, who: Who, payload: dict[str, Any]
+    async def _logged(self, kind: str, uniqueid: str, who: Actor, payload: dict[str, Any]
                       ) -> None:
         entry = {"by": who.user, "role": who.role, **payload}
         await self._log_event(kind, time.time(), uniqueid, entry)
         log.info("call_control." + kind, uniqueid=uniqueid, **entry)
 
-    async def _run(self, uniqueid: str, who: Who, action: str, payload: dict[str, Any],
+    async def _run(self, uniqueid: str, who: Actor, action: str, payload: dict[str, Any],
                    work) -> dict[str, Any]:
         """Carry out ``work`` and log it; a refusal or a failure is logged too."""
         try:
@@ -210,43 +203,40 @@ class CallControls:
 
     # ------------------------------------------------------------ controls
 
-    async def transfer(self, uniqueid: str, target: str, mode: TransferMode, who: Who
+    async def transfer(self, uniqueid: str, target: str, mode: TransferMode, who: Actor
                        ) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             number = self._number(uniqueid, target, who, "transfer")
             _call, found = await self._connected(uniqueid, who)
             if mode == "blind":
-                await self._action({"Action": "BlindTransfer", "Channel": found.agent,
-                                    "Context": TRANSFER_CONTEXT, "Exten": number})
+                await self._action(actions.blind_transfer(found.agent, TRANSFER_CONTEXT, number))
             else:
-                await self._action({"Action": "Atxfer", "Channel": found.agent,
-                                    "Context": TRANSFER_CONTEXT, "Exten": number})
+                await self._action(actions.atxfer(found.agent, TRANSFER_CONTEXT, number))
                 self._attended[uniqueid] = found.agent
             return {"number": number, "agent_channel": found.agent}
         return await self._run(uniqueid, who, "transfer", {"target": target, "mode": mode},
                                work)
 
-    async def complete_transfer(self, uniqueid: str, who: Who) -> dict[str, Any]:
+    async def complete_transfer(self, uniqueid: str, who: Actor) -> dict[str, Any]:
         """Complete an attended transfer whose target has answered: hang up the agent's
         channel (Asterisk then connects the caller and the target)."""
         async def work() -> dict[str, Any]:
             self._call(uniqueid, who)
             agent_channel = self._attended.get(uniqueid)
             if agent_channel is None:
-                raise CallControlError(409, "NO_ATTENDED_TRANSFER", "no attended transfer "
+                raise CallControlError("NO_ATTENDED_TRANSFER", "no attended transfer "
                                        "is in progress on this call")
-            rows = [r for r in await self._action({"Action": "CoreShowChannels"},
-                                                  as_list=True)
+            rows = [r for r in await self._action(actions.core_show_channels(), as_list=True)
                     if r.get("Event") == "CoreShowChannel"]
             caller = next((r for r in rows if r.get("Uniqueid") == uniqueid), None)
             agent = next((r for r in rows if r.get("Channel") == agent_channel), None)
             if caller is None or agent is None:
                 self._attended.pop(uniqueid, None)
-                raise CallControlError(409, "TRANSFER_ENDED", "the caller or the operator "
+                raise CallControlError("TRANSFER_ENDED", "the caller or the operator "
                                        "has already hung up")
             bridge = agent.get("BridgeId") or None
             if bridge is None or bridge == (caller.get("BridgeId") or None):
-                raise CallControlError(409, "TRANSFER_NOT_ANSWERED",
+                raise CallControlError("TRANSFER_NOT_ANSWERED",
                                        "the transfer target has not answered yet")
             target = [r["Channel"] for r in rows
                       if r.get("BridgeId") == bridge and r["Channel"] != agent_channel]
@@ -255,44 +245,40 @@ class CallControls:
             return {"agent_channel": agent_channel, "target_channels": target}
         return await self._run(uniqueid, who, "transfer_complete", {}, work)
 
-    async def add_party(self, uniqueid: str, target: str, who: Who) -> dict[str, Any]:
+    async def add_party(self, uniqueid: str, target: str, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             number = self._number(uniqueid, target, who, "conference")
             _call, found = await self._connected(uniqueid, who)
-            await self._action({
-                "Action": "Originate", "Channel": f"Local/{number}@{TRANSFER_CONTEXT}",
-                "Application": "BridgeAdd", "Data": found.caller, "Async": "true",
-                "Timeout": str(ORIGINATE_SECONDS * 1000),
-                "Variable": f"_MDG_PURPOSE=conference,_MDG_CALL={uniqueid}"})
+            await self._action(actions.originate(
+                f"Local/{number}@{TRANSFER_CONTEXT}", "BridgeAdd", found.caller,
+                timeout_seconds=ORIGINATE_SECONDS,
+                variables={"_MDG_PURPOSE": "conference", "_MDG_CALL": uniqueid}))
             return {"number": number}
         return await self._run(uniqueid, who, "conference", {"target": target}, work)
 
-    async def drop_party(self, uniqueid: str, who: Who) -> dict[str, Any]:
+    async def drop_party(self, uniqueid: str, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             _call, found = await self._connected(uniqueid, who)
             if not found.others:
-                raise CallControlError(409, "NO_THIRD_PARTY", "nobody else is in the call")
+                raise CallControlError("NO_THIRD_PARTY", "nobody else is in the call")
             for channel in found.others:
                 await self._hang_up(channel)
             return {"dropped": list(found.others)}
         return await self._run(uniqueid, who, "conference_drop", {}, work)
 
-    async def hold(self, uniqueid: str, on: bool, who: Who) -> dict[str, Any]:
+    async def hold(self, uniqueid: str, on: bool, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             _call, found = await self._connected(uniqueid, who)
             held = uniqueid in self._held
             if on == held:
-                raise CallControlError(409, "HOLD_UNCHANGED",
+                raise CallControlError("HOLD_UNCHANGED",
                                        "the call is already " + ("on hold" if on else "off hold"))
-            state = "on" if on else "off"
             for channel in (found.agent, found.caller):
-                await self._action({"Action": "MuteAudio", "Channel": channel,
-                                    "Direction": "in", "State": state})
+                await self._action(actions.mute_audio(channel, "in", on))
             if on:
-                await self._action({
-                    "Action": "Originate", "Channel": HOLD_MUSIC, "Application": "ChanSpy",
-                    "Data": f"{found.caller},qwE", "Async": "true",
-                    "Variable": f"_MDG_PURPOSE=hold,_MDG_CALL={uniqueid}"})
+                await self._action(actions.originate(
+                    HOLD_MUSIC, "ChanSpy", f"{found.caller},qwE",
+                    variables={"_MDG_PURPOSE": "hold", "_MDG_CALL": uniqueid}))
                 self._held[uniqueid] = found.caller
             else:
                 self._held.pop(uniqueid, None)
@@ -303,7 +289,7 @@ class CallControls:
         return await self._run(uniqueid, who, "hold", {"on": on}, work)
 
     async def _hold_music(self, caller: str) -> list[str]:
-        rows = await self._action({"Action": "CoreShowChannels"}, as_list=True)
+        rows = await self._action(actions.core_show_channels(), as_list=True)
         spies = [r for r in rows if r.get("Event") == "CoreShowChannel"
                  and r.get("Application") == "ChanSpy"
                  and r.get("Channel", "").startswith("Local/s@mdg-hold-music-")
@@ -311,22 +297,21 @@ class CallControls:
         # both halves: the music (;2) and the whisper (;1)
         return [r["Channel"].removesuffix(";1") + half for r in spies for half in (";2", ";1")]
 
-    async def monitor(self, uniqueid: str, mode: MonitorMode, extension: str, who: Who
+    async def monitor(self, uniqueid: str, mode: MonitorMode, extension: str, who: Actor
                       ) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             call, found = await self._connected(uniqueid, who)
             if extension not in self._endpoints():
-                raise CallControlError(422, "EXTENSION_UNKNOWN", f"{extension!r} is not a "
+                raise CallControlError("EXTENSION_UNKNOWN", f"{extension!r} is not a "
                                        "phone of the roster", {"extension": extension})
             if extension == call.agent:
-                raise CallControlError(422, "EXTENSION_IS_AGENT",
+                raise CallControlError("EXTENSION_IS_AGENT",
                                        "the supervisor's phone cannot be the operator's")
-            await self._action({
-                "Action": "Originate", "Channel": f"PJSIP/{extension}",
-                "Application": "ChanSpy", "Data": f"{found.agent},{CHANSPY_OPTIONS[mode]}",
-                "CallerID": f"\"{mode}\" <{extension}>", "Async": "true",
-                "Timeout": str(ORIGINATE_SECONDS * 1000),
-                "Variable": f"_MDG_PURPOSE=monitor,_MDG_CALL={uniqueid}"})
+            await self._action(actions.originate(
+                actions.agent_interface(extension), "ChanSpy",
+                f"{found.agent},{CHANSPY_OPTIONS[mode]}",
+                caller_id=f"\"{mode}\" <{extension}>", timeout_seconds=ORIGINATE_SECONDS,
+                variables={"_MDG_PURPOSE": "monitor", "_MDG_CALL": uniqueid}))
             return {"agent": call.agent, "agent_channel": found.agent}
         return await self._run(uniqueid, who, "monitor",
                                {"mode": mode, "extension": extension}, work)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
 from acd.adapters.asterisk.prompts import PromptError, text_audio
 from acd.adapters.db.event_items import EventStore
@@ -178,8 +179,7 @@ class EventLines:
                                  self.site().event_statuses)
             try:
                 for put in puts:
-                    await self.ami.action({"Action": "DBPut", "Family": put.family,
-                                           "Key": put.key, "Val": put.value})
+                    await self.ami.action(actions.db_put(put.family, put.key, put.value))
             except (TimeoutError, AmiError) as exc:
                 log.warning("events.push_failed", events=events, day=str(day), error=str(exc))
                 return False

@@ -32,7 +32,7 @@ from acd.domain.calendar import status_at
 from acd.domain.policies import TransferPolicy, site_policy
 from acd.ivr.loader import FlowError, RestartNeeded, live_change_problems, load_site
 from acd.ivr.models import Line, Site
-from acd.reports.kpi import Targets
+from acd.reports.figures import Targets
 from acd.reports.targets import targets_for
 from acd.settings import Settings
 

@@ -1,7 +1,7 @@
 """Live updates over a WebSocket (``/ws``): the agent's state and screen-pop, the
 supervisors' wallboard, pushed as they happen (no reload, no polling).
 
-The hub listens to the controller (``Controller.listeners``: every event once it is in
+The hub listens to the event log (``EventLog.subscribe``: every event once it is in
 the event log); the listener only enqueues, and one task of the gateway turns events into
 messages:
 

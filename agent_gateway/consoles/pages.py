@@ -146,10 +146,10 @@ def setup_consoles(app: web.Application, site=None, policy=None) -> None:
         import asyncio
         import contextlib
 
-        controller.listeners.append(hub.listener)
+        controller.event_log.subscribe(hub.listener)
         task = asyncio.create_task(hub.run(), name="live-hub")
         yield
-        controller.listeners.remove(hub.listener)
+        controller.event_log.unsubscribe(hub.listener)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -24,14 +24,31 @@ from aiohttp import web
 from pydantic import Field
 
 from acd.domain import agents as domain
+from acd.domain.actor import Actor
 from acd.runtime import RequestRejected
-from acd.services.call_controls import CallControlError, CallControls, Who
+from acd.services.call_controls import CallControlError, CallControls
 from agent_gateway.auth.principal import require_role
 from agent_gateway.routes.agents import CONTROLLER, ApiError, Body, _body, _state_json
 
 CALL_CONTROLS = web.AppKey("call_controls", CallControls)
 
 TARGET = Field(min_length=2, max_length=40)
+
+#: The HTTP status of each call-control error id (acd.services.call_controls).
+CALL_CONTROL_ERROR_STATUS: dict[str, int] = {
+    "CALL_UNKNOWN": 404,
+    "NOT_YOUR_CALL": 403,
+    "TRANSFER_NOT_ALLOWED": 403,
+    "CALL_NOT_CONNECTED": 409,
+    "NO_ATTENDED_TRANSFER": 409,
+    "TRANSFER_ENDED": 409,
+    "TRANSFER_NOT_ANSWERED": 409,
+    "NO_THIRD_PARTY": 409,
+    "HOLD_UNCHANGED": 409,
+    "EXTENSION_UNKNOWN": 422,
+    "EXTENSION_IS_AGENT": 422,
+    "ASTERISK_REFUSED": 502,
+}
 
 
 class TransferBody(Body):
@@ -58,16 +75,17 @@ class ForceBody(Body):
     reason: str | None = Field(default=None, min_length=1, max_length=40)
 
 
-def _who(request: web.Request, *roles) -> Who:
+def _who(request: web.Request, *roles) -> Actor:
     who = require_role(request, *roles)
-    return Who(who.user, who.role, who.agent_id)
+    return Actor(who.user, who.role, who.agent_id)
 
 
 async def _carry_out(work) -> web.Response:
     try:
         return web.json_response(await work)
     except CallControlError as exc:
-        raise ApiError(exc.status, exc.error_id, exc.message, exc.details) from None
+        raise ApiError(CALL_CONTROL_ERROR_STATUS.get(exc.error_id, 500), exc.error_id,
+                       exc.message, exc.details) from None
 
 
 async def show(request: web.Request) -> web.Response:
@@ -132,11 +150,11 @@ async def force(request: web.Request) -> web.Response:
     try:
         state = await controller.submit(message)
     except RequestRejected as exc:
-        await controller.log_event("AgentForceRefused", time.time(), None,
-                                   {**entry, "error_id": exc.error_id})
+        await controller.event_log.append("AgentForceRefused", time.time(), None,
+                                          {**entry, "error_id": exc.error_id})
         status = 404 if exc.error_id == "AGENT_UNKNOWN" else 409
         raise ApiError(status, exc.error_id, str(exc)) from None
-    await controller.log_event("AgentForced", time.time(), None, entry)
+    await controller.event_log.append("AgentForced", time.time(), None, entry)
     return web.json_response(_state_json(state))
 
 

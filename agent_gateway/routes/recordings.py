@@ -33,31 +33,52 @@ recording, the user and the expiry.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import time
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote, urlencode
 
 import structlog
 from aiohttp import web
 
+from acd.adapters.files import content_type_for
+from acd.domain.actor import Actor
 from acd.domain.clock import parse_when
-from acd.recordings.on_demand import Actor, OnDemandRecorder, RecordingControlError
-from acd.recordings.store import (
-    MAX_PAGE,
-    Playback,
-    RecordingError,
-    RecordingStore,
-    content_type_for,
-    public_row,
-)
+from acd.recordings.archive import playback_signature, playback_signature_valid
+from acd.recordings.models import MAX_PAGE, Playback, RecordingError, public_row
+from acd.recordings.on_demand import OnDemandRecorder, RecordingControlError
+from acd.recordings.store import RecordingStore
 from agent_gateway.auth.principal import Principal, principal, require_role
 from agent_gateway.routes.agents import API_TOKEN, CONTROLLER, ApiError, Body, _body
 
 log = structlog.get_logger(__name__)
+
+#: The HTTP status of each error id of the recording feature (:class:`RecordingError`,
+#: :class:`RecordingControlError`) as this API answers it.
+RECORDING_ERROR_STATUS: dict[str, int] = {
+    # the archive (search, playback)
+    "RECORDING_UNKNOWN": 404,
+    "RECORDING_ERASED": 410,
+    "RECORDING_KEY_DESTROYED": 410,
+    "RECORDING_NOT_SEALED": 409,
+    "RECORDING_UNREADABLE": 409,
+    # sealing and erasing (not answered by a route today; a RecordingError's old default)
+    "RECORDING_MISSING": 409,
+    "RECORDING_FILE_MISSING": 409,
+    "KEY_IN_RETENTION": 409,
+    # on-demand recording of a call in progress
+    "CALL_UNKNOWN": 404,
+    "CALL_ENDED": 409,
+    "CALL_NOT_CONNECTED": 409,
+    "RECORDING_NOT_ON_DEMAND": 409,
+    "RECORDING_ALREADY_STARTED": 409,
+    "RECORDING_NOT_STARTED": 409,
+    "NOT_YOUR_CALL": 403,
+    "FORBIDDEN": 403,
+    "RECORDING_START_FAILED": 502,
+    "RECORDING_STOP_FAILED": 502,
+}
 
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 #: The on-demand recorder; without it, the controller's (``CONTROLLER``) is used.
@@ -175,12 +196,18 @@ def _store(request: web.Request) -> RecordingStore:
                        "configured") from None
 
 
-def _api_error(exc: RecordingError) -> ApiError:
-    return ApiError(exc.status, exc.error_id, str(exc))
+def _error(error_id: str, message: str, details: object = None) -> ApiError:
+    """The API's answer to an error of the recording feature (409 for an id not in
+    :data:`RECORDING_ERROR_STATUS`, a :class:`RecordingError`'s status before the table)."""
+    return ApiError(RECORDING_ERROR_STATUS.get(error_id, 409), error_id, message, details)
 
 
-def _query(request: web.Request, name: str, kind: type = str, *, end: bool = False,
-           default: Any = None) -> Any:
+def _api_error(exc: RecordingError | RecordingControlError) -> ApiError:
+    return _error(exc.error_id, exc.message, exc.details)
+
+
+def _query(request: web.Request, name: str, kind: type | Literal["when"] = str, *,
+           end: bool = False, default: Any = None) -> Any:
     raw = request.query.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -289,7 +316,7 @@ async def get_recording(request: web.Request) -> web.Response:
     await _check_listener(request, store, "search", request.match_info["uniqueid"])
     row = await store.get(request.match_info["uniqueid"])
     if row is None:
-        raise ApiError(404, "RECORDING_UNKNOWN", "no such recording")
+        raise _error("RECORDING_UNKNOWN", "no such recording")
     item = public_row(row)
     if row["status"] == "sealed":
         item["audio_url"] = _audio_path(row["uniqueid"])
@@ -314,7 +341,7 @@ async def _play(request: web.Request, uniqueid: str, who: str) -> web.StreamResp
     if request.method == "HEAD":  # sizes only: no audio leaves, nothing to log
         row = await store.get(uniqueid)
         if row is None or row["status"] != "sealed" or row["plain_size"] is None:
-            raise ApiError(404, "RECORDING_UNKNOWN", "no playable recording")
+            raise _error("RECORDING_UNKNOWN", "no playable recording")
         etag = f'"{row["sha256"][:32]}"'
         headers = _headers(row["plain_size"], content_type_for(row["source_path"] or ""),
                            etag, uniqueid, download)
@@ -353,8 +380,8 @@ async def _play(request: web.Request, uniqueid: str, who: str) -> web.StreamResp
         except Exception as exc:
             log.error("recording.unreadable", alarm=True, uniqueid=uniqueid,
                       error=f"{type(exc).__name__}: {exc}")
-            raise ApiError(409, "RECORDING_UNREADABLE", "the recording cannot be decrypted: "
-                           f"{type(exc).__name__}") from None
+            raise _error("RECORDING_UNREADABLE", "the recording cannot be decrypted: "
+                         f"{type(exc).__name__}") from None
         await response.prepare(request)
         if first:
             await response.write(first)
@@ -377,16 +404,6 @@ async def audio(request: web.Request) -> web.StreamResponse:
     return await _play(request, uniqueid, _who(request))
 
 
-def _signing_key(app: web.Application) -> bytes:
-    return hmac.new(app[API_TOKEN].encode(), b"madoguchi recording playback url v1",
-                    hashlib.sha256).digest()
-
-
-def _signature(app: web.Application, uniqueid: str, who: str, expires: int) -> str:
-    message = f"{uniqueid}\n{who}\n{expires}".encode()
-    return hmac.new(_signing_key(app), message, hashlib.sha256).hexdigest()
-
-
 async def playback_url(request: web.Request) -> web.Response:
     """A signed URL for ``<audio src>``: plays without the token until it expires."""
     store, who = _store(request), _who(request)
@@ -394,14 +411,14 @@ async def playback_url(request: web.Request) -> web.Response:
     await _check_listener(request, store, "play", uniqueid)
     row = await store.get(uniqueid)
     if row is None:
-        raise ApiError(404, "RECORDING_UNKNOWN", "no such recording")
+        raise _error("RECORDING_UNKNOWN", "no such recording")
     if row["status"] != "sealed":
-        raise ApiError(410 if row["status"] == "erased" else 409,
-                       "RECORDING_ERASED" if row["status"] == "erased"
-                       else "RECORDING_NOT_SEALED", f"recording {uniqueid} cannot be played")
+        error_id = "RECORDING_ERASED" if row["status"] == "erased" else "RECORDING_NOT_SEALED"
+        raise _error(error_id, f"recording {uniqueid} cannot be played")
     expires = int(time.time()) + PLAYBACK_URL_SECONDS
     query = urlencode({"who": who, "exp": expires,
-                       "sig": _signature(request.app, uniqueid, who, expires)})
+                       "sig": playback_signature(request.app[API_TOKEN], uniqueid, who,
+                                                 expires)})
     return web.json_response({"url": f"/recordings/{quote(uniqueid, safe='')}/audio?{query}",
                               "expires_at": expires})
 
@@ -413,8 +430,8 @@ async def signed_audio(request: web.Request) -> web.StreamResponse:
         expires = int(request.query.get("exp", ""))
     except ValueError:
         expires = 0
-    expected = _signature(request.app, uniqueid, who, expires)
-    if not hmac.compare_digest(expected, request.query.get("sig", "")) or not _USER.match(who):
+    if not playback_signature_valid(request.app[API_TOKEN], uniqueid, who, expires,
+                                    request.query.get("sig", "")) or not _USER.match(who):
         raise ApiError(403, "BAD_SIGNATURE", "this playback URL is not valid")
     if expires < time.time():
         raise ApiError(403, "URL_EXPIRED", "this playback URL has expired; ask for a new one")
@@ -431,7 +448,7 @@ async def control_recording(request: web.Request) -> web.Response:
     """``POST /api/calls/{uniqueid}/recording {"action": "start"|"stop"}``: the call's
     segments after the change (see :mod:`acd.recordings.on_demand` for the errors)."""
     found = require_role(request, "agent", "supervisor", "admin")
-    body = await _body(request, RecordingControlBody)
+    body = cast(RecordingControlBody, await _body(request, RecordingControlBody))
     recorder = request.app.get(ON_DEMAND)
     if recorder is None:
         recorder = getattr(request.app.get(CONTROLLER), "on_demand", None)
@@ -441,7 +458,7 @@ async def control_recording(request: web.Request) -> web.Response:
     try:
         result = await recorder.control(request.match_info["uniqueid"], body.action, actor)
     except RecordingControlError as exc:
-        raise ApiError(exc.status, exc.error_id, str(exc), exc.details) from None
+        raise _api_error(exc) from None
     return web.json_response(result)
 
 
@@ -465,4 +482,5 @@ def setup_recording_routes(app: web.Application, store: RecordingStore | None = 
     r.add_get("/recordings/{uniqueid}/audio", signed_audio)
 
 
-__all__ = ["RECORDING_STORE", "RangeNotSatisfiable", "parse_range", "setup_recording_routes"]
+__all__ = ["RECORDING_ERROR_STATUS", "RECORDING_STORE", "RangeNotSatisfiable", "parse_range",
+           "setup_recording_routes"]

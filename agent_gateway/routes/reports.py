@@ -26,7 +26,8 @@ from aiohttp import web
 
 from acd.domain.clock import JST, parse_period
 from acd.reports.formats import FORMATS, render_report
-from acd.reports.kpi import ReportError, compute_kpis
+from acd.reports.kpi import compute_kpis
+from acd.reports.figures import ReportError
 from acd.reports.render import SUMMARY, judge, value
 from acd.reports.scheduler import find_file, list_files
 from acd.reports.targets import targets_for

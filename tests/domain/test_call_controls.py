@@ -3,16 +3,21 @@ the dialplan, and who may control which call."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from acd.domain.actor import Actor
 from acd.domain.calls import Calls, CallState
 from acd.domain.policies import TransferPolicy
+from acd.services import call_controls
 from acd.services.call_controls import (
     CallControlError,
     CallControls,
-    Who,
     parse_channels,
 )
+from agent_gateway.routes.calls import CALL_CONTROL_ERROR_STATUS
 
 ROWS = [
     {"Channel": "PJSIP/carrier-00000000", "Uniqueid": "u1", "BridgeId": "b1",
@@ -57,13 +62,14 @@ def test_an_operator_controls_only_their_own_answered_call():
     call = CallState("u1", "0570000123", "main", "0312340000", 1.0, None, agent="1001",
                      answered_at=2.0)
     controls = _controls(Calls(active={"u1": call}))
-    assert controls._call("u1", Who("yamada", "agent", "1001")) is call
-    assert controls._call("u1", Who("sato", "supervisor")) is call
+    assert controls._call("u1", Actor("yamada", "agent", "1001")) is call
+    assert controls._call("u1", Actor("sato", "supervisor")) is call
     with pytest.raises(CallControlError) as other:
-        controls._call("u1", Who("suzuki", "agent", "1002"))
-    assert (other.value.status, other.value.error_id) == (403, "NOT_YOUR_CALL")
+        controls._call("u1", Actor("suzuki", "agent", "1002"))
+    assert (CALL_CONTROL_ERROR_STATUS[other.value.error_id], other.value.error_id) == \
+        (403, "NOT_YOUR_CALL")
     with pytest.raises(CallControlError) as unknown:
-        controls._call("nope", Who("sato", "supervisor"))
+        controls._call("nope", Actor("sato", "supervisor"))
     assert unknown.value.error_id == "CALL_UNKNOWN"
 
 
@@ -77,7 +83,15 @@ async def test_a_number_outside_the_allow_list_is_refused_and_logged():
     controls = CallControls(None, lambda: Calls(active={"u1": call}),
                             lambda: TransferPolicy(allow=("0570*",)), log_event, set)
     with pytest.raises(CallControlError) as refused:
-        await controls.transfer("u1", "0312345678", "blind", Who("yamada", "agent", "1001"))
-    assert (refused.value.status, refused.value.error_id) == (403, "TRANSFER_NOT_ALLOWED")
+        await controls.transfer("u1", "0312345678", "blind", Actor("yamada", "agent", "1001"))
+    assert (CALL_CONTROL_ERROR_STATUS[refused.value.error_id], refused.value.error_id) == \
+        (403, "TRANSFER_NOT_ALLOWED")
     assert [(k, u, p["target"], p["by"], p["error_id"]) for k, u, p in logged] == \
         [("CallControlRefused", "u1", "0312345678", "yamada", "TRANSFER_NOT_ALLOWED")]
+
+
+def test_every_call_control_error_id_has_an_http_status():
+    """The gateway maps each error id the call controls raise to a status, once."""
+    source = Path(call_controls.__file__).read_text(encoding="utf-8")
+    raised = set(re.findall(r'CallControlError\(\s*"([A-Z_]+)"', source))
+    assert raised and raised <= set(CALL_CONTROL_ERROR_STATUS)

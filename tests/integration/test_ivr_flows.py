@@ -37,7 +37,7 @@ from tests.support.sipp import (
     CallerResult,
     SippAgent,
     SippStats,
-    _SippProcess,
+    SippProcess,
     free_udp_port,
 )
 from tests.support.stack import RunningStack
@@ -170,7 +170,7 @@ async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str
         steps += (f'  <pause milliseconds="{round(speak_after * 1000)}"/>\n'
                   f'  <nop><action><exec play_pcap_audio="{speech_pcap(pcaps)}"/></action>'
                   '</nop>\n')
-    run = _SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
+    run = SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
                        {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
                         "ontimeout": 'ontimeout="hangup"' if hang_up else "",
                         "steps": steps}, [], CARRIER_ADDRESS)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from acd.recordings.erasure import CRYPTO_SHRED, crypto_shred
+from acd.recordings.erasure import CRYPTO_SHRED
 from acd.recordings.keyring import (
     InsecureKeyringError,
     KeyDestroyedError,
     Keyring,
     KeyringError,
     UnknownKeyError,
+    crypto_shred,
     key_fingerprint,
 )
 from acd.recordings.sealed import open_sealed, read_header, seal_file

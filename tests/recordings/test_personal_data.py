@@ -23,7 +23,8 @@ from acd.adapters.db.schema import (
 )
 from acd.domain.clock import JST
 from acd.recordings import Keyring
-from acd.recordings.store import RecordingStore, run_daily_purge
+from acd.recordings.schedule import run_daily_purge
+from acd.recordings.store import RecordingStore
 from acd.reports.kpi import compute_kpis
 from tests.recordings.test_store import Clock, call, write_wav
 

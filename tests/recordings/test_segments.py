@@ -11,7 +11,7 @@ from pathlib import Path
 from acd.adapters.db.engine import Database, make_engine
 from acd.adapters.db.migrate import upgrade
 from acd.recordings import Keyring
-from acd.recordings.on_demand import Segment
+from acd.recordings.models import Segment
 from acd.recordings.store import RecordingStore
 from tests.recordings.test_store import T0, Clock, call, write_wav
 
@@ -22,14 +22,13 @@ async def test_segments_sealed_recovered_and_failures_told(state_dir: Path,
                                                           database_url: str):
     await upgrade(database_url)
     engine = make_engine(database_url)
-    store = RecordingStore(engine, Keyring(state_dir / "keys"), clock=Clock(T0 + 3600),
-                           settle_seconds=0.01)
     told: list[dict] = []
 
     async def listener(row: dict) -> None:
         told.append(row)
 
-    store.failure_listeners.append(listener)
+    store = RecordingStore(engine, Keyring(state_dir / "keys"), clock=Clock(T0 + 3600),
+                           settle_seconds=0.01, on_failure=listener)
     try:
         record = replace(call(UID, "0312345678", None, talk=60.0), answered_at=T0 + 10,
                          agent="1001", line="0570000500")

@@ -18,19 +18,18 @@ from sqlalchemy import insert, select
 from acd.adapters.db.engine import Database, make_engine
 from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.schema import dispositions, recordings
+from acd.adapters.files import wav_duration
 from acd.domain.calls import CallRecord
 from acd.domain.clock import JST, jst_day_start, parse_when
 from acd.recordings import Keyring, parse_csv, seal_recording, verify_csv
-from acd.recordings.store import (
+from acd.recordings.models import (
     RecordingError,
     RecordingGone,
     RecordingNotFound,
-    RecordingStore,
     RecordingUnavailable,
-    run_daily_purge,
-    seconds_until_next,
-    wav_duration,
 )
+from acd.recordings.schedule import run_daily_purge, seconds_until_next
+from acd.recordings.store import RecordingStore
 
 T0 = datetime(2026, 4, 1, 9, 30, tzinfo=JST).timestamp()  # a Wednesday morning in JST
 DAY = 86400.0

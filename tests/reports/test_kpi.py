@@ -9,13 +9,16 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 import acd.adapters.db.migrate
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.schema import call_records, dispositions
 from acd.domain.clock import JST, day_range
-from acd.reports.kpi import UnknownLineError, UnknownQueueError, compute_kpis
+from acd.reports.figures import UnknownLineError, UnknownQueueError
+from acd.reports.intervals import intervals_from_events, parse_state_change
+from acd.reports.kpi import compute_kpis
+from acd.reports.queries import hour_index_sql
 from acd.reports.render import render_csv, render_html
 
 DAY = date(2026, 11, 20)  # a Friday
@@ -241,7 +244,6 @@ async def test_csv_with_bom_parses_back_and_html_shows_targets(engine):
 
 
 def test_agent_intervals_from_payloads_in_any_json_layout():
-    from acd.reports.intervals import intervals_from_events, parse_state_change
 
     t0 = at(9, 0)
     controller = [state(t0, "1001", "ready", "logged_out"),
@@ -272,9 +274,7 @@ def test_agent_intervals_from_payloads_in_any_json_layout():
 async def test_hour_floor_sql_is_exact_on_both_databases(database_url):
     """CAST rounds on PostgreSQL and truncates on SQLite: the floor must hold on both,
     just before, at and just after an hour boundary."""
-    from sqlalchemy import text
 
-    from acd.reports.kpi import hour_index_sql
 
     engine = make_engine(database_url)
     boundary = at(11, 0)

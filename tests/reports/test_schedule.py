@@ -12,6 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+import acd.adapters.db.migrate
+from acd.adapters.db.engine import make_engine
 from acd.adapters.db.roster import Roster
 from acd.domain.clock import JST
 from acd.reports.schedule import (
@@ -133,8 +135,6 @@ async def test_scheduler_writes_each_report_once_and_a_day_without_calls(engine,
 
 async def test_a_fresh_installation_writes_nothing_about_the_past(database_url,
                                                                   state_dir: Path):
-    import acd.adapters.db.migrate
-    from acd.adapters.db.engine import make_engine
 
     await acd.adapters.db.migrate.upgrade(database_url)
     engine = make_engine(database_url)

@@ -19,7 +19,8 @@ from acd.adapters.db.roster import Roster
 from acd.domain.clock import day_range
 from acd.ivr.loader import FlowError, load_site
 from acd.ivr.models import Line
-from acd.reports.kpi import Targets, compute_kpis
+from acd.reports.figures import Targets
+from acd.reports.kpi import compute_kpis
 from acd.reports.pdf import render_pdf
 from acd.reports.render import render_csv, render_html
 from acd.reports.targets import targets_for

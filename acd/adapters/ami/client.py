@@ -25,6 +25,8 @@ import structlog
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
+from acd.adapters.ami import actions
+
 log = structlog.get_logger(__name__)
 
 #: Never re-send any action after a reconnect; the controller resynchronises instead.
@@ -120,7 +122,7 @@ class AmiClient:
 
     async def _check_alive(self) -> None:
         try:
-            await self.action({"Action": "Ping"})
+            await self.action(actions.ping())
         except (TimeoutError, AmiError) as exc:
             log.warning("ami.ping_failed", error=str(exc))
             protocol = self._manager.protocol
@@ -157,12 +159,12 @@ class AmiClient:
 
     async def queue_members(self) -> frozenset[tuple[str, str, bool]]:
         """(queue, agent id, paused) of every queue member Asterisk has now."""
-        response = await self.action({"Action": "QueueStatus"}, as_list=True)
+        response = await self.action(actions.queue_status(), as_list=True)
         return frozenset((m["Queue"], m["StateInterface"].rsplit("/", 1)[-1], m["Paused"] == "1")
                          for m in response if m.get("Event") == "QueueMember")
 
     async def live_uniqueids(self) -> frozenset[str]:
-        response = await self.action({"Action": "CoreShowChannels"}, as_list=True)
+        response = await self.action(actions.core_show_channels(), as_list=True)
         return frozenset(m["Uniqueid"] for m in response
                          if m.get("Event") == "CoreShowChannel" and "Uniqueid" in m)
 
