@@ -185,7 +185,7 @@ class Effects:
             if isinstance(command, RemoveMember) and "Not there" in str(exc):
                 return
             # Asterisk is away: the members are repaired at the next connection
-            log.warning("ami.member_action_failed", action=action["Action"], error=str(exc))
+            log.warning("ami.member_action_failed", action=actions.name(action), error=str(exc))
 
 
 def _without_empty_recording(record: CallRecord) -> CallRecord:

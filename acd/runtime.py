@@ -66,7 +66,13 @@ class RequestRejected(Exception):
 
 @dataclass
 class _Pending:
-    request: agent_machine.Request | domain.RosterChanged
+    request: agent_machine.Request
+    reply: asyncio.Future
+
+
+@dataclass
+class _RosterPending:
+    change: domain.RosterChanged
     reply: asyncio.Future
 
 
@@ -164,14 +170,14 @@ class Controller:
 
     async def update_roster(self, roster: list[agent_machine.AgentProfile]) -> None:
         reply = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(domain.RosterChanged(tuple(roster)), reply))
+        self._queue.put_nowait(_RosterPending(domain.RosterChanged(tuple(roster)), reply))
         await reply
 
     async def _consume(self, item: Any) -> None:
         match item:
             case _Tick(at=at):
                 await self._step(agent_machine.Tick(at), at)
-            case _Pending(request=domain.RosterChanged() as change, reply=reply):
+            case _RosterPending(change=change, reply=reply):
                 await self._step(change, time.time())
                 reply.set_result(None)
             case _Pending(request=request, reply=reply):

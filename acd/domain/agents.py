@@ -399,7 +399,7 @@ def _join_all(agents: Agents, state: AgentState, paused: bool, reason: str,
 
 
 def _become_ready(agents: Agents, state: AgentState, now: float,
-                  **changes) -> tuple[AgentState, list[Command]]:
+                  **changes: Any) -> Transition:
     ready = replace(state, status=Status.READY, reason=None, since=now, ready_since=now,
                     call=None, call_queue=None, wrapup_deadline=None, wrapup_extended=False,
                     rank=_next_rank(agents, state.id), **changes)

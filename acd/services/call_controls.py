@@ -150,13 +150,14 @@ class CallControls:
         call = self._call(uniqueid, who)
         return (await self.channels(uniqueid, call.agent)).as_json()
 
-    async def _connected(self, uniqueid: str, who: Actor) -> tuple[Any, CallChannels]:
+    async def _connected(self, uniqueid: str, who: Actor) -> tuple[Any, CallChannels, str]:
+        """The call, its channels and the operator's channel in it."""
         call = self._call(uniqueid, who)
         found = await self.channels(uniqueid, call.agent)
         if found.agent is None:
             raise CallControlError("CALL_NOT_CONNECTED", "the operator's channel is not "
                                    "in the call", {"uniqueid": uniqueid})
-        return call, found
+        return call, found, found.agent
 
     def _number(self, uniqueid: str, target: str, who: Actor, action: str) -> str:
         try:
@@ -171,7 +172,7 @@ class CallControls:
             return await self._ami.action(action, as_list=as_list)
         except (TimeoutError, AmiError) as exc:
             raise CallControlError("ASTERISK_REFUSED", f"Asterisk did not carry out "
-                                   f"{action['Action']}: {exc}") from None
+                                   f"{actions.name(action)}: {exc}") from None
 
     async def _hang_up(self, channel: str) -> None:
         """Hang up ``channel``; one already gone (e.g. the other half of a Local pair that
@@ -207,13 +208,13 @@ class CallControls:
                        ) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             number = self._number(uniqueid, target, who, "transfer")
-            _call, found = await self._connected(uniqueid, who)
+            _call, _found, agent = await self._connected(uniqueid, who)
             if mode == "blind":
-                await self._action(actions.blind_transfer(found.agent, TRANSFER_CONTEXT, number))
+                await self._action(actions.blind_transfer(agent, TRANSFER_CONTEXT, number))
             else:
-                await self._action(actions.atxfer(found.agent, TRANSFER_CONTEXT, number))
-                self._attended[uniqueid] = found.agent
-            return {"number": number, "agent_channel": found.agent}
+                await self._action(actions.atxfer(agent, TRANSFER_CONTEXT, number))
+                self._attended[uniqueid] = agent
+            return {"number": number, "agent_channel": agent}
         return await self._run(uniqueid, who, "transfer", {"target": target, "mode": mode},
                                work)
 
@@ -248,7 +249,7 @@ class CallControls:
     async def add_party(self, uniqueid: str, target: str, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             number = self._number(uniqueid, target, who, "conference")
-            _call, found = await self._connected(uniqueid, who)
+            _call, found, _agent = await self._connected(uniqueid, who)
             await self._action(actions.originate(
                 f"Local/{number}@{TRANSFER_CONTEXT}", "BridgeAdd", found.caller,
                 timeout_seconds=ORIGINATE_SECONDS,
@@ -258,7 +259,7 @@ class CallControls:
 
     async def drop_party(self, uniqueid: str, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
-            _call, found = await self._connected(uniqueid, who)
+            _call, found, _agent = await self._connected(uniqueid, who)
             if not found.others:
                 raise CallControlError("NO_THIRD_PARTY", "nobody else is in the call")
             for channel in found.others:
@@ -268,12 +269,12 @@ class CallControls:
 
     async def hold(self, uniqueid: str, on: bool, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
-            _call, found = await self._connected(uniqueid, who)
+            _call, found, agent = await self._connected(uniqueid, who)
             held = uniqueid in self._held
             if on == held:
                 raise CallControlError("HOLD_UNCHANGED",
                                        "the call is already " + ("on hold" if on else "off hold"))
-            for channel in (found.agent, found.caller):
+            for channel in (agent, found.caller):
                 await self._action(actions.mute_audio(channel, "in", on))
             if on:
                 await self._action(actions.originate(
@@ -300,7 +301,7 @@ class CallControls:
     async def monitor(self, uniqueid: str, mode: MonitorMode, extension: str, who: Actor
                       ) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
-            call, found = await self._connected(uniqueid, who)
+            call, _found, agent = await self._connected(uniqueid, who)
             if extension not in self._endpoints():
                 raise CallControlError("EXTENSION_UNKNOWN", f"{extension!r} is not a "
                                        "phone of the roster", {"extension": extension})
@@ -309,10 +310,10 @@ class CallControls:
                                        "the supervisor's phone cannot be the operator's")
             await self._action(actions.originate(
                 actions.agent_interface(extension), "ChanSpy",
-                f"{found.agent},{CHANSPY_OPTIONS[mode]}",
+                f"{agent},{CHANSPY_OPTIONS[mode]}",
                 caller_id=f"\"{mode}\" <{extension}>", timeout_seconds=ORIGINATE_SECONDS,
                 variables={"_MDG_PURPOSE": "monitor", "_MDG_CALL": uniqueid}))
-            return {"agent": call.agent, "agent_channel": found.agent}
+            return {"agent": call.agent, "agent_channel": agent}
         return await self._run(uniqueid, who, "monitor",
                                {"mode": mode, "extension": extension}, work)
 

@@ -18,6 +18,11 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def name(action: Action) -> str:
+    """Which action this is (for logs and error messages)."""
+    return action.get("Action", "?")
+
+
 def agent_interface(agent: str) -> str:
     """The queue member interface (and the phone) of an agent: its PJSIP endpoint."""
     return f"PJSIP/{agent}"

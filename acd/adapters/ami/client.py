@@ -138,7 +138,7 @@ class AmiClient:
         say which: panoramisk guesses from the message text, and guesses QueueAdd
         ("Added interface to queue") wrong, waiting for a list that never comes."""
         if not self._logged_in.is_set():
-            raise AmiError(f"AMI not connected ({action.get('Action')})")
+            raise AmiError(f"AMI not connected ({actions.name(action)})")
         future = self._manager.send_action(dict(action), as_list=as_list)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -150,11 +150,11 @@ class AmiClient:
             future.cancel()
             why = "the connection was lost" if self._lost.is_set() else \
                 f"no answer in {self._timeout} s"
-            raise AmiError(f"AMI action {action.get('Action')}: {why}")
+            raise AmiError(f"AMI action {actions.name(action)}: {why}")
         response = future.result()
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":
-            raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message')}")
+            raise AmiError(f"AMI action {actions.name(action)} failed: {first.get('Message')}")
         return response
 
     async def queue_members(self) -> frozenset[tuple[str, str, bool]]:
