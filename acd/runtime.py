@@ -46,6 +46,7 @@ from acd.domain.events import (
     Event,
     MembersSnapshot,
 )
+from acd.domain.problems import Refused
 from acd.effects import Effects
 from acd.recordings.on_demand import OnDemandRecorder
 from acd.recordings.store import RecordingStore
@@ -58,10 +59,8 @@ RESYNC_RETRY_SECONDS = 2.0
 RESYNC_ATTEMPTS = 10
 
 
-class RequestRejected(Exception):
-    def __init__(self, error_id: str, message: str) -> None:
-        self.error_id = error_id
-        super().__init__(message)
+class RequestRejected(Refused):
+    """The agent machine refused an agent's request (the state does not allow it)."""
 
 
 @dataclass

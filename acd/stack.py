@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.ami.client import AmiClient
 from acd.adapters.asterisk.config import (
@@ -28,14 +32,21 @@ from acd.adapters.asterisk.process import (
     find_installation,
 )
 from acd.adapters.asterisk.prompts import PromptError, build_prompts
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.engine import Database, make_engine
+from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.event_items import EventStore
 from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.roster import Roster
+from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.users import UserStore
+from acd.adapters.db.voicemails import VoicemailStore
 from acd.adapters.secrets import SecretStore
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile
 from acd.ivr.loader import FlowError, load_site
+from acd.ivr.models import Site
 from acd.recordings.factory import store_from_settings
 from acd.recordings.on_demand import OnDemandRecorder
 from acd.recordings.schedule import run_daily_purge
@@ -52,9 +63,7 @@ from acd.services.flows import (
     check_roster,
 )
 from acd.settings import Settings
-from agent_gateway.app import create_app
-from agent_gateway.routes.calls import setup_call_routes
-from agent_gateway.routes.reports import REPORTS_DIR
+from agent_gateway.app import GatewayServices, create_app
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +110,21 @@ async def migrate_database(settings: Settings) -> None:
                            f"{str(exc).splitlines()[0][:200]}") from exc
 
 
+def gateway_services(engine: AsyncEngine, controller: Controller, roster: Roster,
+                     api_token: str, apply_roster: Callable[[], Awaitable[None]],
+                     site: Callable[[], Site | None], auth_policy: AuthPolicy,
+                     reports_dir: Path, **features: Any) -> GatewayServices:
+    """The stores of the gateway over ``engine``; ``features``: the optional services
+    (apply_flows, event_lines, recordings, call_controls)."""
+    access = AccessLog(engine)
+    return GatewayServices(
+        controller=controller, api_token=api_token, roster=roster, apply_roster=apply_roster,
+        users=UserStore(engine, auth_policy, access), sessions=SessionStore(engine, auth_policy),
+        access_log=access, auth_policy=auth_policy, escalations=EscalationStore(engine),
+        voicemails=VoicemailStore(engine), call_records=CallRecords(engine), site=site,
+        reports_dir=reports_dir, **features)
+
+
 async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,7 +163,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             raise StartupError(str(exc)) from exc
         queue: asyncio.Queue = asyncio.Queue()
         if settings.ami_capture_file:
-            capture = stack.enter_context(open(settings.ami_capture_file, "ab"))
+            capture = stack.enter_context(
+                await asyncio.to_thread(open, settings.ami_capture_file, "ab"))
         ami = AmiClient(settings.bind_address, settings.ami_port, AMI_USER, secrets.get("ami"),
                         queue, capture=capture)
         on_demand = OnDemandRecorder(ami, lambda: controller.calls, recordings,
@@ -153,16 +178,14 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         flows = FlowsService(settings, running, roster, ami,
                              roster_changed=controller.update_roster,
                              flows_applied=event_lines.push_days)
-        runner = web.AppRunner(create_app(controller, roster, secrets.get("api"), flows.apply_roster,
-                                          apply_flows=flows.apply_flows, event_lines=event_lines,
-                                          recordings=recordings,
-                                          site=running.current_site,
-                                          auth_policy=AuthPolicy.from_settings(settings)),
-                               access_log=None)
-        runner.app[REPORTS_DIR] = settings.reports_path
-        setup_call_routes(runner.app, CallControls(
-            ami, lambda: controller.calls, running.transfer_policy,
-            event_log.append, lambda: set(controller.agents.by_id)))
+        call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
+                                     event_log.append, lambda: set(controller.agents.by_id))
+        services = gateway_services(
+            engine, controller, roster, secrets.get("api"), flows.apply_roster,
+            running.current_site, AuthPolicy.from_settings(settings), settings.reports_path,
+            apply_flows=flows.apply_flows, event_lines=event_lines, recordings=recordings,
+            call_controls=call_controls)
+        runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
         log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",

@@ -1,89 +1,134 @@
 """The agent gateway: a small aiohttp application beside the controller.
 
-It serves the HTTP API of the ACD core (agents, states, dispositions, voicemail) and the
-health of the stack; consoles build on it. It listens on loopback only by default.
+It serves the HTTP API of the ACD core (agents, states, dispositions, calls, follow-up
+lists, events, recordings, reports, flows), the consoles and their live socket, and the
+health of the stack. It is given every service and store it uses
+(:class:`GatewayServices`, built by the stack) and builds none itself.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-import structlog
 from aiohttp import web
 
+from acd.adapters.db.access_log import AccessLog
+from acd.adapters.db.call_records import CallRecords
+from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.roster import Roster
+from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.users import UserStore
+from acd.adapters.db.voicemails import VoicemailStore
+from acd.auth.policy import AuthPolicy
+from acd.ivr.models import Site
 from acd.recordings.store import RecordingStore
 from acd.runtime import Controller
+from acd.services.call_controls import CallControls
 from acd.services.event_line import EventLines
+from agent_gateway import keys
 from agent_gateway.auth.middleware import authenticate
-from agent_gateway.consoles.pages import setup_consoles
-from agent_gateway.routes import ivr as ivr_api
-from agent_gateway.routes.agents import (
-    API_TOKEN,
-    APPLY_ROSTER,
-    CONTROLLER,
-    ROSTER,
-    ApiError,
-    setup_routes,
-)
+from agent_gateway.auth.pages import setup_auth_routes
+from agent_gateway.consoles.data import ConsoleData
+from agent_gateway.consoles.live import LiveHub
+from agent_gateway.consoles.pages import setup_console_routes
+from agent_gateway.http import error_middleware
+from agent_gateway.routes.agents import setup_agent_routes
+from agent_gateway.routes.calls import setup_call_routes
 from agent_gateway.routes.events import setup_event_routes
+from agent_gateway.routes.followups import setup_followup_routes
+from agent_gateway.routes.ivr import setup_ivr_routes
 from agent_gateway.routes.recordings import setup_recording_routes
 from agent_gateway.routes.reports import setup_report_routes
 
-log = structlog.get_logger(__name__)
 
+@dataclass(frozen=True)
+class GatewayServices:
+    """Everything the gateway serves, built once by the composition root."""
 
-@web.middleware
-async def error_middleware(request: web.Request, handler):
-    """The one place that turns every failure into ``{error_id, message, details}``."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return web.json_response({"error_id": exc.error_id, "message": exc.message,
-                                  "details": exc.details}, status=exc.status_code)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return web.json_response({"error_id": f"HTTP_{exc.status}", "message": exc.reason,
-                                  "details": None}, status=exc.status)
-    except Exception as exc:
-        error_id = uuid.uuid4().hex[:12]
-        log.exception("gateway.error", error_id=error_id, path=request.path)
-        return web.json_response({"error_id": error_id, "message": "internal error",
-                                  "details": type(exc).__name__}, status=500)
+    controller: Controller
+    api_token: str
+    roster: Roster
+    #: async () -> None: the roster in the database becomes the running one
+    apply_roster: Callable[[], Awaitable[None]]
+    users: UserStore
+    sessions: SessionStore
+    access_log: AccessLog
+    auth_policy: AuthPolicy
+    escalations: EscalationStore
+    voicemails: VoicemailStore
+    call_records: CallRecords
+    #: () -> the flows now (None before any were loaded)
+    site: Callable[[], Site | None]
+    reports_dir: Path
+    apply_flows: keys.ApplyFlows | None = None
+    event_lines: EventLines | None = None
+    recordings: RecordingStore | None = None
+    call_controls: CallControls | None = None
 
 
 async def healthz(request: web.Request) -> web.Response:
-    controller = request.app[CONTROLLER]
+    controller = request.app[keys.CONTROLLER]
     body = {"ami_connected": controller.connected, "open_calls": len(controller.calls),
             "events_handled": controller.events_handled}
     return web.json_response(body, status=200 if controller.connected else 503)
 
 
-def create_app(controller: Controller, roster: Roster, api_token: str,
-               apply_roster: Callable[[], Awaitable[None]],
-               apply_flows: ivr_api.ApplyFlows | None = None,
-               event_lines: EventLines | None = None,
-               recordings: RecordingStore | None = None,
-               site: Callable[[], object] | None = None,
-               auth_policy: object | None = None) -> web.Application:
-    """``site``: the flows now (``() -> Site``), for the consoles; ``auth_policy``: the
-    sign-in rules (acd.auth.policy.AuthPolicy; default from the settings' defaults)."""
+def create_app(services: GatewayServices) -> web.Application:
     app = web.Application(middlewares=[error_middleware, authenticate])
-    app[CONTROLLER] = controller
-    app[ROSTER] = roster
-    app[API_TOKEN] = api_token
-    app[APPLY_ROSTER] = apply_roster
+    s = services
+    app[keys.CONTROLLER] = s.controller
+    app[keys.API_TOKEN] = s.api_token
+    app[keys.DATABASE] = s.roster.engine
+    app[keys.ROSTER] = s.roster
+    app[keys.APPLY_ROSTER] = s.apply_roster
+    app[keys.SITE] = s.site
+    app[keys.USERS] = s.users
+    app[keys.SESSIONS] = s.sessions
+    app[keys.ACCESS_LOG] = s.access_log
+    app[keys.AUTH_POLICY] = s.auth_policy
+    app[keys.ESCALATIONS] = s.escalations
+    app[keys.VOICEMAILS] = s.voicemails
+    app[keys.CALL_RECORDS] = s.call_records
+    app[keys.REPORTS_DIR] = s.reports_dir
     app.router.add_get("/healthz", healthz)
-    setup_routes(app)
-    setup_report_routes(app, site=site, known_lines=None if site is None else (
-        lambda: ({line.did for line in site().lines}, {q.name for q in site().queues})))
-    setup_consoles(app, site, auth_policy)
-    if apply_flows is not None:
-        ivr_api.setup_routes(app, apply_flows)
-    if event_lines is not None:
-        setup_event_routes(app, event_lines)
-    if recordings is not None:
-        setup_recording_routes(app, recordings)
+    setup_agent_routes(app)
+    setup_report_routes(app)
+    setup_auth_routes(app)
+    setup_followup_routes(app)
+    data = ConsoleData(s.controller, s.call_records, s.site)
+    hub = LiveHub(data, s.access_log)
+    setup_console_routes(app, data, hub)
+    app.cleanup_ctx.append(_live_updates(s.controller, hub))
+    if s.apply_flows is not None:
+        app[keys.APPLY_FLOWS] = s.apply_flows
+        setup_ivr_routes(app)
+    if s.event_lines is not None:
+        app[keys.EVENT_LINES] = s.event_lines
+        setup_event_routes(app)
+    if s.recordings is not None:
+        app[keys.RECORDING_STORE] = s.recordings
+    if s.controller.on_demand is not None:
+        app[keys.ON_DEMAND] = s.controller.on_demand
+    setup_recording_routes(app)
+    if s.call_controls is not None:
+        app[keys.CALL_CONTROLS] = s.call_controls
+        setup_call_routes(app)
     return app
+
+
+def _live_updates(controller: Controller, hub: LiveHub
+                  ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The live hub hears the event log while the gateway runs."""
+    async def live(app: web.Application) -> AsyncIterator[None]:
+        controller.event_log.subscribe(hub.listener)
+        task = asyncio.create_task(hub.run(), name="live-hub")
+        yield
+        controller.event_log.unsubscribe(hub.listener)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return live

@@ -8,9 +8,9 @@ import sys
 from dataclasses import replace
 
 from acd.adapters.asterisk.config import agent_credentials
-from acd.adapters.db.roster import Roster, RosterError
+from acd.adapters.db.roster import Roster
 from acd.cli.common import gateway, load_settings, roster_call
-from acd.domain.agents import AgentProfile, Membership
+from acd.domain.agents import AgentProfile, Membership, RosterError
 from acd.stack import secret_store
 
 

@@ -45,6 +45,7 @@ from acd.domain.events import (
     CallerAbandoned,
     QueueLeft,
 )
+from acd.domain.problems import Refused
 
 
 class Status(StrEnum):
@@ -66,6 +67,10 @@ OUTCOMES = ("完了", "取次", "転送", "エスカレーション", "その他
 class Membership:
     queue: str
     penalty: int = 0
+
+
+class RosterError(Refused):
+    """A change of the roster that cannot be made (an agent that exists, or does not)."""
 
 
 @dataclass(frozen=True)

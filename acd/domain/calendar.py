@@ -34,6 +34,7 @@ than silently treated as having no holidays.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -121,7 +122,7 @@ class Window:
 def check_windows(windows: Iterable[Window], where: str) -> tuple[Window, ...]:
     """Sorted windows of one day; overlapping windows are an error naming ``where``."""
     ordered = tuple(sorted(windows))
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if after.start < before.end:
             raise ValueError(f"{where}: hours {before} and {after} overlap")
     return ordered

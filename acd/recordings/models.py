@@ -10,6 +10,7 @@ from typing import Any
 
 from acd.adapters.files import content_type_for
 from acd.domain.clock import jst_iso
+from acd.domain.problems import Refused
 from acd.recordings.sealed import SealedReader
 
 DEFAULT_RETENTION_DAYS = 90
@@ -27,13 +28,8 @@ LogEvent = Callable[[str, float, str | None, dict[str, Any]], Awaitable[None]]
 
 # ------------------------------------------------------------------ errors
 
-class RecordingError(Exception):
-    """A request about a recording that cannot be met; ``error_id`` is stable."""
-
-    def __init__(self, error_id: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
-        self.error_id, self.message, self.details = error_id, message, details
-        super().__init__(message)
+class RecordingError(Refused):
+    """A request about a recording that cannot be met."""
 
 
 class RecordingNotFound(RecordingError):

@@ -41,6 +41,7 @@ from acd.adapters.ami.client import AmiError
 from acd.domain.actor import Actor
 from acd.domain.calls import CallRecord, CallState
 from acd.domain.clock import JST
+from acd.domain.problems import Refused
 from acd.recordings.models import SEGMENT_SUFFIX, LogEvent, Segment
 
 log = structlog.get_logger(__name__)
@@ -48,14 +49,8 @@ log = structlog.get_logger(__name__)
 Action = Literal["start", "stop"]
 
 
-class RecordingControlError(Exception):
-    """A start/stop that cannot be done; ``error_id`` is stable (the gateway maps it to
-    an HTTP status), ``details`` say more to a program."""
-
-    def __init__(self, error_id: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
-        self.error_id, self.message, self.details = error_id, message, details
-        super().__init__(message)
+class RecordingControlError(Refused):
+    """A start/stop of on-demand recording that cannot be done."""
 
 
 class _Ami(Protocol):

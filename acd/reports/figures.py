@@ -11,6 +11,7 @@ from typing import Any
 from acd.domain.clock import (
     JST,
 )
+from acd.domain.problems import Refused
 
 QUICK_ANSWER_SECONDS = 10
 
@@ -20,12 +21,8 @@ NOT_OFFERED = ("after_hours", "event_info", "transferred", "ivr")
 UNCATEGORISED = None
 
 
-class ReportError(Exception):
+class ReportError(Refused):
     """A report that cannot be made as asked (unknown line or queue, bad range)."""
-
-    def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
 
 
 class UnknownLineError(ReportError):

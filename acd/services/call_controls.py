@@ -49,6 +49,7 @@ from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
 from acd.domain.actor import Actor
 from acd.domain.policies import TransferPolicy, TransferRefused
+from acd.domain.problems import Refused
 
 log = structlog.get_logger(__name__)
 
@@ -62,13 +63,8 @@ HOLD_MUSIC = "Local/s@mdg-hold-music/n"
 ORIGINATE_SECONDS = 30
 
 
-class CallControlError(Exception):
-    """A control that cannot be carried out: a stable ``error_id`` (the gateway maps it to
-    an HTTP status), a message for people and optional details."""
-
-    def __init__(self, error_id: str, message: str, details: object = None):
-        super().__init__(message)
-        self.error_id, self.message, self.details = error_id, message, details
+class CallControlError(Refused):
+    """A control that cannot be carried out."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from acd.adapters.asterisk.prompts import PromptError, text_audio
 from acd.adapters.db.event_items import EventStore
 from acd.domain.clock import tokyo_today
 from acd.domain.event_info import EventItem, astdb_payload, ordered
+from acd.domain.problems import Refused
 from acd.ivr.models import Site
 
 log = structlog.get_logger(__name__)
@@ -33,12 +34,8 @@ log = structlog.get_logger(__name__)
 WATCH_SECONDS = 0.5
 
 
-class EventError(ValueError):
-    """A request the staff can correct: rendered as {error_id, message, details}."""
-
-    def __init__(self, status: int, error_id: str, message: str, details: object = None):
-        self.status, self.error_id, self.message, self.details = status, error_id, message, details
-        super().__init__(message)
+class EventError(Refused):
+    """A request about the day's events the staff can correct."""
 
 
 class EventLines:
@@ -62,18 +59,18 @@ class EventLines:
     def check_events(self, events: str) -> None:
         known = self.site().event_lines()
         if events not in known:
-            raise EventError(404, "EVENTS_UNKNOWN", f"no event line has events '{events}'",
+            raise EventError("EVENTS_UNKNOWN", f"no event line has events '{events}'",
                              {"known": sorted(known)})
 
     def check_status(self, status: str) -> None:
         statuses = self.site().event_statuses
         if status not in statuses:
-            raise EventError(422, "STATUS_UNKNOWN", f"unknown event status '{status}'",
+            raise EventError("STATUS_UNKNOWN", f"unknown event status '{status}'",
                              {"known": sorted(statuses)})
 
     def check_title_prompt(self, name: str) -> None:
         if name not in self.site().prompts:
-            raise EventError(422, "PROMPT_UNKNOWN", f"unknown prompt '{name}' for the title",
+            raise EventError("PROMPT_UNKNOWN", f"unknown prompt '{name}' for the title",
                              {"known": sorted(self.site().prompts)})
 
     def statuses(self) -> dict[str, str]:
@@ -118,7 +115,7 @@ class EventLines:
                           title_audio=await self._title_audio(events, str(changes["title_text"])))
         changed = await self.store.change(item_id, by, **values)
         if changed is None:
-            raise EventError(404, "EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
+            raise EventError("EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
         log.info("events.changed", events=events, item=item_id, by=by,
                  **{k: v for k, v in values.items() if k in ("status", "position")})
         pushed = await self.push(events, item.day)
@@ -128,7 +125,7 @@ class EventLines:
         item = await self._existing(events, item_id)
         changed = await self.store.change(item_id, by, deleted=True)
         if changed is None:
-            raise EventError(404, "EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
+            raise EventError("EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
         log.info("events.deleted", events=events, item=item_id, by=by)
         return changed, await self.push(events, item.day)
 
@@ -136,7 +133,7 @@ class EventLines:
         self.check_events(events)
         item = await self.store.get(item_id)
         if item is None or item.events != events or item.deleted:
-            raise EventError(404, "EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
+            raise EventError("EVENT_UNKNOWN", f"no event {item_id} on '{events}'")
         return item
 
     async def _title_audio(self, events: str, text: str) -> str:
@@ -144,7 +141,7 @@ class EventLines:
         try:
             return str(await asyncio.to_thread(text_audio, text, language, self.sounds_dir))
         except PromptError as exc:
-            raise EventError(422, "TITLE_NOT_SPOKEN", "the title could not be synthesized",
+            raise EventError("TITLE_NOT_SPOKEN", "the title could not be synthesized",
                              str(exc)) from None
 
     # ------------------------------------------------------------ AstDB
@@ -152,9 +149,12 @@ class EventLines:
     async def _with_title_audio(self, events: str, item: EventItem) -> EventItem:
         """The item, its synthesized title made again if its audio is gone (the sounds
         cache was cleared): the database keeps the text, the cache is disposable."""
-        if not item.title_text or (item.title_audio
-                                   and Path(item.title_audio + ".wav").exists()):
+        if not item.title_text:
             return item
+        if item.title_audio:
+            kept: bool = await asyncio.to_thread(Path(item.title_audio + ".wav").exists)
+            if kept:
+                return item
         try:
             audio = await self._title_audio(events, item.title_text)
         except EventError as exc:

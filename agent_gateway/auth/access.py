@@ -17,11 +17,12 @@ access log after a successful answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from agent_gateway.auth.principal import Principal
+from acd.domain.actor import Actor
 
 STAFF = ("supervisor", "admin")
 ADMIN = ("admin",)
@@ -65,7 +66,9 @@ RULES: tuple[Rule, ...] = (
     _rule("GET", r"/api/reports/.*", REPORTS),
     _rule("*", r"/api/ivr/.*", ADMIN),
     _rule("*", r"/api/(events|event-statuses)(/.*)?", STAFF),
-    # recordings: agents only their own calls, decided by the recordings API itself
+    # recordings: the access log and the erasure certificate are the admin's; agents
+    # only their own calls (when the site allows), decided by the recordings API itself
+    _rule("GET", r"/api/recordings/(access-log|certificate)", ADMIN),
     _rule("*", r"/api/recordings(/.*)?", ("agent", *STAFF)),
     # call controls (their API lives elsewhere): listening in is for supervisors; the
     # operator holding a call may transfer it, conference, hold, record
@@ -92,7 +95,8 @@ class Forbidden(Exception):
         self.error_id = error_id
 
 
-def authorize(request: web.Request, who: Principal, agent_calls) -> None:
+def authorize(request: web.Request, who: Actor,
+              agent_calls: Callable[[str | None], str | None]) -> None:
     """Raise :class:`Forbidden` unless ``who`` may make this request.
 
     ``agent_calls(agent_id)`` is the call the agent holds now (or None)."""

@@ -14,26 +14,21 @@ policy (:mod:`agent_gateway.auth.access`), and the security headers of the pages
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
 from acd.adapters.db import access_log as actions
-from acd.adapters.db.access_log import AccessLog
-from acd.adapters.db.sessions import Session, SessionStore
-from acd.adapters.db.users import UserStore
-from acd.auth.policy import AuthPolicy
+from acd.adapters.db.sessions import Session
+from acd.domain.actor import SERVICE, Actor
 from agent_gateway.auth.access import Forbidden, authorize, personal_data_subject
-from agent_gateway.auth.principal import PRINCIPAL_KEY, SERVICE, Principal
+from agent_gateway.auth.principal import PRINCIPAL_KEY
 from agent_gateway.consoles.i18n import language, translator
-from agent_gateway.routes.agents import API_TOKEN, CONTROLLER, ApiError
+from agent_gateway.http import ApiError, Handler
+from agent_gateway.keys import ACCESS_LOG, API_TOKEN, AUTH_POLICY, CONTROLLER, SESSIONS
 
 log = structlog.get_logger(__name__)
-
-USERS = web.AppKey("users", UserStore)
-SESSIONS = web.AppKey("sessions", SessionStore)
-ACCESS_LOG = web.AppKey("access_log", AccessLog)
-AUTH_POLICY = web.AppKey("auth_policy", AuthPolicy)
 
 SESSION_COOKIE = "mdg_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -90,34 +85,65 @@ def _forbidden_page(request: web.Request, message: str) -> web.Response:
                              f"<!-- {message} -->")
 
 
-def _agent_call(request: web.Request):
-    controller = request.app[CONTROLLER]
+def _agent_call(request: web.Request) -> Callable[[str | None], str | None]:
+    controller = request.app.get(CONTROLLER)
 
     def call_of(agent_id: str | None) -> str | None:
-        state = controller.agents.by_id.get(agent_id) if agent_id else None
+        state = controller.agents.by_id.get(agent_id) if controller and agent_id else None
         return state.call if state else None
     return call_of
 
 
-async def _principal(request: web.Request) -> tuple[Principal | None, Session | None]:
+def _token_holder(request: web.Request) -> Actor | None:
+    """The ``service`` actor for a request under ``/api/`` with the API token; None
+    without an ``Authorization`` header; a wrong token is 401."""
     authorization = request.headers.get("Authorization")
-    if authorization is not None and request.path.startswith("/api/"):
-        given = authorization.removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), request.app[API_TOKEN].encode()):
-            raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
-        return SERVICE, None
+    if authorization is None or not request.path.startswith("/api/"):
+        return None
+    given = authorization.removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), request.app[API_TOKEN].encode()):
+        raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
+    return SERVICE
+
+
+async def _principal(request: web.Request) -> tuple[Actor | None, Session | None]:
+    holder = _token_holder(request)
+    if holder is not None:
+        return holder, None
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None, None
     session = await request.app[SESSIONS].lookup(token)
     if session is None:
         return None, None
-    user = session.user
-    return Principal(user.id, user.role, user.agent_id), session
+    return session.user.actor(), session
 
 
 @web.middleware
-async def authenticate(request: web.Request, handler):
+async def token_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API token and nothing else (a gateway without consoles: tools, tests)."""
+    if request.path.startswith("/api/"):
+        holder = _token_holder(request)
+        if holder is None:
+            raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
+        request[PRINCIPAL_KEY] = holder
+    return await handler(request)
+
+
+@web.middleware
+async def enforce_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The role policy alone, for a principal set by an earlier middleware."""
+    who = request.get(PRINCIPAL_KEY)
+    if who is not None:
+        try:
+            authorize(request, who, _agent_call(request))
+        except Forbidden as exc:
+            raise ApiError(403, exc.error_id, str(exc), {"role": who.role}) from None
+    return await handler(request)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if is_public(request.path):
         response = await handler(request)
         _secure(response)

@@ -15,19 +15,17 @@ from acd.adapters.db import access_log as actions
 from acd.adapters.db.users import SignInRefused, UserError
 from acd.auth.policy import new_token
 from agent_gateway.auth.middleware import (
-    ACCESS_LOG,
-    AUTH_POLICY,
     CSRF_FIELD,
     SESSION_COOKIE,
     SESSION_KEY,
-    SESSIONS,
-    USERS,
     clear_session_cookie,
     client_address,
     set_session_cookie,
 )
 from agent_gateway.consoles.i18n import language, translator
 from agent_gateway.consoles.render import page
+from agent_gateway.http import ApiError
+from agent_gateway.keys import ACCESS_LOG, AUTH_POLICY, SESSIONS, USERS
 
 LOGIN_CSRF_COOKIE = "mdg_login_csrf"
 LOGIN_TRIED = web.RequestKey("login_tried", str)
@@ -56,8 +54,6 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     given, expected = str(form.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        from agent_gateway.routes.agents import ApiError
-
         raise ApiError(403, "CSRF_FAILED", "the sign-in form is stale or forged; reload it")
     login, password = str(form.get("login", "")).strip()[:40], str(form.get("password", ""))
     t = translator(language(request))
@@ -65,7 +61,8 @@ async def login_submit(request: web.Request) -> web.Response:
     try:
         user = await request.app[USERS].sign_in(login, password, client_address(request))
     except SignInRefused as exc:
-        message = (t("locked", minutes=exc.details["minutes"]) if exc.error_id == "LOCKED"
+        details = exc.details if isinstance(exc.details, dict) else {}
+        message = (t("locked", minutes=details.get("minutes")) if exc.error_id == "LOCKED"
                    else t("bad_credentials"))
         return _login_form(request, message, status=401)
     token, _session = await request.app[SESSIONS].create(user, client_address(request))

@@ -1,53 +1,24 @@
-"""Who is asking: the principal of a request and the roles a route allows.
+"""Who is asking: the :class:`~acd.domain.actor.Actor` of a request.
 
-Every request under ``/api/`` carries a principal, set by the authentication middleware:
-a signed-in user of the consoles (agent, supervisor, admin, viewer), or ``service`` for a
-holder of the API token (the CLI, scripts), which may do what an admin may do.
+Every request under ``/api/`` carries one, set by the authentication middleware: a
+signed-in user of the consoles (agent, supervisor, admin, viewer), or ``service`` for a
+holder of the API token (the CLI, scripts), which may do what an admin may do. Which
+role may use which route is decided in one table, :mod:`agent_gateway.auth.access`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from aiohttp import web
 
-Role = Literal["agent", "supervisor", "admin", "viewer", "service"]
+from acd.domain.actor import Actor
+from agent_gateway.http import ApiError
 
-@dataclass(frozen=True)
-class Principal:
-    user: str
-    role: Role
-    #: The agent id a user of role ``agent`` is (their calls, their state); else None.
-    agent_id: str | None = None
-
-    @property
-    def is_service(self) -> bool:
-        return self.role == "service"
+#: Request key under which the authentication middleware stores the request's Actor.
+PRINCIPAL_KEY = web.RequestKey("principal", Actor)
 
 
-SERVICE = Principal(user="api", role="service")
-
-#: Request key under which the authentication middleware stores the :class:`Principal`.
-PRINCIPAL_KEY = web.RequestKey("principal", Principal)
-
-
-def principal(request: web.Request) -> Principal:
+def principal(request: web.Request) -> Actor:
     found = request.get(PRINCIPAL_KEY)
     if found is None:
-        from agent_gateway.routes.agents import ApiError
-
         raise ApiError(401, "UNAUTHENTICATED", "sign in or give a valid API token")
     return found
-
-
-def require_role(request: web.Request, *roles: Role) -> Principal:
-    """The request's principal if its role is one of ``roles`` (``service`` always is);
-    else a 403 ``FORBIDDEN`` error naming the roles allowed."""
-    who = principal(request)
-    if who.is_service or who.role in roles:
-        return who
-    from agent_gateway.routes.agents import ApiError
-
-    raise ApiError(403, "FORBIDDEN", f"this needs the role {' or '.join(roles)}",
-                   {"role": who.role})

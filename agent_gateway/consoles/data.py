@@ -9,17 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
-
-from acd.adapters.db.schema import call_records, dispositions
 from acd.domain.agents import AgentState
 from acd.domain.clock import JST_OFFSET
 from acd.ivr.models import Site
 from acd.runtime import Controller
+
+if TYPE_CHECKING:
+    from acd.adapters.db.call_records import CallRecords
 
 QUICK_ANSWER_SECONDS = 10
 PREVIOUS_CONTACTS = 10
@@ -42,11 +40,11 @@ def state_json(state: AgentState) -> dict[str, Any]:
 
 
 class ConsoleData:
-    def __init__(self, controller: Controller, engine: AsyncEngine,
+    def __init__(self, controller: Controller, records: CallRecords,
                  site: Callable[[], Site | None], clock: Callable[[], float] = time.time
                  ) -> None:
         self.controller = controller
-        self.engine = engine
+        self.records = records
         self._site = site
         self._clock = clock
 
@@ -75,9 +73,7 @@ class ConsoleData:
             congestion = call.congestion_seconds
             menu_path, chosen_language = call.menu_path, call.language
         else:
-            async with self.engine.connect() as conn:
-                row = (await conn.execute(select(call_records).where(
-                    call_records.c.uniqueid == uniqueid))).mappings().first()
+            row = await self.records.get(uniqueid)
             if row is None:
                 return None
             caller, line, queue = row["caller"], row["line"], row["queue"]
@@ -103,20 +99,7 @@ class ConsoleData:
         """The caller's earlier calls, newest first, with their latest disposition."""
         if caller.strip().lower() in UNKNOWN_CALLERS:
             return []
-        r = call_records
-        d = aliased(dispositions, name="d")
-        later = aliased(dispositions, name="d_latest")
-        latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
-                  .scalar_subquery())
-        query = (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.outcome, r.c.agent,
-                        d.c.outcome.label("disposition"), d.c.category, d.c.note,
-                        d.c.complaint)
-                 .select_from(r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid,
-                                                  d.c.id == latest)))
-                 .where(r.c.caller == caller)
-                 .order_by(r.c.entered_at.desc()).limit(PREVIOUS_CONTACTS + 1))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self.records.previous_contacts(caller, PREVIOUS_CONTACTS + 1)
         return [{"date": row["entered_at"], "line": row["line"],
                  "line_name": self.line_info(row["line"])[0],
                  "result": row["outcome"], "outcome": row["disposition"],
@@ -133,23 +116,8 @@ class ConsoleData:
         day plus the calls in progress (a call counts as answered once connected)."""
         now = self._clock()
         start = today_start(now)
-        r = call_records
-        answered = r.c.outcome == "answered"
-        quick = and_(answered, (r.c.wait_seconds - func.coalesce(r.c.congestion_seconds, 0))
-                     <= QUICK_ANSWER_SECONDS)
-        query = (select(r.c.queue,
-                        func.sum(case((r.c.outcome.not_in(NOT_OFFERED), 1), else_=0)),
-                        func.sum(case((answered, 1), else_=0)),
-                        func.sum(case((quick, 1), else_=0)),
-                        func.sum(case((r.c.outcome == "abandoned", 1), else_=0)),
-                        func.sum(case((r.c.outcome.in_(("overflow", "voicemail")), 1),
-                                      else_=0)))
-                 .where(r.c.entered_at >= start, r.c.queue != "").group_by(r.c.queue))
-        per_agent = (select(r.c.agent, func.count()).where(r.c.entered_at >= start, answered)
-                     .group_by(r.c.agent))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            agent_rows = (await conn.execute(per_agent)).all()
+        counted, calls_today = await self.records.counts_since(
+            start, QUICK_ANSWER_SECONDS, NOT_OFFERED)
         queues: dict[str, dict[str, Any]] = {}
         site = self.site()
 
@@ -159,12 +127,8 @@ class ConsoleData:
                                             "abandoned": 0, "overflow": 0})
         for queue in site.queues if site else ():
             entry(queue.name)
-        for name, offered, answered_n, quick_n, abandoned, overflow in rows:
-            q = entry(name)
-            q.update(offered=int(offered or 0), answered=int(answered_n or 0),
-                     quick=int(quick_n or 0), abandoned=int(abandoned or 0),
-                     overflow=int(overflow or 0))
-        calls_today = {agent: int(n) for agent, n in agent_rows if agent}
+        for name, counts in counted.items():
+            entry(name).update(counts)
         for call in self.controller.calls.active.values():
             if not call.queue or call.queue_joined_at is None or call.entered_at < start:
                 continue
@@ -187,7 +151,8 @@ class ConsoleData:
             q["quick_answer_rate"] = _pct(q["quick"], q["answered"])
         agents = [{**state_json(a), "calls_today": calls_today.get(a.id, 0)}
                   for a in sorted(self.controller.agents.by_id.values(), key=lambda a: a.id)]
-        return {"at": now, "day": datetime.fromtimestamp(start + JST_OFFSET, UTC).date().isoformat(),
+        day = datetime.fromtimestamp(start + JST_OFFSET, UTC).date().isoformat()
+        return {"at": now, "day": day,
                 "queues": sorted(queues.values(), key=lambda q: q["name"]), "agents": agents}
 
 

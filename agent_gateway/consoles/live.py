@@ -22,17 +22,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import WSMsgType, web
 
-from acd.adapters.db import access_log as actions
-from acd.adapters.db.access_log import AccessLog
-from acd.adapters.db.sessions import SessionStore
 from agent_gateway.consoles.data import ConsoleData, state_json
-from agent_gateway.routes.agents import ApiError
+from agent_gateway.http import ApiError
+
+if TYPE_CHECKING:
+    from acd.adapters.db.access_log import AccessLog
+    from acd.adapters.db.sessions import Session, SessionStore
 
 log = structlog.get_logger(__name__)
 
@@ -121,10 +122,10 @@ class LiveHub:
         viewers = [c for c in self._clients if c.agent_id == agent]
         await self.send_agent(agent, {"type": "pop", "pop": pop})
         for client in viewers:
-            await self.access.write(actions.PERSONAL_DATA, client.user, remote=client.remote,
-                                    subject="screen_pop",
-                                    detail=f"{pop['uniqueid']} caller {pop['caller']} "
-                                    f"({len(pop['history'])} previous contacts)")
+            await self.access.personal_data(
+                client.user, remote=client.remote, subject="screen_pop",
+                detail=f"{pop['uniqueid']} caller {pop['caller']} "
+                       f"({len(pop['history'])} previous contacts)")
 
     async def _wallboard_loop(self) -> None:
         while True:
@@ -182,10 +183,9 @@ class LiveHub:
             message["wallboard"] = await self.data.wallboard()
         return message
 
-    async def serve(self, request: web.Request, sessions: SessionStore) -> web.WebSocketResponse:
-        from agent_gateway.auth.middleware import SESSION_KEY
-
-        session = request.get(SESSION_KEY)
+    async def serve(self, request: web.Request, session: Session | None,
+                    sessions: SessionStore) -> web.WebSocketResponse:
+        """The socket of a console ``session`` (None: the request has none: 401)."""
         if session is None:
             raise ApiError(401, "UNAUTHENTICATED", "the live updates need a console session")
         origin = request.headers.get("Origin")
@@ -200,9 +200,9 @@ class LiveHub:
             hello = await self.hello(client)
             await self._send([client], hello)
             if hello.get("pending"):
-                await self.access.write(actions.PERSONAL_DATA, user.id, remote=client.remote,
-                                        subject="screen_pop",
-                                        detail=f"{hello['pending']['uniqueid']} (page opened)")
+                await self.access.personal_data(
+                    user.id, remote=client.remote, subject="screen_pop",
+                    detail=f"{hello['pending']['uniqueid']} (page opened)")
             while True:
                 try:
                     msg = await ws.receive(timeout=SESSION_CHECK_SECONDS)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from acd.domain.agents import OUTCOMES, STANDARD_AWAY_REASONS
 from acd.domain.clock import JST
 from acd.reports.scheduler import list_files
-from agent_gateway.auth.middleware import SESSION_KEY, SESSIONS, USERS
+from agent_gateway.auth.middleware import SESSION_KEY
 from agent_gateway.consoles.data import ConsoleData, state_json
 from agent_gateway.consoles.live import LiveHub
-from agent_gateway.consoles.render import page
-from agent_gateway.routes.agents import CONTROLLER
-from agent_gateway.routes.reports import REPORTS_DIR
+from agent_gateway.consoles.render import STATIC, page
+from agent_gateway.http import ApiError
+from agent_gateway.keys import CONTROLLER, REPORTS_DIR, SESSIONS, USERS
 
 CONSOLE_DATA = web.AppKey("console_data", ConsoleData)
 LIVE = web.AppKey("live_hub", LiveHub)
@@ -45,7 +46,7 @@ def _size(n: int) -> str:
         else f"{n / 1024 / 1024:.1f} MB"
 
 
-async def _report_files(request: web.Request) -> dict:
+async def _report_files(request: web.Request) -> dict[str, Any]:
     """The scheduled report files (acd/reports/scheduler.py) for the 帳票 section."""
     directory = request.app.get(REPORTS_DIR)
     files = await asyncio.to_thread(list_files, directory) if directory is not None else []
@@ -78,8 +79,9 @@ async def viewer_page(request: web.Request) -> web.Response:
 
 async def console_me(request: web.Request) -> web.Response:
     """The signed-in agent's state and the pop they have to dispose of (a reloaded page)."""
-    session = request[SESSION_KEY]
-    agent = session.user.agent_id
+    agent = request[SESSION_KEY].user.agent_id
+    if agent is None:
+        raise ApiError(404, "NOT_AN_AGENT", "this user is not an agent of the roster")
     state = request.app[CONTROLLER].agents.by_id.get(agent)
     return web.json_response({"state": state_json(state) if state else None,
                               "pending": await request.app[LIVE].pending(agent)})
@@ -90,7 +92,8 @@ async def console_wallboard(request: web.Request) -> web.Response:
 
 
 async def live_socket(request: web.Request) -> web.WebSocketResponse:
-    return await request.app[LIVE].serve(request, request.app[SESSIONS])
+    return await request.app[LIVE].serve(request, request.get(SESSION_KEY),
+                                         request.app[SESSIONS])
 
 
 def setup_console_routes(app: web.Application, data: ConsoleData, hub: LiveHub) -> None:
@@ -103,55 +106,4 @@ def setup_console_routes(app: web.Application, data: ConsoleData, hub: LiveHub) 
     r.add_get("/api/console/me", console_me)
     r.add_get("/api/console/wallboard", console_wallboard)
     r.add_get("/ws", live_socket)
-    r.add_static("/static/", path=str(data_static()), name="static", append_version=True)
-
-
-def data_static():
-    from agent_gateway.consoles.render import STATIC
-
-    return STATIC
-
-
-def setup_consoles(app: web.Application, site=None, policy=None) -> None:
-    """Sign-in, sessions, the consoles, the follow-up lists and the live socket.
-
-    ``site``: ``() -> Site`` (the flows now: line names, categories, away reasons);
-    ``policy``: the :class:`AuthPolicy` (default: 30 min idle, 12 h, 5 failures)."""
-    from acd.adapters.db.access_log import AccessLog
-    from acd.adapters.db.escalations import EscalationStore
-    from acd.adapters.db.sessions import SessionStore
-    from acd.adapters.db.users import UserStore
-    from acd.auth.policy import AuthPolicy
-    from agent_gateway.auth.middleware import ACCESS_LOG, AUTH_POLICY
-    from agent_gateway.auth.pages import setup_auth_routes
-    from agent_gateway.routes.agents import ESCALATIONS, ROSTER
-    from agent_gateway.routes.followups import setup_followup_routes
-
-    policy = policy or AuthPolicy()
-    engine = app[ROSTER].engine
-    access = AccessLog(engine)
-    app[AUTH_POLICY] = policy
-    app[ACCESS_LOG] = access
-    app[USERS] = UserStore(engine, policy, access)
-    app[SESSIONS] = SessionStore(engine, policy)
-    app[ESCALATIONS] = EscalationStore(engine)
-    controller = app[CONTROLLER]
-    data = ConsoleData(controller, engine, site or (lambda: None))
-    hub = LiveHub(data, access)
-    setup_auth_routes(app)
-    setup_followup_routes(app)
-    setup_console_routes(app, data, hub)
-
-    async def live(app: web.Application):
-        import asyncio
-        import contextlib
-
-        controller.event_log.subscribe(hub.listener)
-        task = asyncio.create_task(hub.run(), name="live-hub")
-        yield
-        controller.event_log.unsubscribe(hub.listener)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(live)
+    r.add_static("/static/", path=str(STATIC), name="static", append_version=True)

@@ -1,38 +1,30 @@
 """The HTTP API of the ACD core: the agent roster, agents' states, dispositions,
-voicemail. Every route needs the API token (``Authorization: Bearer ...``)."""
+voicemail. Who may use which route is in :mod:`agent_gateway.auth.access`."""
 
 from __future__ import annotations
 
-import hmac
-import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select, update
+from pydantic import Field, model_validator
 
-from acd.adapters.db.escalations import EscalationStore
-from acd.adapters.db.roster import Roster, RosterError
-from acd.adapters.db.schema import call_records, voicemails
 from acd.domain import agents as domain
-from acd.runtime import Controller, RequestRejected
-from agent_gateway.auth.principal import PRINCIPAL_KEY, SERVICE, principal
+from agent_gateway.auth.principal import principal
+from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.keys import (
+    APPLY_ROSTER,
+    CALL_RECORDS,
+    CONTROLLER,
+    ESCALATIONS,
+    ROSTER,
+    VOICEMAILS,
+)
 
 log = structlog.get_logger(__name__)
 
-CONTROLLER = web.AppKey("controller", Controller)
-ROSTER = web.AppKey("roster", Roster)
-API_TOKEN = web.AppKey("api_token", str)
-APPLY_ROSTER = web.AppKey("apply_roster", object)  # async () -> None
-ESCALATIONS = web.AppKey("escalations", EscalationStore)
 ESCALATION = "エスカレーション"
-#: The parsed disposition body of a request (for what follows its acceptance).
-DISPOSITION = web.RequestKey("disposition", object)
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class MembershipBody(Body):
@@ -48,9 +40,9 @@ class AgentBody(Body):
     enabled: bool = True
 
     def profile(self) -> domain.AgentProfile:
-        return domain.AgentProfile(self.id, self.name,
-                                   tuple(domain.Membership(m.queue, m.penalty) for m in self.queues),
-                                   tuple(self.languages), self.enabled)
+        memberships = tuple(domain.Membership(m.queue, m.penalty) for m in self.queues)
+        return domain.AgentProfile(self.id, self.name, memberships, tuple(self.languages),
+                                   self.enabled)
 
 
 class AwayBody(Body):
@@ -87,43 +79,15 @@ class DispositionBody(Body):
         return self
 
 
+#: The parsed disposition body of a request (for what follows its acceptance).
+DISPOSITION = web.RequestKey("disposition", DispositionBody)
+
+
 class HandledBody(Body):
     by: str = Field(min_length=1, max_length=40)
 
 
-class ApiError(web.HTTPException):
-    """An error the client can act on: rendered as {error_id, message, details}."""
-
-    def __init__(self, status: int, error_id: str, message: str, details: object = None):
-        self.status_code = status
-        super().__init__(reason=message)
-        self.error_id, self.message, self.details = error_id, message, details
-
-
-async def _body(request: web.Request, model: type[Body]) -> Body:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ApiError(400, "BAD_JSON", "the body is not JSON") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "INVALID_BODY", "the body is not valid",
-                       [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]}
-                        for e in exc.errors()]) from None
-
-
-@web.middleware
-async def require_token(request: web.Request, handler):
-    if request.path.startswith("/api/"):
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), request.app[API_TOKEN].encode()):
-            raise ApiError(401, "UNAUTHENTICATED", "a valid API token is required")
-        request[PRINCIPAL_KEY] = SERVICE
-    return await handler(request)
-
-
-def _state_json(state: domain.AgentState) -> dict:
+def agent_json(state: domain.AgentState) -> dict:
     return {"id": state.id, "name": state.profile.name, "status": state.status.value,
             "reason": state.reason, "since": state.since, "call": state.call,
             "wrapup_deadline": state.wrapup_deadline,
@@ -132,36 +96,30 @@ def _state_json(state: domain.AgentState) -> dict:
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    agents = request.app[CONTROLLER].agents.by_id.values()
+    agents = list(request.app[CONTROLLER].agents.by_id.values())
     who = principal(request)
     if who.role == "agent":  # an agent sees only themselves
         agents = [a for a in agents if a.id == who.agent_id]
-    return web.json_response([_state_json(a) for a in sorted(agents, key=lambda a: a.id)])
+    return web.json_response([agent_json(a) for a in sorted(agents, key=lambda a: a.id)])
 
 
 async def add_agent(request: web.Request) -> web.Response:
-    body = await _body(request, AgentBody)
-    try:
-        await request.app[ROSTER].add(body.profile())
-    except RosterError as exc:
-        raise ApiError(409, exc.error_id, str(exc)) from None
+    body = await parse_body(request, AgentBody)
+    await request.app[ROSTER].add(body.profile())
     await request.app[APPLY_ROSTER]()
     log.info("roster.agent_added", agent=body.id)
-    return web.json_response(_state_json(request.app[CONTROLLER].agents.by_id[body.id]),
+    return web.json_response(agent_json(request.app[CONTROLLER].agents.by_id[body.id]),
                              status=201)
 
 
 async def update_agent(request: web.Request) -> web.Response:
-    body = await _body(request, AgentBody)
+    body = await parse_body(request, AgentBody)
     if body.id != request.match_info["agent"]:
         raise ApiError(422, "ID_MISMATCH", "the body's id differs from the URL's")
     current = request.app[CONTROLLER].agents.by_id.get(body.id)
     if current and current.status is not domain.Status.LOGGED_OUT and not body.enabled:
         raise ApiError(409, "AGENT_LOGGED_IN", f"agent {body.id} is logged in: log out first")
-    try:
-        await request.app[ROSTER].update(body.profile())
-    except RosterError as exc:
-        raise ApiError(404, exc.error_id, str(exc)) from None
+    await request.app[ROSTER].update(body.profile())
     await request.app[APPLY_ROSTER]()
     log.info("roster.agent_updated", agent=body.id)
     return web.json_response({"id": body.id, "enabled": body.enabled})
@@ -172,25 +130,31 @@ async def reload_roster(request: web.Request) -> web.Response:
     return web.json_response({"agents": len(request.app[CONTROLLER].agents.by_id)})
 
 
-def _agent_request(make):
+AgentRequest = Callable[[web.Request, str], Awaitable[domain.Request]]
+
+
+def _agent_request(make: AgentRequest) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A handler that submits ``make(request, agent)`` to the agent machine and answers
+    the agent's state after it (a refusal is answered by its error id)."""
     async def handler(request: web.Request) -> web.Response:
-        agent = request.match_info["agent"]
-        message = await make(request, agent)
-        try:
-            state = await request.app[CONTROLLER].submit(message)
-        except RequestRejected as exc:
-            status = 404 if exc.error_id == "AGENT_UNKNOWN" else 409
-            raise ApiError(status, exc.error_id, str(exc)) from None
-        return web.json_response(_state_json(state))
+        message = await make(request, request.match_info["agent"])
+        return web.json_response(agent_json(await request.app[CONTROLLER].submit(message)))
     return handler
 
 
-async def _away(request, agent):
-    return domain.SetAway(agent, (await _body(request, AwayBody)).reason)
+def _simple(cls: Callable[[str], domain.Request]
+            ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def make(request: web.Request, agent: str) -> domain.Request:
+        return cls(agent)
+    return _agent_request(make)
 
 
-async def _disposition(request, agent):
-    body = await _body(request, DispositionBody)
+async def _away(request: web.Request, agent: str) -> domain.Request:
+    return domain.SetAway(agent, (await parse_body(request, AwayBody)).reason)
+
+
+async def _disposition(request: web.Request, agent: str) -> domain.Request:
+    body = await parse_body(request, DispositionBody)
     request[DISPOSITION] = body
     return domain.SubmitDisposition(agent, body.uniqueid, body.outcome, body.category,
                                     body.complaint, body.escalation or body.outcome == ESCALATION,
@@ -217,19 +181,11 @@ async def _call_of(request: web.Request, uniqueid: str) -> tuple[str | None, str
     call = request.app[CONTROLLER].calls.active.get(uniqueid)
     if call is not None:
         return call.line, call.caller
-    async with request.app[ROSTER].engine.connect() as conn:
-        row = (await conn.execute(select(call_records.c.line, call_records.c.caller).where(
-            call_records.c.uniqueid == uniqueid))).first()
-    return (row[0], row[1]) if row else (None, None)
+    return await request.app[CALL_RECORDS].line_and_caller(uniqueid)
 
 
 async def list_voicemails(request: web.Request) -> web.Response:
-    engine = request.app[ROSTER].engine
-    query = select(voicemails).order_by(voicemails.c.left_at.desc()).limit(200)
-    if request.query.get("unhandled") == "1":
-        query = query.where(voicemails.c.handled_at.is_(None))
-    async with engine.connect() as conn:
-        rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
+    rows = await request.app[VOICEMAILS].list(unhandled=request.query.get("unhandled") == "1")
     log.info("personal_data.accessed", what="voicemails", count=len(rows),
              remote=request.remote)
     return web.json_response(rows)
@@ -238,31 +194,23 @@ async def list_voicemails(request: web.Request) -> web.Response:
 async def mark_voicemail_handled(request: web.Request) -> web.Response:
     who = principal(request)
     # a signed-in user is who they are; the API token says who in the body
-    by = who.user if not who.is_service else (await _body(request, HandledBody)).by
-    async with request.app[ROSTER].engine.begin() as conn:
-        done = await conn.execute(update(voicemails).where(
-            voicemails.c.uniqueid == request.match_info["uniqueid"]).values(
-            handled_at=time.time(), handled_by=by))
-    if done.rowcount == 0:
+    by = who.user if not who.is_service else (await parse_body(request, HandledBody)).by
+    uniqueid = request.match_info["uniqueid"]
+    if not await request.app[VOICEMAILS].mark_handled(uniqueid, by):
         raise ApiError(404, "VOICEMAIL_UNKNOWN", "no such voicemail message")
-    return web.json_response({"uniqueid": request.match_info["uniqueid"], "handled_by": by})
+    return web.json_response({"uniqueid": uniqueid, "handled_by": by})
 
 
-def setup_routes(app: web.Application) -> None:
-    def simple(cls):
-        async def make(request, agent):
-            return cls(agent)
-        return _agent_request(make)
-
+def setup_agent_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/agents", list_agents)
     r.add_post("/api/agents", add_agent)
     r.add_put("/api/agents/{agent}", update_agent)
     r.add_post("/api/roster/reload", reload_roster)
-    r.add_post("/api/agents/{agent}/login", simple(domain.Login))
-    r.add_post("/api/agents/{agent}/logout", simple(domain.Logout))
-    r.add_post("/api/agents/{agent}/ready", simple(domain.SetReady))
-    r.add_post("/api/agents/{agent}/wrapup/extend", simple(domain.ExtendWrapup))
+    r.add_post("/api/agents/{agent}/login", _simple(domain.Login))
+    r.add_post("/api/agents/{agent}/logout", _simple(domain.Logout))
+    r.add_post("/api/agents/{agent}/ready", _simple(domain.SetReady))
+    r.add_post("/api/agents/{agent}/wrapup/extend", _simple(domain.ExtendWrapup))
     r.add_post("/api/agents/{agent}/away", _agent_request(_away))
     r.add_post("/api/agents/{agent}/disposition", submit_disposition)
     r.add_get("/api/voicemails", list_voicemails)

@@ -23,10 +23,8 @@ from pydantic import Field, model_validator
 
 from acd.domain.clock import tokyo_today
 from acd.domain.event_info import EventItem
-from acd.services.event_line import EventError, EventLines
-from agent_gateway.routes.agents import ApiError, Body, _body
-
-EVENT_LINES = web.AppKey("event_lines", EventLines)
+from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.keys import EVENT_LINES
 
 STATUS_ID = r"^[a-z][a-z0-9_-]{0,39}$"
 
@@ -74,10 +72,6 @@ def item_json(item: EventItem) -> dict:
             "deleted": item.deleted}
 
 
-def _api_error(exc: EventError) -> ApiError:
-    return ApiError(exc.status, exc.error_id, exc.message, exc.details)
-
-
 def _item_id(request: web.Request) -> int:
     raw = request.match_info["id"]
     if not raw.isdigit():
@@ -97,36 +91,27 @@ async def list_events(request: web.Request) -> web.Response:
         day = date.fromisoformat(raw) if raw else tokyo_today()
     except ValueError:
         raise ApiError(422, "INVALID_DATE", f"'{raw}' is not a date (YYYY-MM-DD)") from None
-    try:
-        lines.check_events(events)
-    except EventError as exc:
-        raise _api_error(exc) from None
+    lines.check_events(events)
     items = await lines.store.items(events, day)
     return web.json_response({"events": events, "date": day.isoformat(),
                               "items": [item_json(i) for i in items]})
 
 
 async def create_event(request: web.Request) -> web.Response:
-    body = await _body(request, NewEvent)
-    try:
-        item, pushed = await request.app[EVENT_LINES].create(
-            request.match_info["events"], body.day or tokyo_today(), body.status, body.by,
-            title_prompt=body.title_prompt, title_text=body.title_text,
-            position=body.position)
-    except EventError as exc:
-        raise _api_error(exc) from None
+    body = await parse_body(request, NewEvent)
+    item, pushed = await request.app[EVENT_LINES].create(
+        request.match_info["events"], body.day or tokyo_today(), body.status, body.by,
+        title_prompt=body.title_prompt, title_text=body.title_text,
+        position=body.position)
     return web.json_response({**item_json(item), "pushed": pushed}, status=201)
 
 
 async def change_event(request: web.Request) -> web.Response:
-    body = await _body(request, EventChange)
-    try:
-        item, pushed = await request.app[EVENT_LINES].update(
-            request.match_info["events"], _item_id(request), body.by, status=body.status,
-            position=body.position, title_prompt=body.title_prompt,
-            title_text=body.title_text)
-    except EventError as exc:
-        raise _api_error(exc) from None
+    body = await parse_body(request, EventChange)
+    item, pushed = await request.app[EVENT_LINES].update(
+        request.match_info["events"], _item_id(request), body.by, status=body.status,
+        position=body.position, title_prompt=body.title_prompt,
+        title_text=body.title_text)
     return web.json_response({**item_json(item), "pushed": pushed})
 
 
@@ -135,16 +120,12 @@ async def delete_event(request: web.Request) -> web.Response:
     if not by or len(by) > 40:
         raise ApiError(422, "WHO_MISSING", "say who deletes the event: ?by=<name> "
                        "(1 to 40 characters)")
-    try:
-        item, pushed = await request.app[EVENT_LINES].delete(
-            request.match_info["events"], _item_id(request), by)
-    except EventError as exc:
-        raise _api_error(exc) from None
+    item, pushed = await request.app[EVENT_LINES].delete(
+        request.match_info["events"], _item_id(request), by)
     return web.json_response({**item_json(item), "pushed": pushed})
 
 
-def setup_event_routes(app: web.Application, event_lines: EventLines) -> None:
-    app[EVENT_LINES] = event_lines
+def setup_event_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/event-statuses", list_statuses)
     r.add_get("/api/events/{events}", list_events)

@@ -19,12 +19,14 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import select, update
 
-from acd.adapters.db.schema import voicemails
 from acd.domain.clock import JST
 from agent_gateway.auth.principal import principal
-from agent_gateway.routes.agents import ESCALATIONS, ROSTER, ApiError, Body, _body
+from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.keys import ESCALATIONS, VOICEMAILS
+
+#: The most messages one CSV export holds.
+CSV_ROWS = 5000
 
 
 class AssignBody(Body):
@@ -36,7 +38,7 @@ def _when(t: float | None) -> str:
         if t else ""
 
 
-def _csv(name: str, header: list[str], rows: list[list]) -> web.Response:
+def _csv(name: str, header: list[str], rows: list[list[object]]) -> web.Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
@@ -77,30 +79,23 @@ async def escalation_handled(request: web.Request) -> web.Response:
 
 
 async def escalation_assign(request: web.Request) -> web.Response:
-    body = await _body(request, AssignBody)
+    body = await parse_body(request, AssignBody)
     if not await request.app[ESCALATIONS].assign(_item(request), body.to or None):
         raise ApiError(404, "ESCALATION_UNKNOWN", "no such escalation")
     return web.json_response({"id": _item(request), "assigned_to": body.to or None})
 
 
 async def voicemail_assign(request: web.Request) -> web.Response:
-    body = await _body(request, AssignBody)
-    async with request.app[ROSTER].engine.begin() as conn:
-        done = await conn.execute(update(voicemails).where(
-            voicemails.c.uniqueid == request.match_info["uniqueid"]).values(
-            assigned_to=body.to or None))
-    if done.rowcount == 0:
+    body = await parse_body(request, AssignBody)
+    if not await request.app[VOICEMAILS].assign(request.match_info["uniqueid"], body.to or None):
         raise ApiError(404, "VOICEMAIL_UNKNOWN", "no such voicemail message")
     return web.json_response({"uniqueid": request.match_info["uniqueid"],
                               "assigned_to": body.to or None})
 
 
 async def voicemails_csv(request: web.Request) -> web.Response:
-    query = select(voicemails).order_by(voicemails.c.left_at.desc()).limit(5000)
-    if request.query.get("unhandled") == "1":
-        query = query.where(voicemails.c.handled_at.is_(None))
-    async with request.app[ROSTER].engine.connect() as conn:
-        items = [dict(r) for r in (await conn.execute(query)).mappings().all()]
+    items = await request.app[VOICEMAILS].list(unhandled=request.query.get("unhandled") == "1",
+                                               limit=CSV_ROWS)
     header = ["uniqueid", "受付日時", "着信回線", "キュー", "発信者番号", "秒数", "担当者",
               "対応日時", "対応者"]
     rows = [[v["uniqueid"], _when(v["left_at"]), v["line"], v["queue"], v["caller"],

@@ -11,21 +11,15 @@ back, or by applying again).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import structlog
 from aiohttp import web
 
 from acd.adapters.ami.client import AmiError
 from acd.ivr.loader import FlowError, RestartNeeded
-from agent_gateway.routes.agents import ApiError
+from agent_gateway.http import ApiError
+from agent_gateway.keys import APPLY_FLOWS
 
 log = structlog.get_logger(__name__)
-
-#: async () -> dict of what was applied; raises FlowError, RestartNeeded or AmiError.
-APPLY_FLOWS = web.AppKey("apply_flows", object)
-
-ApplyFlows = Callable[[], Awaitable[dict]]
 
 
 async def apply_flows(request: web.Request) -> web.Response:
@@ -45,6 +39,5 @@ async def apply_flows(request: web.Request) -> web.Response:
     return web.json_response(applied)
 
 
-def setup_routes(app: web.Application, apply: ApplyFlows) -> None:
-    app[APPLY_FLOWS] = apply
+def setup_ivr_routes(app: web.Application) -> None:
     app.router.add_post("/api/ivr/apply", apply_flows)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import structlog
@@ -47,42 +47,12 @@ from acd.domain.actor import Actor
 from acd.domain.clock import parse_when
 from acd.recordings.archive import playback_signature, playback_signature_valid
 from acd.recordings.models import MAX_PAGE, Playback, RecordingError, public_row
-from acd.recordings.on_demand import OnDemandRecorder, RecordingControlError
 from acd.recordings.store import RecordingStore
-from agent_gateway.auth.principal import Principal, principal, require_role
-from agent_gateway.routes.agents import API_TOKEN, CONTROLLER, ApiError, Body, _body
+from agent_gateway.auth.principal import principal
+from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.keys import API_TOKEN, ON_DEMAND, RECORDING_STORE
 
 log = structlog.get_logger(__name__)
-
-#: The HTTP status of each error id of the recording feature (:class:`RecordingError`,
-#: :class:`RecordingControlError`) as this API answers it.
-RECORDING_ERROR_STATUS: dict[str, int] = {
-    # the archive (search, playback)
-    "RECORDING_UNKNOWN": 404,
-    "RECORDING_ERASED": 410,
-    "RECORDING_KEY_DESTROYED": 410,
-    "RECORDING_NOT_SEALED": 409,
-    "RECORDING_UNREADABLE": 409,
-    # sealing and erasing (not answered by a route today; a RecordingError's old default)
-    "RECORDING_MISSING": 409,
-    "RECORDING_FILE_MISSING": 409,
-    "KEY_IN_RETENTION": 409,
-    # on-demand recording of a call in progress
-    "CALL_UNKNOWN": 404,
-    "CALL_ENDED": 409,
-    "CALL_NOT_CONNECTED": 409,
-    "RECORDING_NOT_ON_DEMAND": 409,
-    "RECORDING_ALREADY_STARTED": 409,
-    "RECORDING_NOT_STARTED": 409,
-    "NOT_YOUR_CALL": 403,
-    "FORBIDDEN": 403,
-    "RECORDING_START_FAILED": 502,
-    "RECORDING_STOP_FAILED": 502,
-}
-
-RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
-#: The on-demand recorder; without it, the controller's (``CONTROLLER``) is used.
-ON_DEMAND = web.AppKey("on_demand", OnDemandRecorder)
 
 USER_HEADER = "X-Madoguchi-User"
 DEFAULT_USER = "api"
@@ -142,7 +112,7 @@ def _who(request: web.Request) -> str:
     return who
 
 
-def _may_listen(request: web.Request, store: RecordingStore) -> Principal:
+def _may_listen(request: web.Request, store: RecordingStore) -> Actor:
     """The principal if it may search and play recordings at all (agents: only when the
     setting allows, and then only their own calls: see :func:`_own_only`)."""
     found = principal(request)
@@ -156,7 +126,7 @@ def _may_listen(request: web.Request, store: RecordingStore) -> Principal:
                    {"role": found.role})
 
 
-def _own_only(who: Principal) -> str | None:
+def _own_only(who: Actor) -> str | None:
     """The agent id a principal's recordings are limited to (``None``: all)."""
     return who.agent_id if who.role == "agent" else None
 
@@ -172,7 +142,7 @@ async def _refused(request: web.Request, store: RecordingStore, action: str,
 
 
 async def _check_listener(request: web.Request, store: RecordingStore, action: str,
-                          uniqueid: str | None) -> Principal:
+                          uniqueid: str | None) -> Actor:
     """:func:`_may_listen`, and for an agent the recording must be of their call; a
     refusal is logged (403). An unknown recording is left to the caller (404)."""
     try:
@@ -194,16 +164,6 @@ def _store(request: web.Request) -> RecordingStore:
     except KeyError:
         raise ApiError(503, "RECORDINGS_UNAVAILABLE", "the recording store is not "
                        "configured") from None
-
-
-def _error(error_id: str, message: str, details: object = None) -> ApiError:
-    """The API's answer to an error of the recording feature (409 for an id not in
-    :data:`RECORDING_ERROR_STATUS`, a :class:`RecordingError`'s status before the table)."""
-    return ApiError(RECORDING_ERROR_STATUS.get(error_id, 409), error_id, message, details)
-
-
-def _api_error(exc: RecordingError | RecordingControlError) -> ApiError:
-    return _error(exc.error_id, exc.message, exc.details)
 
 
 def _query(request: web.Request, name: str, kind: type | Literal["when"] = str, *,
@@ -270,7 +230,6 @@ async def search_recordings(request: web.Request) -> web.Response:
 
 
 async def get_access_log(request: web.Request) -> web.Response:
-    require_role(request, "admin")
     store = _store(request)
     limit, offset = _page(request, 100)
     action = _query(request, "action")
@@ -285,7 +244,6 @@ async def get_access_log(request: web.Request) -> web.Response:
 
 
 async def get_certificate(request: web.Request) -> web.Response:
-    require_role(request, "admin")
     store, who = _store(request), _who(request)
     start, end = _query(request, "from", date), _query(request, "to", date)
     if start is None or end is None:
@@ -316,7 +274,7 @@ async def get_recording(request: web.Request) -> web.Response:
     await _check_listener(request, store, "search", request.match_info["uniqueid"])
     row = await store.get(request.match_info["uniqueid"])
     if row is None:
-        raise _error("RECORDING_UNKNOWN", "no such recording")
+        raise RecordingError("RECORDING_UNKNOWN", "no such recording")
     item = public_row(row)
     if row["status"] == "sealed":
         item["audio_url"] = _audio_path(row["uniqueid"])
@@ -341,19 +299,16 @@ async def _play(request: web.Request, uniqueid: str, who: str) -> web.StreamResp
     if request.method == "HEAD":  # sizes only: no audio leaves, nothing to log
         row = await store.get(uniqueid)
         if row is None or row["status"] != "sealed" or row["plain_size"] is None:
-            raise _error("RECORDING_UNKNOWN", "no playable recording")
+            raise RecordingError("RECORDING_UNKNOWN", "no playable recording")
         etag = f'"{row["sha256"][:32]}"'
         headers = _headers(row["plain_size"], content_type_for(row["source_path"] or ""),
                            etag, uniqueid, download)
         headers["Content-Length"] = str(row["plain_size"])
         return web.Response(status=200, headers=headers)
     range_header = request.headers.get("Range")
-    try:
-        playback: Playback = await store.open_for_playback(
-            uniqueid, who, request.remote, action="download" if download else "play",
-            detail=f"Range: {range_header}" if range_header else "whole")
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    playback: Playback = await store.open_for_playback(
+        uniqueid, who, request.remote, action="download" if download else "play",
+        detail=f"Range: {range_header}" if range_header else "whole")
     try:
         size = playback.size
         if_range = request.headers.get("If-Range")
@@ -380,7 +335,7 @@ async def _play(request: web.Request, uniqueid: str, who: str) -> web.StreamResp
         except Exception as exc:
             log.error("recording.unreadable", alarm=True, uniqueid=uniqueid,
                       error=f"{type(exc).__name__}: {exc}")
-            raise _error("RECORDING_UNREADABLE", "the recording cannot be decrypted: "
+            raise RecordingError("RECORDING_UNREADABLE", "the recording cannot be decrypted: "
                          f"{type(exc).__name__}") from None
         await response.prepare(request)
         if first:
@@ -411,10 +366,10 @@ async def playback_url(request: web.Request) -> web.Response:
     await _check_listener(request, store, "play", uniqueid)
     row = await store.get(uniqueid)
     if row is None:
-        raise _error("RECORDING_UNKNOWN", "no such recording")
+        raise RecordingError("RECORDING_UNKNOWN", "no such recording")
     if row["status"] != "sealed":
         error_id = "RECORDING_ERASED" if row["status"] == "erased" else "RECORDING_NOT_SEALED"
-        raise _error(error_id, f"recording {uniqueid} cannot be played")
+        raise RecordingError(error_id, f"recording {uniqueid} cannot be played")
     expires = int(time.time()) + PLAYBACK_URL_SECONDS
     query = urlencode({"who": who, "exp": expires,
                        "sig": playback_signature(request.app[API_TOKEN], uniqueid, who,
@@ -447,30 +402,19 @@ class RecordingControlBody(Body):
 async def control_recording(request: web.Request) -> web.Response:
     """``POST /api/calls/{uniqueid}/recording {"action": "start"|"stop"}``: the call's
     segments after the change (see :mod:`acd.recordings.on_demand` for the errors)."""
-    found = require_role(request, "agent", "supervisor", "admin")
-    body = cast(RecordingControlBody, await _body(request, RecordingControlBody))
+    found = principal(request)
+    body = await parse_body(request, RecordingControlBody)
     recorder = request.app.get(ON_DEMAND)
-    if recorder is None:
-        recorder = getattr(request.app.get(CONTROLLER), "on_demand", None)
     if recorder is None:
         raise ApiError(503, "RECORDINGS_UNAVAILABLE", "on-demand recording is not configured")
     actor = Actor(user=_who(request), role=found.role, agent_id=found.agent_id)
-    try:
-        result = await recorder.control(request.match_info["uniqueid"], body.action, actor)
-    except RecordingControlError as exc:
-        raise _api_error(exc) from None
+    result = await recorder.control(request.match_info["uniqueid"], body.action, actor)
     return web.json_response(result)
 
 
-def setup_recording_routes(app: web.Application, store: RecordingStore | None = None,
-                           on_demand: OnDemandRecorder | None = None) -> None:
-    """Add the recording routes; ``store`` (or ``app[RECORDING_STORE]`` set before) serves
-    them. Without a store the routes answer 503. ``on_demand``: the recorder of
-    ``/api/calls/{uniqueid}/recording`` (default: the controller's)."""
-    if store is not None:
-        app[RECORDING_STORE] = store
-    if on_demand is not None:
-        app[ON_DEMAND] = on_demand
+def setup_recording_routes(app: web.Application) -> None:
+    """The recording routes, served by ``app[RECORDING_STORE]`` (without it they answer
+    503) and ``app[ON_DEMAND]`` (the recorder of ``/api/calls/{uniqueid}/recording``)."""
     r = app.router
     r.add_post("/api/calls/{uniqueid}/recording", control_recording)
     r.add_get("/api/recordings", search_recordings)
@@ -482,5 +426,4 @@ def setup_recording_routes(app: web.Application, store: RecordingStore | None = 
     r.add_get("/recordings/{uniqueid}/audio", signed_audio)
 
 
-__all__ = ["RECORDING_ERROR_STATUS", "RECORDING_STORE", "RangeNotSatisfiable", "parse_range",
-           "setup_recording_routes"]
+__all__ = ["RangeNotSatisfiable", "parse_range", "setup_recording_routes"]

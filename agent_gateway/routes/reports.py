@@ -11,9 +11,10 @@
 
 Without a date the previous day / week / month (JST). CSV (UTF-8 with BOM), XLSX and PDF
 come as attachments; the figures are judged against the line's targets (``targets:`` in
-the flows), else the site default (``report_targets:``); an unknown line or queue is 404 {error_id: LINE_UNKNOWN |
-QUEUE_UNKNOWN}; a malformed date 422 BAD_PERIOD. Supervisors, admins and viewers may read
-reports (and the API token); agents may not (403 FORBIDDEN).
+the flows), else the site default (``report_targets:``); an unknown line or queue is
+404 {error_id: LINE_UNKNOWN | QUEUE_UNKNOWN}; a malformed date 422 BAD_PERIOD.
+Supervisors, admins and viewers may read reports (and the API token); agents may not
+(403 FORBIDDEN: agent_gateway.auth.access).
 """
 
 from __future__ import annotations
@@ -21,28 +22,22 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from acd.domain.clock import JST, parse_period
+from acd.reports.figures import Kpis
 from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import compute_kpis
-from acd.reports.figures import ReportError
 from acd.reports.render import SUMMARY, judge, value
 from acd.reports.scheduler import find_file, list_files
 from acd.reports.targets import targets_for
-from agent_gateway.auth.principal import require_role
-from agent_gateway.routes.agents import ROSTER, ApiError
-
-READERS = ("supervisor", "admin", "viewer")
-
-KNOWN_LINES = web.AppKey("report_known_lines", object)  # () -> (lines, queues) | None
-REPORT_SITE = web.AppKey("report_site", object)  # () -> Site | None: the targets
-#: Where the scheduled reports are written (acd/reports/scheduler.py); set by the stack.
-REPORTS_DIR = web.AppKey("reports_dir", Path)
+from agent_gateway.http import ApiError
+from agent_gateway.keys import DATABASE, REPORTS_DIR, SITE
 
 
-def _summary_json(kpis) -> dict:
+def _summary_json(kpis: Kpis) -> dict[str, Any]:
     targets = kpis.targets.rates
     return {"start": kpis.start.isoformat(), "end": kpis.end.isoformat(), "line": kpis.line,
             "queue": kpis.queue, "empty": kpis.empty,
@@ -59,7 +54,6 @@ def _summary_json(kpis) -> dict:
 
 
 async def get_report(request: web.Request) -> web.StreamResponse:
-    require_role(request, *READERS)
     kind = request.match_info["kind"]
     q = request.query
     fmt, lang = q.get("format", "csv"), q.get("lang", "ja")
@@ -72,18 +66,15 @@ async def get_report(request: web.Request) -> web.StreamResponse:
         start, end = parse_period(kind, raw, q.get("to"))
     except ValueError as exc:
         raise ApiError(422, "BAD_PERIOD", str(exc)) from None
-    known = request.app.get(KNOWN_LINES)
-    lines, queues = known() if callable(known) else (None, None)
-    site = request.app.get(REPORT_SITE)
+    # the lines and queues of the flows: a configured line without calls yet gives an
+    # empty report, not a 404
+    site = request.app[SITE]() if SITE in request.app else None
+    lines = {line.did for line in site.lines} if site else None
+    queues = {queue.name for queue in site.queues} if site else None
     line = q.get("line") or None
-    try:
-        kpis = await compute_kpis(request.app[ROSTER].engine, start, end, line,
-                                  q.get("queue") or None, known_lines=lines,
-                                  known_queues=queues,
-                                  targets=targets_for(site() if callable(site) else None, line))
-    except ReportError as exc:
-        status = 404 if exc.error_id.endswith("_UNKNOWN") else 422
-        raise ApiError(status, exc.error_id, str(exc)) from None
+    kpis = await compute_kpis(request.app[DATABASE], start, end, line,
+                              q.get("queue") or None, known_lines=lines, known_queues=queues,
+                              targets=targets_for(site, line))
     if fmt == "json":
         return web.json_response(_summary_json(kpis))
     name = f"kpi-{kind}-{start:%Y%m%d}" + (f"-{kpis.line}" if kpis.line else "")
@@ -104,7 +95,6 @@ def _reports_dir(request: web.Request) -> Path:
 
 
 async def list_report_files(request: web.Request) -> web.Response:
-    require_role(request, *READERS)
     files = await asyncio.to_thread(list_files, _reports_dir(request))
     return web.json_response({"files": [
         {"kind": f.kind, "period": f.period, "format": f.format, "name": f.name,
@@ -113,7 +103,6 @@ async def list_report_files(request: web.Request) -> web.Response:
 
 
 async def get_report_file(request: web.Request) -> web.FileResponse:
-    require_role(request, *READERS)
     kind, name = request.match_info["kind"], request.match_info["name"]
     path = find_file(_reports_dir(request), kind, name)
     if path is None:
@@ -124,18 +113,13 @@ async def get_report_file(request: web.Request) -> web.FileResponse:
         "Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def setup_report_routes(app: web.Application, known_lines=None, site=None) -> None:
-    """``known_lines``: optional ``() -> (set of DIDs, set of queue names)`` from the flows,
-    so that a configured line without calls yet gives an empty report, not a 404;
-    ``site``: optional ``() -> Site`` (the flows now), whose targets the reports use."""
-    if known_lines is not None:
-        app[KNOWN_LINES] = known_lines
-    if site is not None:
-        app[REPORT_SITE] = site
+def setup_report_routes(app: web.Application) -> None:
+    """The reports of ``app[DATABASE]``, judged by the targets of ``app[SITE]()`` (when
+    set), and the scheduled files of ``app[REPORTS_DIR]`` (when set)."""
     app.router.add_get(r"/api/reports/{kind:daily|weekly|monthly|range}", get_report)
     app.router.add_get("/api/reports/files", list_report_files)
     app.router.add_get(r"/api/reports/files/{kind:daily|weekly|monthly}/{name}",
                        get_report_file)
 
 
-__all__ = ["REPORTS_DIR", "REPORT_SITE", "setup_report_routes"]
+__all__ = ["setup_report_routes"]

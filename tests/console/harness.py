@@ -29,9 +29,8 @@ from acd.domain.events import (
 )
 from acd.ivr.loader import load_site
 from acd.runtime import Controller
+from acd.stack import gateway_services
 from agent_gateway.app import create_app
-from agent_gateway.auth.middleware import USERS
-from agent_gateway.routes.reports import REPORTS_DIR
 
 FLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "console_flows"
 TOKEN = "test-api-token"
@@ -54,7 +53,8 @@ class Gateway:
         queue: asyncio.Queue = asyncio.Queue()
         ami = AmiClient("127.0.0.1", 9, "none", "none", queue)
         agents = Agents(policies={"console": QueuePolicy("console", 120, 60)}).with_roster([
-            AgentProfile(a, f"オペレーター{a}", (Membership("console"),)) for a in ("1001", "1002")])
+            AgentProfile(a, f"オペレーター{a}", (Membership("console"),))
+            for a in ("1001", "1002")])
         self.controller = Controller(ami, queue, Database(self.engine, self.state_dir / "spool"),
                                      agents)
         self.roster = Roster(self.engine)
@@ -62,9 +62,10 @@ class Gateway:
         async def nothing() -> None:
             return None
 
-        self.app = create_app(self.controller, self.roster, TOKEN, nothing,
-                              site=lambda: self.site, auth_policy=self.policy)
-        self.app[REPORTS_DIR] = self.reports_dir
+        self.services = gateway_services(self.engine, self.controller, self.roster, TOKEN,
+                                         nothing, lambda: self.site, self.policy,
+                                         self.reports_dir)
+        self.app = create_app(self.services)
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -72,7 +73,7 @@ class Gateway:
         port = site._server.sockets[0].getsockname()[1]
         self.base = f"http://127.0.0.1:{port}"
         self._controller_task = asyncio.create_task(self.controller.run())
-        self.users: UserStore = self.app[USERS]
+        self.users: UserStore = self.services.users
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -25,8 +25,8 @@ def test_weak_passwords_are_refused(weak):
     assert password_problems(weak, login="yamada", name="hanako")
 
 
-@pytest.mark.parametrize("strong", [STRONG, "correct horse battery staple", "窓口の合言葉は青い海です",
-                                    "Tr0mbone-Kettle-7"])
+@pytest.mark.parametrize("strong", [STRONG, "correct horse battery staple",
+                                    "窓口の合言葉は青い海です", "Tr0mbone-Kettle-7"])
 def test_strong_passwords_pass(strong):
     assert password_problems(strong, login="yamada", name="山田花子") == []
 

@@ -14,6 +14,7 @@ import pytest
 
 from acd.adapters.db.access_log import AccessLog
 from acd.auth.policy import AuthPolicy
+from agent_gateway.consoles.pages import LIVE
 from tests.console.harness import PASSWORD, TOKEN, Gateway
 
 
@@ -211,7 +212,7 @@ async def test_an_agent_never_sees_another_agents_calls(gateway):
         await gateway.end_call("1002", "u-b", now + 5)
         status, body = await a.request("POST", "/api/agents/1001/disposition",
                                        json={"uniqueid": "u-b", "outcome": "完了"})
-        assert (status, body["error_id"]) == (409, "NOT_YOUR_CALL")
+        assert (status, body["error_id"]) == (403, "NOT_YOUR_CALL")
         # their own call's controls pass the gate (the call-control API answers after it)
         status, _ = await a.request("POST", "/api/calls/u-a/hold", json={"on": True})
         assert status != 403
@@ -288,8 +289,6 @@ async def test_pages_are_japanese_by_default_and_english_on_request(gateway):
 
 
 async def test_a_pop_survives_a_gateway_that_did_not_see_the_call_ring(gateway):
-    from agent_gateway.consoles.pages import LIVE
-
     async with gateway.browser() as a:
         await a.sign_in("yamada")
         await a.request("POST", "/api/agents/1001/login")

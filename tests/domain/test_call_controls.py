@@ -17,7 +17,7 @@ from acd.services.call_controls import (
     CallControls,
     parse_channels,
 )
-from agent_gateway.routes.calls import CALL_CONTROL_ERROR_STATUS
+from agent_gateway.http import ERROR_STATUS
 
 ROWS = [
     {"Channel": "PJSIP/carrier-00000000", "Uniqueid": "u1", "BridgeId": "b1",
@@ -66,7 +66,7 @@ def test_an_operator_controls_only_their_own_answered_call():
     assert controls._call("u1", Actor("sato", "supervisor")) is call
     with pytest.raises(CallControlError) as other:
         controls._call("u1", Actor("suzuki", "agent", "1002"))
-    assert (CALL_CONTROL_ERROR_STATUS[other.value.error_id], other.value.error_id) == \
+    assert (ERROR_STATUS[other.value.error_id], other.value.error_id) == \
         (403, "NOT_YOUR_CALL")
     with pytest.raises(CallControlError) as unknown:
         controls._call("nope", Actor("sato", "supervisor"))
@@ -84,7 +84,7 @@ async def test_a_number_outside_the_allow_list_is_refused_and_logged():
                             lambda: TransferPolicy(allow=("0570*",)), log_event, set)
     with pytest.raises(CallControlError) as refused:
         await controls.transfer("u1", "0312345678", "blind", Actor("yamada", "agent", "1001"))
-    assert (CALL_CONTROL_ERROR_STATUS[refused.value.error_id], refused.value.error_id) == \
+    assert (ERROR_STATUS[refused.value.error_id], refused.value.error_id) == \
         (403, "TRANSFER_NOT_ALLOWED")
     assert [(k, u, p["target"], p["by"], p["error_id"]) for k, u, p in logged] == \
         [("CallControlRefused", "u1", "0312345678", "yamada", "TRANSFER_NOT_ALLOWED")]
@@ -94,4 +94,4 @@ def test_every_call_control_error_id_has_an_http_status():
     """The gateway maps each error id the call controls raise to a status, once."""
     source = Path(call_controls.__file__).read_text(encoding="utf-8")
     raised = set(re.findall(r'CallControlError\(\s*"([A-Z_]+)"', source))
-    assert raised and raised <= set(CALL_CONTROL_ERROR_STATUS)
+    assert raised and raised <= set(ERROR_STATUS)

@@ -20,8 +20,9 @@ from acd.adapters.db.migrate import upgrade
 from acd.domain.clock import tokyo_today
 from acd.ivr.loader import load_site
 from acd.services.event_line import EventLines
-from agent_gateway.app import error_middleware
-from agent_gateway.routes.agents import API_TOKEN, require_token
+from agent_gateway.auth.middleware import token_only
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import API_TOKEN, EVENT_LINES
 from agent_gateway.routes.events import setup_event_routes
 from tests.ivr.test_event_line_flows import flows, site_text
 
@@ -53,9 +54,10 @@ async def served(tmp_path: Path, state_dir: Path, database_url: str):
     prompts = {name: {"ja": f"/sounds/{name}"} for name in site.prompts}
     ami = FakeAmi()
     lines = EventLines(EventStore(engine), ami, lambda: (site, prompts), state_dir / "sounds")
-    app = web.Application(middlewares=[error_middleware, require_token])
+    app = web.Application(middlewares=[error_middleware, token_only])
     app[API_TOKEN] = TOKEN
-    setup_event_routes(app, lines)
+    app[EVENT_LINES] = lines
+    setup_event_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:

@@ -16,8 +16,9 @@ from acd.adapters.db.migrate import upgrade
 from acd.domain.clock import JST
 from acd.recordings import Keyring, parse_csv
 from acd.recordings.store import RecordingStore
-from agent_gateway.app import error_middleware
-from agent_gateway.routes.agents import API_TOKEN, require_token
+from agent_gateway.auth.middleware import token_only
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import API_TOKEN, RECORDING_STORE
 from agent_gateway.routes.recordings import (
     RangeNotSatisfiable,
     parse_range,
@@ -64,9 +65,10 @@ async def served(state_dir: Path, database_url: str):
     plain = write_wav(state_dir / "recordings" / "a.wav", 20.0)  # 320 kB: several chunks
     record = call("1743467400.7", "0312345678", state_dir / "recordings" / "a.wav")
     await store.seal_after_call(record)
-    app = web.Application(middlewares=[error_middleware, require_token])
+    app = web.Application(middlewares=[error_middleware, token_only])
     app[API_TOKEN] = TOKEN
-    setup_recording_routes(app, store)
+    app[RECORDING_STORE] = store
+    setup_recording_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:

@@ -13,12 +13,15 @@ from aiohttp.test_utils import TestServer
 
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.migrate import upgrade
+from acd.domain.actor import SERVICE, Actor
 from acd.domain.calls import CallState
 from acd.recordings import Keyring
 from acd.recordings.on_demand import OnDemandRecorder
 from acd.recordings.store import RecordingStore
-from agent_gateway.app import error_middleware
-from agent_gateway.auth.principal import PRINCIPAL_KEY, SERVICE, Principal
+from agent_gateway.auth.middleware import enforce_access
+from agent_gateway.auth.principal import PRINCIPAL_KEY
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import ON_DEMAND, RECORDING_STORE
 from agent_gateway.routes.recordings import setup_recording_routes
 from tests.recordings.test_store import T0, Clock, call, write_wav
 
@@ -28,7 +31,7 @@ MINE, THEIRS = "1743467400.7", "1743467500.8"
 @web.middleware
 async def principal_from_headers(request: web.Request, handler):
     role = request.headers.get("X-Test-Role")
-    request[PRINCIPAL_KEY] = SERVICE if role == "service" else Principal(
+    request[PRINCIPAL_KEY] = SERVICE if role == "service" else Actor(
         user=request.headers.get("X-Test-User", "someone"), role=role,
         agent_id=request.headers.get("X-Test-Agent"))
     return await handler(request)
@@ -46,7 +49,10 @@ class _Calls:
         self.active = {c.uniqueid: c for c in calls}
 
 
-async def serve(state_dir: Path, database_url: str, *, agents_play_own: bool):
+async def serve(state_dir: Path, database_url: str, *, agents_play_own: bool,
+                gated: bool = False):
+    """The recording routes alone; ``gated``: behind the gateway's role table too (as in
+    the stack), else only the recording API's own rules answer."""
     await upgrade(database_url)
     engine = make_engine(database_url)
     store = RecordingStore(engine, Keyring(state_dir / "keys"), clock=Clock(T0 + 3600),
@@ -63,8 +69,11 @@ async def serve(state_dir: Path, database_url: str, *, agents_play_own: bool):
                   answered_at=T0 + 5))
     recorder = OnDemandRecorder(None, lambda: calls, store, state_dir / "recordings",
                                 policies.get, log_event=None)
-    app = web.Application(middlewares=[error_middleware, principal_from_headers])
-    setup_recording_routes(app, store, on_demand=recorder)
+    app = web.Application(middlewares=[error_middleware, principal_from_headers,
+                                       *([enforce_access] if gated else [])])
+    app[RECORDING_STORE] = store
+    app[ON_DEMAND] = recorder
+    setup_recording_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server, store, engine
@@ -73,6 +82,16 @@ async def serve(state_dir: Path, database_url: str, *, agents_play_own: bool):
 @pytest.fixture
 async def strict(state_dir: Path, database_url: str):
     server, store, engine = await serve(state_dir, database_url, agents_play_own=False)
+    async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:
+        yield http, store
+    await server.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def gated(state_dir: Path, database_url: str):
+    server, store, engine = await serve(state_dir, database_url, agents_play_own=False,
+                                        gated=True)
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:
         yield http, store
     await server.close()
@@ -121,8 +140,8 @@ async def test_supervisor_and_admin_play_agents_and_viewers_are_refused_and_logg
     assert all("RECORDING_FORBIDDEN" in e["detail"] for e in log if e["result"] == "refused")
 
 
-async def test_access_log_and_certificate_for_admins_only(strict):
-    http, _store = strict
+async def test_access_log_and_certificate_for_admins_only(gated):
+    http, _store = gated
     for path in ("/api/recordings/access-log",
                  "/api/recordings/certificate?from=2026-04-01&to=2026-04-30"):
         for role in ("supervisor", "agent", "viewer"):
@@ -135,6 +154,10 @@ async def test_access_log_and_certificate_for_admins_only(strict):
     async with http.get("/api/recordings/access-log?result=refused",
                         headers=as_("admin")) as r:
         assert await r.json() == []
+    # city staff do not record calls
+    async with http.post("/api/calls/live-od/recording", json={"action": "start"},
+                         headers=as_("viewer")) as r:
+        assert (r.status, (await r.json())["error_id"]) == (403, "FORBIDDEN")
 
 
 async def test_agents_play_their_own_calls_when_the_setting_allows(own_allowed):
@@ -167,8 +190,6 @@ async def test_on_demand_control_rules(strict):
 
     status, body = await post("live-od", as_("agent", agent="1002"))
     assert (status, body["error_id"]) == (403, "NOT_YOUR_CALL")
-    status, body = await post("live-od", as_("viewer"))
-    assert (status, body["error_id"]) == (403, "FORBIDDEN")
     status, body = await post("live-always", as_("agent", agent="1001"))
     assert (status, body["error_id"]) == (409, "RECORDING_NOT_ON_DEMAND")
     assert body["details"] == {"line": "0570000123", "policy": "always"}

@@ -74,7 +74,7 @@ async def test_wrapup_ends_on_disposition_and_on_timeout_and_no_answer_moves_on(
                                      "category": "住民票", "note": "案内済み"})
             assert ready["status"] == "ready"
             bad = await stack.api("POST", "/api/agents/3002/disposition",
-                                  {"uniqueid": "nope", "outcome": "完了"}, expect=409)
+                                  {"uniqueid": "nope", "outcome": "完了"}, expect=403)
             assert bad["error_id"] == "NOT_YOUR_CALL"
             # 3001 stays missed: the next call goes to 3002, whose wrap-up then times out
             second = await run_callers("0570000200", SIP, 1, 1.0, sipp / "b",

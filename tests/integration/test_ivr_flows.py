@@ -36,8 +36,8 @@ from tests.support.sipp import (
     CARRIER_ADDRESS,
     CallerResult,
     SippAgent,
-    SippStats,
     SippProcess,
+    SippStats,
     free_udp_port,
 )
 from tests.support.stack import RunningStack

@@ -13,15 +13,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 
-from acd.adapters.db.roster import Roster
+from acd.domain.actor import Actor
 from acd.domain.clock import day_range
 from acd.reports.kpi import compute_kpis
 from acd.reports.pdf import render_pdf
 from acd.reports.render import render_html
 from acd.reports.xlsx import render_xlsx
-from agent_gateway.app import error_middleware
-from agent_gateway.auth.principal import PRINCIPAL_KEY, Principal
-from agent_gateway.routes.agents import ROSTER
+from agent_gateway.auth.middleware import enforce_access
+from agent_gateway.auth.principal import PRINCIPAL_KEY
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import DATABASE
 from agent_gateway.routes.reports import setup_report_routes
 from tests.reports.test_kpi import DAY, FAR_FUTURE
 
@@ -92,14 +93,14 @@ async def test_pdf_and_html_carry_figures_targets_and_charts(engine, state_dir):
 
 @web.middleware
 async def role_from_header(request, handler):
-    request[PRINCIPAL_KEY] = Principal(user="u", role=request.headers["X-Role"])
+    request[PRINCIPAL_KEY] = Actor(user="u", role=request.headers["X-Role"])
     return await handler(request)
 
 
 @pytest.fixture
 async def client(engine):
-    app = web.Application(middlewares=[error_middleware, role_from_header])
-    app[ROSTER] = Roster(engine)
+    app = web.Application(middlewares=[error_middleware, role_from_header, enforce_access])
+    app[DATABASE] = engine
     setup_report_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.adapters.db.roster import Roster
 from acd.cli.reports import add_report_commands
 from acd.domain.clock import JST, parse_period
-from agent_gateway.app import error_middleware
-from agent_gateway.routes.agents import API_TOKEN, ROSTER, require_token
+from agent_gateway.auth.middleware import token_only
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import API_TOKEN, DATABASE
 from agent_gateway.routes.reports import setup_report_routes
 
 TOKEN = "t" * 32
@@ -23,9 +23,9 @@ TOKEN = "t" * 32
 
 @pytest.fixture
 async def client(engine):
-    app = web.Application(middlewares=[error_middleware, require_token])
+    app = web.Application(middlewares=[error_middleware, token_only])
     app[API_TOKEN] = TOKEN
-    app[ROSTER] = Roster(engine)
+    app[DATABASE] = engine
     setup_report_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestServer
 
 import acd.adapters.db.migrate
 from acd.adapters.db.engine import make_engine
-from acd.adapters.db.roster import Roster
 from acd.domain.clock import JST
 from acd.reports.schedule import (
     daily,
@@ -25,9 +24,10 @@ from acd.reports.schedule import (
     weekly,
 )
 from acd.reports.scheduler import ReportScheduler, find_file, list_files
-from agent_gateway.app import error_middleware
-from agent_gateway.routes.agents import API_TOKEN, ROSTER, require_token
-from agent_gateway.routes.reports import REPORTS_DIR, setup_report_routes
+from agent_gateway.auth.middleware import token_only
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import API_TOKEN, DATABASE, REPORTS_DIR
+from agent_gateway.routes.reports import setup_report_routes
 
 
 def jst(*args) -> datetime:
@@ -152,9 +152,9 @@ async def test_files_over_http(engine, state_dir: Path):
     directory = state_dir / "reports"
     clock = jst(2026, 11, 21, 2, 0).timestamp()
     await ReportScheduler(engine, directory, ("csv",), clock=lambda: clock).run_once()
-    app = web.Application(middlewares=[error_middleware, require_token])
+    app = web.Application(middlewares=[error_middleware, token_only])
     app[API_TOKEN] = "t" * 32
-    app[ROSTER] = Roster(engine)
+    app[DATABASE] = engine
     app[REPORTS_DIR] = directory
     setup_report_routes(app)
     server = TestServer(app, host="127.0.0.1")

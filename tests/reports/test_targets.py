@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 from pydantic import ValidationError
 
-from acd.adapters.db.roster import Roster
+from acd.domain.actor import Actor
 from acd.domain.clock import day_range
 from acd.ivr.loader import FlowError, load_site
 from acd.ivr.models import Line
@@ -25,9 +25,11 @@ from acd.reports.pdf import render_pdf
 from acd.reports.render import render_csv, render_html
 from acd.reports.targets import targets_for
 from acd.reports.xlsx import render_xlsx
-from agent_gateway.app import error_middleware
-from agent_gateway.auth.principal import PRINCIPAL_KEY, Principal
-from agent_gateway.routes.agents import ROSTER
+from agent_gateway import keys
+from agent_gateway.auth.middleware import enforce_access
+from agent_gateway.auth.principal import PRINCIPAL_KEY
+from agent_gateway.http import error_middleware
+from agent_gateway.keys import DATABASE
 from agent_gateway.routes.reports import setup_report_routes
 from tests.reports.test_formats import pdf_text
 from tests.reports.test_kpi import DAY, FAR_FUTURE, LINE, LINE2
@@ -171,14 +173,15 @@ async def test_the_overall_report_says_it_uses_the_site_default(engine, site):
 
 @web.middleware
 async def as_viewer(request, handler):
-    request[PRINCIPAL_KEY] = Principal(user="city", role="viewer")
+    request[PRINCIPAL_KEY] = Actor(user="city", role="viewer")
     return await handler(request)
 
 
 async def test_http_reports_use_the_targets_of_the_flows(engine, site):
-    app = web.Application(middlewares=[error_middleware, as_viewer])
-    app[ROSTER] = Roster(engine)
-    setup_report_routes(app, site=lambda: site)
+    app = web.Application(middlewares=[error_middleware, as_viewer, enforce_access])
+    app[DATABASE] = engine
+    app[keys.SITE] = lambda: site
+    setup_report_routes(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:

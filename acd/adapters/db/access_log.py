@@ -42,6 +42,12 @@ class AccessLog:
             await conn.execute(insert(access_log).values(**values))
         log.info("access", action=action, user=user_id, subject=subject)
 
+    async def personal_data(self, user_id: str | None, *, remote: str | None,
+                            subject: str, detail: str | None = None) -> None:
+        """Someone was shown personal data (``subject``: what, ``detail``: whose)."""
+        await self.write(PERSONAL_DATA, user_id, remote=remote, subject=subject,
+                         detail=detail)
+
     async def recent(self, limit: int = 200, *, user_id: str | None = None,
                      action: str | None = None) -> list[dict[str, Any]]:
         query = select(access_log).order_by(access_log.c.id.desc()).limit(limit)

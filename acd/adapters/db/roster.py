@@ -13,13 +13,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.adapters.db.schema import agent_queues, agents
-from acd.domain.agents import AgentProfile, Membership
-
-
-class RosterError(ValueError):
-    def __init__(self, error_id: str, message: str) -> None:
-        self.error_id = error_id
-        super().__init__(message)
+from acd.domain.agents import AgentProfile, Membership, RosterError
 
 
 class Roster:

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import (
     insert,
@@ -32,6 +33,8 @@ from acd.auth.passwords import (
     verify_password,
 )
 from acd.auth.policy import ROLES, AuthPolicy
+from acd.domain.actor import Actor, Role
+from acd.domain.problems import Refused
 
 LOGIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,39}$"
 
@@ -53,13 +56,13 @@ class User:
     def from_row(cls, row) -> User:
         return cls(**{k: row[k] for k in cls.__dataclass_fields__})
 
+    def actor(self) -> Actor:
+        """The user as the one who acts (the role is one of ROLES, checked on adding)."""
+        return Actor(self.id, cast(Role, self.role), self.agent_id)
 
-class UserError(ValueError):
-    """A request about users that cannot be done; ``error_id`` is stable."""
 
-    def __init__(self, error_id: str, message: str, details: object = None) -> None:
-        super().__init__(message)
-        self.error_id, self.message, self.details = error_id, message, details
+class UserError(Refused):
+    """A request about users that cannot be done."""
 
 
 class SignInRefused(UserError):

@@ -1,0 +1,76 @@
+"""Reading the call records (written by the controller's executor): one call, a caller's
+previous contacts, and today's counts per queue and per agent for the wallboard."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
+
+from acd.adapters.db.schema import call_records, dispositions
+
+
+class CallRecords:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def get(self, uniqueid: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(call_records).where(
+                call_records.c.uniqueid == uniqueid))).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def line_and_caller(self, uniqueid: str) -> tuple[str | None, str | None]:
+        row = await self.get(uniqueid)
+        return (row["line"], row["caller"]) if row else (None, None)
+
+    async def previous_contacts(self, caller: str, limit: int) -> list[dict[str, Any]]:
+        """The caller's calls, newest first, each with its latest disposition (outcome
+        as ``disposition``, category, note, complaint)."""
+        r = call_records
+        d = aliased(dispositions, name="d")
+        later = aliased(dispositions, name="d_latest")
+        latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
+                  .scalar_subquery())
+        query = (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.outcome, r.c.agent,
+                        d.c.outcome.label("disposition"), d.c.category, d.c.note,
+                        d.c.complaint)
+                 .select_from(r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid,
+                                                  d.c.id == latest)))
+                 .where(r.c.caller == caller)
+                 .order_by(r.c.entered_at.desc()).limit(limit))
+        async with self.engine.connect() as conn:
+            return [dict(row) for row in (await conn.execute(query)).mappings().all()]
+
+    async def counts_since(self, start: float, quick_answer_seconds: float,
+                           not_offered: Collection[str]
+                           ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """Per queue, the calls entered since ``start``: offered (outcomes in
+        ``not_offered`` are not), answered, quick (answered within the seconds, the
+        congestion message not counted), abandoned, overflow (to voicemail too); and
+        per agent the calls answered."""
+        r = call_records
+        answered = r.c.outcome == "answered"
+        quick = and_(answered, (r.c.wait_seconds - func.coalesce(r.c.congestion_seconds, 0))
+                     <= quick_answer_seconds)
+
+        def count(condition: Any) -> Any:
+            return func.sum(case((condition, 1), else_=0))
+
+        query = (select(r.c.queue, count(r.c.outcome.not_in(tuple(not_offered))),
+                        count(answered), count(quick), count(r.c.outcome == "abandoned"),
+                        count(r.c.outcome.in_(("overflow", "voicemail"))))
+                 .where(r.c.entered_at >= start, r.c.queue != "").group_by(r.c.queue))
+        per_agent = (select(r.c.agent, func.count()).where(r.c.entered_at >= start, answered)
+                     .group_by(r.c.agent))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            agent_rows = (await conn.execute(per_agent)).all()
+        queues = {name: {"offered": int(offered or 0), "answered": int(answered_n or 0),
+                         "quick": int(quick_n or 0), "abandoned": int(abandoned or 0),
+                         "overflow": int(overflow or 0)}
+                  for name, offered, answered_n, quick_n, abandoned, overflow in rows}
+        return queues, {agent: int(n) for agent, n in agent_rows if agent}
