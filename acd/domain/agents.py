@@ -1,5 +1,9 @@
 """Agents and their states: a pure state machine, one state per agent across all queues.
 
+(One module on purpose, though long: every state, request, event and transition that can
+change an agent is in this file, the transitions as one table, so that the whole machine
+is read in one place.)
+
 ``step(agents, message, now)`` takes a person's request (log in, ready, away, disposition,
 ...), a typed event from Asterisk (rung, answered, call ended, ...) or a clock tick, and
 returns the new state and the commands to carry out: queue membership changes for

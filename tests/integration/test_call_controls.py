@@ -15,8 +15,8 @@ from typing import Self
 import pytest
 
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
-from tests.console.harness import PASSWORD, Browser
 from tests.support.event_log import load_events
+from tests.support.gateway import PASSWORD, Browser
 from tests.support.recordings import recording_rows, sealed_audio, wav_seconds_of
 from tests.support.sipp import (
     CARRIER_ADDRESS,

@@ -20,8 +20,8 @@ import pytest
 from playwright import async_api as playwright_api
 
 from tests.conftest import TEST_PORTS, stack_env
-from tests.console.harness import FLOWS, PASSWORD
 from tests.support.event_log import load_events
+from tests.support.gateway import FLOWS, PASSWORD
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 

@@ -15,7 +15,7 @@ import pytest
 from acd.adapters.db.access_log import AccessLog
 from acd.auth.policy import AuthPolicy
 from agent_gateway.consoles.pages import LIVE
-from tests.console.harness import PASSWORD, TOKEN, Gateway
+from tests.support.gateway import PASSWORD, TOKEN, Gateway
 
 
 @pytest.fixture
