@@ -149,7 +149,11 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings.resolved_database_url)
     roster = Roster(engine)
     runner: web.AppRunner | None = None
-    db = Database(engine, settings.state_dir / "spool.jsonl")
+
+    async def seal_what_waited() -> None:  # the database is back after an outage
+        await recordings.recover(older_than=0.0)
+
+    db = Database(engine, settings.state_dir / "spool.jsonl", on_recovered=seal_what_waited)
     event_log = EventLog(db)
     recordings = store_from_settings(settings, engine, retention_for=running.retention_days,
                                      on_failure=failures_to_event_log(event_log.append))
@@ -193,6 +197,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                  gateway=f"http://{settings.bind_address}:{settings.gateway_port}",
                  asterisk=deployment.installation.version)
         async with asyncio.TaskGroup() as tasks:
+            db.resume()  # a spool an earlier run left is written back
             tasks.create_task(ami.run(), name="ami")
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
@@ -211,6 +216,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await runner.cleanup()
         await recordings.drain()  # sealings (and a purge) under way finish
         await asterisk.stop()
+        if not await db.flush(timeout=10):
+            log.error("stack.spool_kept", alarm=True, spool=str(settings.state_dir /
+                      "spool.jsonl"), note="written back at the next start")
         await engine.dispose()
         stack.close()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -36,6 +36,7 @@ from agent_gateway.consoles.data import ConsoleData
 from agent_gateway.consoles.live import LiveHub
 from agent_gateway.consoles.pages import setup_console_routes
 from agent_gateway.http import error_middleware
+from agent_gateway.openapi import setup_openapi_route
 from agent_gateway.routes.agents import setup_agent_routes
 from agent_gateway.routes.calls import setup_call_routes
 from agent_gateway.routes.events import setup_event_routes
@@ -95,6 +96,7 @@ def create_app(services: GatewayServices) -> web.Application:
     app[keys.CALL_RECORDS] = s.call_records
     app[keys.REPORTS_DIR] = s.reports_dir
     app.router.add_get("/healthz", healthz)
+    setup_openapi_route(app)
     setup_agent_routes(app)
     setup_report_routes(app)
     setup_auth_routes(app)

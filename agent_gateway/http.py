@@ -71,12 +71,13 @@ CONFLICT = 409
 
 
 
-class ApiError(web.HTTPException):
-    """An error the client can act on: rendered as {error_id, message, details}."""
+class ApiError(Exception):
+    """An error the client can act on: rendered as {error_id, message, details} by
+    :func:`error_middleware` with the HTTP status ``status_code``."""
 
     def __init__(self, status: int, error_id: str, message: str, details: object = None):
+        super().__init__(message)
         self.status_code = status
-        super().__init__(reason=message)
         self.error_id, self.message, self.details = error_id, message, details
 
 
@@ -89,6 +90,19 @@ def api_error(exc: Refused) -> ApiError:
     return ApiError(status_of(exc.error_id), exc.error_id, exc.message, exc.details)
 
 
+#: The largest row id a database holds (64-bit signed): a larger one names nothing.
+MAX_ROW_ID = 2**63 - 1
+
+
+def path_id(request: web.Request, error_id: str, what: str, name: str = "id") -> int:
+    """The row id in the path (``{name}``); 404 ``error_id`` ("no such <what>") for
+    anything but a number a database can hold."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ROW_ID:
+        raise ApiError(404, error_id, f"no such {what}: {raw[:40]!r}")
+    return int(raw)
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, the parsed body is frozen."""
 
@@ -98,6 +112,25 @@ class Body(BaseModel):
 B = TypeVar("B", bound=Body)
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+#: The body model of each handler that takes one (for the OpenAPI description).
+_BODY_MODELS: dict[object, type[Body]] = {}
+
+
+def accepts(model: type[Body]) -> Callable[[H], H]:
+    """Mark a handler as taking a ``model`` body (it parses it with :func:`parse_body`)."""
+    def register(handler: H) -> H:
+        _BODY_MODELS[handler] = model
+        return handler
+    return register
+
+
+def body_model(handler: object) -> type[Body] | None:
+    return _BODY_MODELS.get(handler)
+
+
 async def parse_body(request: web.Request, model: type[B]) -> B:
     """The JSON body as ``model``: 400 ``BAD_JSON`` if it is not JSON, 422
     ``INVALID_BODY`` with each field and its problem if it does not fit."""
@@ -105,6 +138,8 @@ async def parse_body(request: web.Request, model: type[B]) -> B:
         data = await request.json()
     except ValueError:
         raise ApiError(400, "BAD_JSON", "the body is not JSON") from None
+    except RecursionError:
+        raise ApiError(400, "BAD_JSON", "the body is nested too deeply") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -116,9 +151,6 @@ async def parse_body(request: web.Request, model: type[B]) -> B:
 def _answer(error_id: str, message: str | None, details: object, status: int) -> web.Response:
     return web.json_response({"error_id": error_id, "message": message, "details": details},
                              status=status)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

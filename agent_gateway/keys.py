@@ -13,7 +13,7 @@ from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.roster import Roster
-from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.sessions import Session, SessionStore
 from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
 from acd.auth.policy import AuthPolicy
@@ -48,5 +48,7 @@ CALL_CONTROLS = web.AppKey("call_controls", CallControls)
 EVENT_LINES = web.AppKey("event_lines", EventLines)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 ON_DEMAND = web.AppKey("on_demand", OnDemandRecorder)
+#: The console :class:`Session` of a request (absent for the API token).
+SESSION_KEY = web.RequestKey("session", Session)
 #: Where the scheduled reports are written (acd/reports/scheduler.py).
 REPORTS_DIR = web.AppKey("reports_dir", Path)

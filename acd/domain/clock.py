@@ -9,6 +9,7 @@ system clock except where a caller passes no ``today``/``now``.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -73,15 +74,27 @@ def parse_when(text: str | None, *, end: bool = False) -> float | None:
     ``YYYY-MM-DD`` is a day in JST: its start, or with ``end=True`` the start of the next
     day (so that ``--to 2026-04-30`` includes the whole of that day: bounds are
     half-open). An ISO date-time without a zone is JST; a plain number is epoch seconds.
-    Raises :class:`ValueError` with a readable message.
+    Raises :class:`ValueError` with a readable message (also for a time the calendar
+    cannot hold, or a number that is not finite).
     """
     if text is None or str(text).strip() == "":
         return None
     text = str(text).strip()
     try:
-        return float(text)
+        return _parse_when(text, end)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the calendar") from None
+
+
+def _parse_when(text: str, end: bool) -> float:
+    try:
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"{text!r} is not a time")
+        return seconds
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -99,11 +112,29 @@ def parse_when(text: str | None, *, end: bool = False) -> float | None:
     return moment.timestamp()
 
 
+#: The days a report may cover: the service's years (a date outside is a typing error).
+FIRST_REPORT_DAY, LAST_REPORT_DAY = date(2000, 1, 1), date(2099, 12, 31)
+#: The longest range report (a fiscal year, leap day included).
+MAX_RANGE_DAYS = 366
+
+
 def parse_period(kind: str, value: str | None, until: str | None = None,
                  today: date | None = None) -> tuple[datetime, datetime]:
-    """[start, end) of a daily/weekly/monthly/range report; ValueError when malformed.
+    """[start, end) of a daily/weekly/monthly/range report; ValueError when malformed,
+    outside 2000-2099, or (a range) longer than :data:`MAX_RANGE_DAYS`.
     Without a value: yesterday, last week, last month (as of ``today``, JST)."""
-    today = today or datetime.now(JST).date()
+    outside = ValueError(f"reports cover {FIRST_REPORT_DAY.year}-{LAST_REPORT_DAY.year}")
+    try:
+        start, end = _period(kind, value, until, today or datetime.now(JST).date())
+    except OverflowError:
+        raise outside from None
+    if start.date() < FIRST_REPORT_DAY or end.date() > LAST_REPORT_DAY + timedelta(days=1):
+        raise outside
+    return start, end
+
+
+def _period(kind: str, value: str | None, until: str | None, today: date
+            ) -> tuple[datetime, datetime]:
     if kind == "daily":
         day = date.fromisoformat(value) if value else today - timedelta(days=1)
         return day_range(day)
@@ -129,5 +160,7 @@ def parse_period(kind: str, value: str | None, until: str | None = None,
         first, last = date.fromisoformat(value), date.fromisoformat(until)
         if last < first:
             raise ValueError("--to is before --from")
+        if (last - first).days >= MAX_RANGE_DAYS:
+            raise ValueError(f"a range report covers at most {MAX_RANGE_DAYS} days")
         return day_range(first)[0], day_range(last)[1]
     raise ValueError(f"unknown report {kind!r}")

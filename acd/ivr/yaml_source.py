@@ -63,8 +63,22 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
                               list("tTfF"))
 
 
+def _where(path: Path, text: str, index: int) -> str:
+    """``file:line:column`` of the character at ``index`` of ``text``."""
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{path}:{line}:{column}"
+
+
 def load_source(path: Path) -> SourceDocument:
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        readable = raw[:exc.start].decode("utf-8")
+        raise YamlSyntaxError(f"{_where(path, readable, len(readable))}: not UTF-8 "
+                              f"(byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+                              ) from None
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
@@ -72,6 +86,12 @@ def load_source(path: Path) -> SourceDocument:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise YamlSyntaxError(f"{where}: invalid YAML: {exc.problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a NUL or another control character
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlSyntaxError(f"{_where(path, text, exc.position)}: the control character "
+                              f"U+{code:04X} is not allowed in YAML: delete it") from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"{path}: invalid YAML: {exc}") from None
     positions: dict[Loc, Position] = {}
     keys: dict[Loc, Position] = {}
     if node is not None:

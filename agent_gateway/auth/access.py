@@ -37,6 +37,8 @@ class Rule:
     #: "self": an agent only for their own ``{agent}``; "own_call": an agent only for a
     #: call they hold now (ringing, talking or in wrap-up).
     agent_scope: str | None = None
+    #: About the signed-in user themselves: the API token (no user) may not use it.
+    session_only: bool = False
 
     def matches(self, method: str, path: str) -> re.Match | None:
         if self.methods != "*" and method not in self.methods.split(","):
@@ -44,8 +46,9 @@ class Rule:
         return self.path.fullmatch(path)
 
 
-def _rule(methods: str, path: str, roles: tuple[str, ...], scope: str | None = None) -> Rule:
-    return Rule(methods, re.compile(path), roles, scope)
+def _rule(methods: str, path: str, roles: tuple[str, ...], scope: str | None = None, *,
+          session_only: bool = False) -> Rule:
+    return Rule(methods, re.compile(path), roles, scope, session_only)
 
 
 RULES: tuple[Rule, ...] = (
@@ -55,8 +58,10 @@ RULES: tuple[Rule, ...] = (
     _rule("POST", r"/api/roster/reload", ADMIN),
     _rule("POST", r"/api/agents/(?P<agent>[^/]+)/(login|logout|ready|away|disposition"
           r"|wrapup/extend)", ("agent", *STAFF), "self"),
-    # the consoles' own data
-    _rule("GET", r"/api/console/me", ("agent",)),
+    # the description of this API
+    _rule("GET", r"/api/openapi\.json", ("agent", *REPORTS)),
+    # the consoles' own data (the signed-in agent's: no API token)
+    _rule("GET", r"/api/console/me", ("agent",), session_only=True),
     _rule("GET", r"/api/console/wallboard", STAFF),
     # follow-up lists
     _rule("GET", r"/api/escalations(\.csv)?", REPORTS),
@@ -100,12 +105,15 @@ def authorize(request: web.Request, who: Actor,
     """Raise :class:`Forbidden` unless ``who`` may make this request.
 
     ``agent_calls(agent_id)`` is the call the agent holds now (or None)."""
-    if who.is_service:
-        return
     for rule in RULES:
         match = rule.matches(request.method, request.path)
         if match is None:
             continue
+        if who.is_service:
+            if rule.session_only:
+                raise Forbidden("SESSION_REQUIRED", "this is a signed-in user's own data: "
+                                "the API token has none")
+            return
         if who.role not in rule.roles:
             raise Forbidden("FORBIDDEN", f"the role {who.role} may not use this")
         if who.role == "agent" and rule.agent_scope == "self" \

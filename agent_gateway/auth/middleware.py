@@ -26,15 +26,20 @@ from agent_gateway.auth.access import Forbidden, authorize, personal_data_subjec
 from agent_gateway.auth.principal import PRINCIPAL_KEY
 from agent_gateway.consoles.i18n import language, translator
 from agent_gateway.http import ApiError, Handler
-from agent_gateway.keys import ACCESS_LOG, API_TOKEN, AUTH_POLICY, CONTROLLER, SESSIONS
+from agent_gateway.keys import (
+    ACCESS_LOG,
+    API_TOKEN,
+    AUTH_POLICY,
+    CONTROLLER,
+    SESSION_KEY,
+    SESSIONS,
+)
 
 log = structlog.get_logger(__name__)
 
 SESSION_COOKIE = "mdg_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-#: Request key of the console :class:`Session` (absent for the API token).
-SESSION_KEY = web.RequestKey("session", Session)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths anyone may reach (the sign-in form checks its own CSRF cookie).
 PUBLIC = ("/login", "/healthz", "/static/", "/recordings/", "/favicon.ico")

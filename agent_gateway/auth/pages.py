@@ -17,7 +17,6 @@ from acd.auth.policy import new_token
 from agent_gateway.auth.middleware import (
     CSRF_FIELD,
     SESSION_COOKIE,
-    SESSION_KEY,
     clear_session_cookie,
     client_address,
     set_session_cookie,
@@ -25,7 +24,7 @@ from agent_gateway.auth.middleware import (
 from agent_gateway.consoles.i18n import language, translator
 from agent_gateway.consoles.render import page
 from agent_gateway.http import ApiError
-from agent_gateway.keys import ACCESS_LOG, AUTH_POLICY, SESSIONS, USERS
+from agent_gateway.keys import ACCESS_LOG, AUTH_POLICY, SESSION_KEY, SESSIONS, USERS
 
 LOGIN_CSRF_COOKIE = "mdg_login_csrf"
 LOGIN_TRIED = web.RequestKey("login_tried", str)

@@ -12,12 +12,11 @@ from aiohttp import web
 from acd.domain.agents import OUTCOMES, STANDARD_AWAY_REASONS
 from acd.domain.clock import JST
 from acd.reports.scheduler import list_files
-from agent_gateway.auth.middleware import SESSION_KEY
 from agent_gateway.consoles.data import ConsoleData, state_json
 from agent_gateway.consoles.live import LiveHub
 from agent_gateway.consoles.render import STATIC, page
 from agent_gateway.http import ApiError
-from agent_gateway.keys import CONTROLLER, REPORTS_DIR, SESSIONS, USERS
+from agent_gateway.keys import CONTROLLER, REPORTS_DIR, SESSION_KEY, SESSIONS, USERS
 
 CONSOLE_DATA = web.AppKey("console_data", ConsoleData)
 LIVE = web.AppKey("live_hub", LiveHub)

@@ -16,6 +16,7 @@ from agent_gateway.consoles.i18n import (
     script_words,
     translator,
 )
+from agent_gateway.keys import SESSION_KEY
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 STATIC = Path(__file__).parent.parent / "static"
@@ -35,8 +36,6 @@ _ENV.filters["json_script"] = _json_script
 
 
 def page(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
-    from agent_gateway.auth.middleware import SESSION_KEY
-
     lang = language(request)
     session = request.get(SESSION_KEY)
     html = _ENV.get_template(template).render(

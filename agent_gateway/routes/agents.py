@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from acd.domain import agents as domain
 from agent_gateway.auth.principal import principal
-from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.http import ApiError, Body, accepts, parse_body
 from agent_gateway.keys import (
     APPLY_ROSTER,
     CALL_RECORDS,
@@ -103,6 +103,7 @@ async def list_agents(request: web.Request) -> web.Response:
     return web.json_response([agent_json(a) for a in sorted(agents, key=lambda a: a.id)])
 
 
+@accepts(AgentBody)
 async def add_agent(request: web.Request) -> web.Response:
     body = await parse_body(request, AgentBody)
     await request.app[ROSTER].add(body.profile())
@@ -112,6 +113,7 @@ async def add_agent(request: web.Request) -> web.Response:
                              status=201)
 
 
+@accepts(AgentBody)
 async def update_agent(request: web.Request) -> web.Response:
     body = await parse_body(request, AgentBody)
     if body.id != request.match_info["agent"]:
@@ -161,6 +163,7 @@ async def _disposition(request: web.Request, agent: str) -> domain.Request:
                                     body.note, body.faq_prescribed)
 
 
+@accepts(DispositionBody)
 async def submit_disposition(request: web.Request) -> web.Response:
     """The disposition; for an escalation, its callback request lands on the escalation
     list once the disposition is accepted."""
@@ -191,6 +194,7 @@ async def list_voicemails(request: web.Request) -> web.Response:
     return web.json_response(rows)
 
 
+@accepts(HandledBody)
 async def mark_voicemail_handled(request: web.Request) -> web.Response:
     who = principal(request)
     # a signed-in user is who they are; the API token says who in the body
@@ -211,7 +215,7 @@ def setup_agent_routes(app: web.Application) -> None:
     r.add_post("/api/agents/{agent}/logout", _simple(domain.Logout))
     r.add_post("/api/agents/{agent}/ready", _simple(domain.SetReady))
     r.add_post("/api/agents/{agent}/wrapup/extend", _simple(domain.ExtendWrapup))
-    r.add_post("/api/agents/{agent}/away", _agent_request(_away))
+    r.add_post("/api/agents/{agent}/away", accepts(AwayBody)(_agent_request(_away)))
     r.add_post("/api/agents/{agent}/disposition", submit_disposition)
     r.add_get("/api/voicemails", list_voicemails)
     r.add_post("/api/voicemails/{uniqueid}/handled", mark_voicemail_handled)

@@ -33,7 +33,7 @@ from pydantic import Field
 from acd.domain import agents as domain
 from acd.runtime import RequestRejected
 from agent_gateway.auth.principal import principal
-from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.http import ApiError, Body, accepts, parse_body
 from agent_gateway.keys import CALL_CONTROLS, CONTROLLER
 from agent_gateway.routes.agents import agent_json
 
@@ -77,6 +77,7 @@ async def show(request: web.Request) -> web.Response:
     return await _answer(request.app[CALL_CONTROLS].show(_uniqueid(request), who))
 
 
+@accepts(TransferBody)
 async def transfer(request: web.Request) -> web.Response:
     who = principal(request)
     body = await parse_body(request, TransferBody)
@@ -90,6 +91,7 @@ async def complete_transfer(request: web.Request) -> web.Response:
         _uniqueid(request), who))
 
 
+@accepts(ConferenceBody)
 async def add_party(request: web.Request) -> web.Response:
     who = principal(request)
     body = await parse_body(request, ConferenceBody)
@@ -103,6 +105,7 @@ async def drop_party(request: web.Request) -> web.Response:
         _uniqueid(request), who))
 
 
+@accepts(HoldBody)
 async def hold(request: web.Request) -> web.Response:
     who = principal(request)
     body = await parse_body(request, HoldBody)
@@ -110,6 +113,7 @@ async def hold(request: web.Request) -> web.Response:
         _uniqueid(request), body.on, who))
 
 
+@accepts(MonitorBody)
 async def monitor(request: web.Request) -> web.Response:
     who = principal(request)
     body = await parse_body(request, MonitorBody)
@@ -117,6 +121,7 @@ async def monitor(request: web.Request) -> web.Response:
         _uniqueid(request), body.mode, body.extension, who))
 
 
+@accepts(ForceBody)
 async def force(request: web.Request) -> web.Response:
     who = principal(request)
     body = await parse_body(request, ForceBody)

@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from acd.domain.clock import tokyo_today
 from acd.domain.event_info import EventItem
-from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.http import ApiError, Body, accepts, parse_body, path_id
 from agent_gateway.keys import EVENT_LINES
 
 STATUS_ID = r"^[a-z][a-z0-9_-]{0,39}$"
@@ -73,10 +73,7 @@ def item_json(item: EventItem) -> dict:
 
 
 def _item_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise ApiError(404, "EVENT_UNKNOWN", f"no event '{raw}'")
-    return int(raw)
+    return path_id(request, "EVENT_UNKNOWN", "event")
 
 
 async def list_statuses(request: web.Request) -> web.Response:
@@ -97,6 +94,7 @@ async def list_events(request: web.Request) -> web.Response:
                               "items": [item_json(i) for i in items]})
 
 
+@accepts(NewEvent)
 async def create_event(request: web.Request) -> web.Response:
     body = await parse_body(request, NewEvent)
     item, pushed = await request.app[EVENT_LINES].create(
@@ -106,6 +104,7 @@ async def create_event(request: web.Request) -> web.Response:
     return web.json_response({**item_json(item), "pushed": pushed}, status=201)
 
 
+@accepts(EventChange)
 async def change_event(request: web.Request) -> web.Response:
     body = await parse_body(request, EventChange)
     item, pushed = await request.app[EVENT_LINES].update(

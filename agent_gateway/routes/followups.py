@@ -22,7 +22,7 @@ from pydantic import Field
 
 from acd.domain.clock import JST
 from agent_gateway.auth.principal import principal
-from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.http import ApiError, Body, accepts, parse_body, path_id
 from agent_gateway.keys import ESCALATIONS, VOICEMAILS
 
 #: The most messages one CSV export holds.
@@ -65,10 +65,7 @@ async def escalations_csv(request: web.Request) -> web.Response:
 
 
 def _item(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, "ESCALATION_UNKNOWN", "no such escalation") from None
+    return path_id(request, "ESCALATION_UNKNOWN", "escalation")
 
 
 async def escalation_handled(request: web.Request) -> web.Response:
@@ -78,6 +75,7 @@ async def escalation_handled(request: web.Request) -> web.Response:
     return web.json_response({"id": _item(request), "handled_by": who.user})
 
 
+@accepts(AssignBody)
 async def escalation_assign(request: web.Request) -> web.Response:
     body = await parse_body(request, AssignBody)
     if not await request.app[ESCALATIONS].assign(_item(request), body.to or None):
@@ -85,6 +83,7 @@ async def escalation_assign(request: web.Request) -> web.Response:
     return web.json_response({"id": _item(request), "assigned_to": body.to or None})
 
 
+@accepts(AssignBody)
 async def voicemail_assign(request: web.Request) -> web.Response:
     body = await parse_body(request, AssignBody)
     if not await request.app[VOICEMAILS].assign(request.match_info["uniqueid"], body.to or None):

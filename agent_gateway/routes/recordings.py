@@ -49,12 +49,13 @@ from acd.recordings.archive import playback_signature, playback_signature_valid
 from acd.recordings.models import MAX_PAGE, Playback, RecordingError, public_row
 from acd.recordings.store import RecordingStore
 from agent_gateway.auth.principal import principal
-from agent_gateway.http import ApiError, Body, parse_body
+from agent_gateway.http import ApiError, Body, accepts, parse_body
 from agent_gateway.keys import API_TOKEN, ON_DEMAND, RECORDING_STORE
 
 log = structlog.get_logger(__name__)
 
 USER_HEADER = "X-Madoguchi-User"
+MAX_OFFSET = 10**9
 DEFAULT_USER = "api"
 PLAYBACK_URL_SECONDS = 15 * 60
 STREAM_BATCH = 256 * 1024
@@ -185,8 +186,9 @@ def _query(request: web.Request, name: str, kind: type | Literal["when"] = str, 
 def _page(request: web.Request, default: int) -> tuple[int, int]:
     limit = _query(request, "limit", int, default=default)
     offset = _query(request, "offset", int, default=0)
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise ApiError(422, "INVALID_QUERY", f"limit must be 1..{MAX_PAGE} and offset >= 0")
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(422, "INVALID_QUERY",
+                       f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET}")
     return limit, offset
 
 
@@ -399,6 +401,7 @@ class RecordingControlBody(Body):
     action: Literal["start", "stop"]
 
 
+@accepts(RecordingControlBody)
 async def control_recording(request: web.Request) -> web.Response:
     """``POST /api/calls/{uniqueid}/recording {"action": "start"|"stop"}``: the call's
     segments after the change (see :mod:`acd.recordings.on_demand` for the errors)."""

@@ -13,7 +13,7 @@ from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.schema import call_events, call_records
 from acd.domain.events import LineEntered, QueueJoined
 from acd.runtime import Controller
-from tests.domain.test_calls import T0, entered
+from tests.support.calls import T0, entered
 
 
 async def rows(db: Database, table):
@@ -25,7 +25,7 @@ async def rows(db: Database, table):
 async def test_failed_writes_are_spooled_then_written_in_order(state_dir: Path,
                                                                 database_url: str):
     spool = state_dir / "spool.jsonl"
-    db = Database(make_engine(database_url), spool, retries=1)
+    db = Database(make_engine(database_url), spool)
     try:
         # the schema is missing: every write fails and must wait in the spool
         await db.append_event("LineEntered", T0, "1.1", {"n": 1})
@@ -33,7 +33,8 @@ async def test_failed_writes_are_spooled_then_written_in_order(state_dir: Path,
         assert spool.exists() and len(spool.read_text().splitlines()) == 2
 
         await upgrade(database_url)
-        await db.append_event("ChannelHungUp", T0 + 2, "1.1", {"n": 3})
+        await db.append_event("ChannelHungUp", T0 + 2, "1.1", {"n": 3})  # after the others
+        assert await db.flush(timeout=30)
         assert not spool.exists()
         logged = await rows(db, call_events)
         assert [r["kind"] for r in logged] == ["LineEntered", "QueueJoined", "ChannelHungUp"]

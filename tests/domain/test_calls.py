@@ -17,8 +17,7 @@ from acd.domain.events import (
     LineEntered,
     QueueJoined,
 )
-
-T0 = 1_790_000_000.0
+from tests.support.calls import T0, entered
 
 
 def run(events):
@@ -32,10 +31,6 @@ def run(events):
 def only_record(commands):
     assert [type(c) for c in commands] == [SaveCallRecord]
     return commands[0].record
-
-
-def entered(uid="1.1", at=T0):
-    return LineEntered(at, uid, "0570000123", "main", "0312345678", "/rec/1.1.wav")
 
 
 def test_answered_call_gives_wait_talk_and_agent():

@@ -24,7 +24,7 @@ from agent_gateway.auth.middleware import token_only
 from agent_gateway.http import error_middleware
 from agent_gateway.keys import API_TOKEN, EVENT_LINES
 from agent_gateway.routes.events import setup_event_routes
-from tests.ivr.test_event_line_flows import flows, site_text
+from tests.support.flows import flows, site_text
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -24,7 +24,8 @@ from agent_gateway.routes.recordings import (
     parse_range,
     setup_recording_routes,
 )
-from tests.recordings.test_store import T0, Clock, call, write_wav
+from tests.support.clock import Clock
+from tests.support.recordings import T0, call, write_wav
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Madoguchi-User": "佐藤"}

@@ -23,7 +23,8 @@ from agent_gateway.auth.principal import PRINCIPAL_KEY
 from agent_gateway.http import error_middleware
 from agent_gateway.keys import ON_DEMAND, RECORDING_STORE
 from agent_gateway.routes.recordings import setup_recording_routes
-from tests.recordings.test_store import T0, Clock, call, write_wav
+from tests.support.clock import Clock
+from tests.support.recordings import T0, call, write_wav
 
 MINE, THEIRS = "1743467400.7", "1743467500.8"
 

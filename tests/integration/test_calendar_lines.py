@@ -10,25 +10,22 @@ The flows are written into the test's state directory. Ports: the shared TEST_PO
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import socket
 import subprocess
 import sys
 import textwrap
 import time
-import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from acd.adapters.db.engine import make_engine
-from acd.adapters.db.schema import call_events, call_records
+from acd.adapters.db.schema import call_events
 from acd.domain.clock import TOKYO
-from tests.conftest import TEST_PORTS, stack_env
-from tests.support.sipp import CallerResult, run_callers
-from tests.support.stack import RunningStack
+from tests.support.flows import write_flows
+from tests.support.rtp_sniff import prompt_seconds
+from tests.support.stack import RunningStack, call, environment, ports
+from tests.support.tables import record_for, rows
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +42,6 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def ports() -> dict[str, int]:
-    return TEST_PORTS
-
-
-def environment(state_dir: Path, database_url: str, flows: Path) -> dict[str, str]:
-    return stack_env(state_dir, database_url, MADOGUCHI_FLOWS_DIR=str(flows))
 
 
 def site_yaml(closed_text: str, apply_line_extra: str = "", extra: str = "") -> str:
@@ -90,48 +79,8 @@ def site_yaml(closed_text: str, apply_line_extra: str = "", extra: str = "") -> 
         """) + extra
 
 
-def write_flows(flows: Path, text: str) -> None:
-    flows.mkdir(exist_ok=True)
-    tmp = flows / "site.yaml.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(flows / "site.yaml")
-
-
-def prompt_seconds(state_dir: Path, text: str) -> float:
-    """The length of the synthesized prompt (named by the hash of its text)."""
-    key = hashlib.sha256(f"ja\0{text}".encode()).hexdigest()[:20]
-    with wave.open(str(state_dir / "sounds" / f"tts-ja-{key}.wav")) as wav:
-        return wav.getnframes() / wav.getframerate()
-
-
-async def rows(url: str, table) -> list[dict]:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(select(table))).mappings().all()]
-    finally:
-        await engine.dispose()
-
-
-async def record_for(url: str, line: str, count: int = 1, timeout: float = 15) -> list[dict]:
-    """The call records of ``line``, once there are ``count`` of them."""
-    found: list[dict] = []
-    for _ in range(int(timeout / 0.2)):
-        found = [r for r in await rows(url, call_records) if r["line"] == line]
-        if len(found) >= count:
-            return sorted(found, key=lambda r: r["entered_at"])
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{len(found)} of {count} call records of line {line}")
-
-
 def events_of(events: list[dict], uniqueid: str) -> list[str]:
     return [e["kind"] for e in events if e["uniqueid"] == uniqueid]
-
-
-async def call(did: str, state_dir: Path, name: str) -> CallerResult:
-    """One caller who stays until Asterisk hangs up."""
-    return await run_callers(did, ports()["sip_port"], 1, 1.0, state_dir / "sipp" / name,
-                             max_seconds=90, bye_timeout=60)
 
 
 async def test_a_closed_line_plays_its_message_and_hangs_up_without_queueing(

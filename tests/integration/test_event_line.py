@@ -20,16 +20,10 @@ from pathlib import Path
 import pytest
 
 from acd.adapters.db.schema import call_events, call_records
-from tests.integration.test_calendar_lines import (
-    call,
-    environment,
-    ports,
-    prompt_seconds,
-    record_for,
-    rows,
-    write_flows,
-)
-from tests.support.stack import RunningStack
+from tests.support.flows import write_flows
+from tests.support.rtp_sniff import prompt_seconds
+from tests.support.stack import RunningStack, call, environment, ports
+from tests.support.tables import record_for, rows
 
 pytestmark = pytest.mark.integration
 

@@ -22,13 +22,7 @@ import pytest
 
 from acd.adapters.db.schema import call_events
 from acd.domain.clock import TOKYO
-from tests.integration.test_calendar_lines import (
-    environment,
-    ports,
-    record_for,
-    rows,
-    write_flows,
-)
+from tests.support.flows import write_flows
 from tests.support.recordings import recording_rows, sealed_audio, seconds_and_rms
 from tests.support.sipp import (
     ASTERISK_ADDRESS,
@@ -40,7 +34,8 @@ from tests.support.sipp import (
     SippStats,
     free_udp_port,
 )
-from tests.support.stack import RunningStack
+from tests.support.stack import RunningStack, environment, ports
+from tests.support.tables import record_for, rows
 
 pytestmark = pytest.mark.integration
 

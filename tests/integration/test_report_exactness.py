@@ -44,7 +44,8 @@ from acd.domain.clock import JST, day_range
 from acd.reports.kpi import compute_kpis
 from acd.reports.render import SUMMARY, value
 from tests.conftest import TEST_PORTS, stack_env
-from tests.integration.test_calendar_lines import prompt_seconds, write_flows
+from tests.support.flows import write_flows
+from tests.support.rtp_sniff import prompt_seconds
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 

@@ -4,7 +4,6 @@ the rendered dialplan reads today's events from AstDB."""
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,34 +16,7 @@ from acd.adapters.secrets import SecretStore
 from acd.ivr.loader import FlowError, load_site
 from acd.ivr.models import Line
 from acd.settings import PROJECT_DIR, Settings
-
-STATUS_IDS = ["held", "cancelled", "next_day", "postponed", "venue_changed", "time_changed",
-              "full", "registration_closed", "rain_or_shine", "undecided"]
-
-
-def site_text(statuses: list[str] = STATUS_IDS, line_extra: str = "",
-              status_prompt: str = "st") -> str:
-    lines = textwrap.dedent("""\
-        lines:
-          - did: "0467000800"
-            name: イベント案内
-            events: city-events
-            intro_prompt: intro
-            no_events_prompt: none_today
-        """) + line_extra
-    body = "queues:\n  - name: main\nevent_statuses:\n" if statuses else "queues:\n  - name: main\n"
-    body += "".join(f"  {s}: {status_prompt}\n" for s in statuses)
-    body += ("prompts:\n  intro: {text: {ja: 本日のイベントです。}}\n"
-             "  none_today: {text: {ja: 本日のイベントはありません。}}\n"
-             "  st: {text: {ja: は開催します。}}\n")
-    return lines + body
-
-
-def flows(tmp_path: Path, text: str) -> Path:
-    directory = tmp_path / "flows"
-    directory.mkdir(exist_ok=True)
-    (directory / "site.yaml").write_text(text, encoding="utf-8")
-    return directory
+from tests.support.flows import STATUS_IDS, flows, site_text
 
 
 def problems(directory: Path) -> list[str]:

@@ -15,7 +15,7 @@ from acd.domain.clock import JST
 from acd.recordings.certificate import CertificateHeader, CertificateItem, items_digest
 from acd.recordings.certificate_pdf import render_pdf
 from acd.recordings.certificate_personal import PersonalDataItem
-from tests.recordings.test_cli_recordings import run, site  # noqa: F401 (fixture)
+from tests.support.recordings import run
 
 T0 = datetime(2026, 4, 1, 9, 30, tzinfo=JST)
 HEADER = CertificateHeader("鎌倉市 市民相談課", date(2026, 4, 1), date(2026, 6, 30),
@@ -79,7 +79,7 @@ def test_empty_certificate_says_none(tmp_path: Path):
     assert "該当なし" in text and "0件" in text and pages_of(pdf) == 1
 
 
-def test_cli_issues_the_pdf_of_what_it_erased(site: Path, tmp_path: Path):  # noqa: F811
+def test_cli_issues_the_pdf_of_what_it_erased(site: Path, tmp_path: Path):
     assert run(["recordings", "purge", "--all", "--before", "2024-01-01", "--operator",
                 "契約終了担当", "--reason", "契約終了"]) == 0
     out = tmp_path / "cert.pdf"

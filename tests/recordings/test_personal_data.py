@@ -5,6 +5,7 @@ after, and the erasure certificate lists the erased calls."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -26,7 +27,8 @@ from acd.recordings import Keyring
 from acd.recordings.schedule import run_daily_purge
 from acd.recordings.store import RecordingStore
 from acd.reports.kpi import compute_kpis
-from tests.recordings.test_store import Clock, call, write_wav
+from tests.support.clock import Clock
+from tests.support.recordings import call, write_wav
 
 NOW = datetime(2026, 7, 10, 12, 0, tzinfo=JST).timestamp()
 DAY = 86400.0
@@ -93,10 +95,8 @@ async def test_expired_personal_data_is_erased_with_a_record_and_kpis_hold(
                 raise OneDayDone
             clock.now += seconds
 
-        try:
+        with contextlib.suppress(OneDayDone):
             await run_daily_purge(store, clock, sleep=one_day)
-        except OneDayDone:
-            pass
         await store.drain()
 
         async with engine.connect() as conn:

@@ -13,7 +13,8 @@ from acd.adapters.db.migrate import upgrade
 from acd.recordings import Keyring
 from acd.recordings.models import Segment
 from acd.recordings.store import RecordingStore
-from tests.recordings.test_store import T0, Clock, call, write_wav
+from tests.support.clock import Clock
+from tests.support.recordings import T0, call, write_wav
 
 UID = "1775000000.9"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
-import struct
-import wave
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from acd.adapters.db.engine import Database, make_engine
 from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.schema import dispositions, recordings
 from acd.adapters.files import wav_duration
-from acd.domain.calls import CallRecord
 from acd.domain.clock import JST, jst_day_start, parse_when
 from acd.recordings import Keyring, parse_csv, seal_recording, verify_csv
 from acd.recordings.models import (
@@ -30,44 +28,10 @@ from acd.recordings.models import (
 )
 from acd.recordings.schedule import run_daily_purge, seconds_until_next
 from acd.recordings.store import RecordingStore
+from tests.support.clock import Clock
+from tests.support.recordings import T0, call, write_wav
 
-T0 = datetime(2026, 4, 1, 9, 30, tzinfo=JST).timestamp()  # a Wednesday morning in JST
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def write_wav(path: Path, seconds: float, freq: float = 440.0, rate: int = 8000) -> bytes:
-    """A mono 16-bit WAV like MixMonitor's: a tone, so no two files are alike."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = int(seconds * rate)
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate)))
-                      for i in range(n))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(frames)
-    return path.read_bytes()
-
-
-def call(uid: str, caller: str, recording: Path | None, *, at: float = T0, talk: float = 3.0,
-         agent: str = "1001", voicemail: Path | None = None) -> CallRecord:
-    answered = at + 10 if recording else None
-    return CallRecord(
-        uniqueid=uid, line="0570000123", queue="main", caller=caller,
-        agent=agent if recording else None, entered_at=at, queue_joined_at=at + 2,
-        answered_at=answered, ended_at=(answered or at + 20) + talk,
-        wait_seconds=8.0 if recording else None, talk_seconds=talk if recording else None,
-        outcome="answered" if recording else "voicemail", agents_rung=1,
-        recording_file=str(recording) if recording else None, close_reason="hangup",
-        voicemail_file=str(voicemail) if voicemail else None)
 
 
 @pytest.fixture
@@ -306,7 +270,8 @@ async def test_purge_before_and_key_destruction(store: RecordingStore, state_dir
     row = await store.get(new.uniqueid)
     assert (row["status"], row["erasure_method"]) == ("erased", "crypto-shred,overwrite+unlink")
     assert not Path(row["sealed_path"]).exists()
-    assert [k.state for k in store.keyring.keys() if k.key_id == newer_key] == ["destroyed"]
+    assert [k.state for k in store.keyring.keys()  # noqa: SIM118
+            if k.key_id == newer_key] == ["destroyed"]
 
 
 async def test_daily_purge_runs_at_three_in_the_morning_jst(store: RecordingStore,
@@ -353,14 +318,12 @@ async def test_sealing_waits_until_the_writer_has_closed_the_file(store: Recordi
                                                                   state_dir: Path):
     """Like MixMonitor after the hangup: writes in bursts with pauses longer than the
     settle time, then patches the header and closes; the sealed copy must be complete."""
-    import subprocess
-    import sys
-
     path = state_dir / "recordings" / "slow.wav"
     full = write_wav(path, 2.0)
     path.write_bytes(full[:1000])
     (state_dir / "recordings" / "full.bin").write_bytes(full)
-    writer = subprocess.Popen([sys.executable, "-c", (
+    # a separate process writes the file slowly, as Asterisk would, while we wait
+    writer = subprocess.Popen([sys.executable, "-c", (  # noqa: ASYNC220
         "import sys, time\n"
         f"data = open({str(state_dir / 'recordings' / 'full.bin')!r}, 'rb').read()\n"
         f"with open({str(path)!r}, 'r+b', buffering=0) as f:\n"

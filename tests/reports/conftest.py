@@ -1,4 +1,4 @@
-"""The synthetic mix of test_kpi written into a fresh database (SQLite and PostgreSQL)."""
+"""The synthetic KPI mix (tests/support/kpi_mix.py) written into a fresh database (both)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from acd.adapters.db.schema import (
     dispositions,
 )
 from acd.reports.intervals import intervals_from_events, parse_state_change
-from tests.reports.test_kpi import DISPOSITIONS, RECORDS, STATES
+from tests.support.kpi_mix import DISPOSITIONS, RECORDS, STATES
 
 
 @pytest.fixture

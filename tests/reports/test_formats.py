@@ -1,9 +1,8 @@
-"""XLSX, PDF and HTML with charts, on the synthetic mix of test_kpi; over HTTP with roles."""
+"""XLSX, PDF and HTML with charts, on the synthetic KPI mix; over HTTP with roles."""
 
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from datetime import date, timedelta
 
@@ -24,13 +23,8 @@ from agent_gateway.auth.principal import PRINCIPAL_KEY
 from agent_gateway.http import error_middleware
 from agent_gateway.keys import DATABASE
 from agent_gateway.routes.reports import setup_report_routes
-from tests.reports.test_kpi import DAY, FAR_FUTURE
-
-
-def pdf_text(data: bytes) -> str:
-    assert shutil.which("pdftotext"), "poppler-utils (make setup) is needed"
-    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True,
-                          check=True, timeout=60).stdout.decode("utf-8")
+from tests.support.kpi_mix import DAY, FAR_FUTURE
+from tests.support.pdf import pdf_text
 
 
 async def test_xlsx_has_a_sheet_per_breakdown_with_numbers(engine):

@@ -15,7 +15,7 @@ from acd.adapters.db.schema import agent_intervals, call_events
 from acd.domain.clock import day_range
 from acd.reports.intervals import intervals_from_events, parse_state_change
 from acd.reports.kpi import compute_kpis
-from tests.reports.test_kpi import DAY, FAR_FUTURE, STATES, at
+from tests.support.kpi_mix import DAY, FAR_FUTURE, STATES, at
 
 COLUMNS = ("agent", "status", "reason", "started_at", "ended_at", "login_at")
 

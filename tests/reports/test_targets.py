@@ -31,8 +31,8 @@ from agent_gateway.auth.principal import PRINCIPAL_KEY
 from agent_gateway.http import error_middleware
 from agent_gateway.keys import DATABASE
 from agent_gateway.routes.reports import setup_report_routes
-from tests.reports.test_formats import pdf_text
-from tests.reports.test_kpi import DAY, FAR_FUTURE, LINE, LINE2
+from tests.support.kpi_mix import DAY, FAR_FUTURE, LINE, LINE2
+from tests.support.pdf import pdf_text
 
 SITE = f"""\
 lines:

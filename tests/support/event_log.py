@@ -42,7 +42,12 @@ SIMULTANEOUS_SECONDS = 0.05
 def audit_offers(events: list[dict]) -> OfferAudit:
     """Replay agent states from AgentStateChanged and check every offer Asterisk made
     (AgentRinging = AMI AgentCalled): was the agent ready, and the one ready longest
-    among the ready agents not being offered another caller at the same moment?"""
+    among the ready agents not being offered another caller at the same moment?
+
+    The replay is in the order things happened (``occurred_at``), not the order the
+    controller logged them: an offer Asterisk made a moment before an agent's away
+    request was handled is logged after it, yet it went to a ready agent."""
+    events = sorted(events, key=lambda e: (e["occurred_at"], e["id"]))
     rings = [(e["occurred_at"], e["payload"]["agent"]) for e in events
              if e["kind"] == "AgentRinging"]
     status: dict[str, str] = {}

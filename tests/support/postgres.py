@@ -178,43 +178,69 @@ async def _run(args: list[str], timeout: float, what: str) -> str:
     return text
 
 
+class PrivatePostgres:
+    """A throw-away server of our own (initdb into a temporary directory) that a test may
+    stop and start again -- a database outage -- on the same port and data. Deleted at
+    exit (``atexit``) at the latest."""
+
+    def __init__(self, *, crash_safe: bool = False) -> None:
+        #: crash_safe: every commit reaches the WAL before it is acknowledged, so a stop
+        #: with ``-m immediate`` loses nothing acknowledged (else durability is off).
+        self.crash_safe = crash_safe
+        self.bindir = _bindir()
+        self.prefix = _as_postgres()
+        self.root = Path(tempfile.mkdtemp(prefix="madoguchi-pg-"))
+        self.data, self.sockets = self.root / "data", self.root / "socket"
+        self.logfile = self.root / "postgres.log"
+        self.port = 0
+        self._server: dict[str, object] = {}
+        atexit.register(_cleanup, self.root, self.data, self.bindir, self.prefix, self._server)
+
+    @property
+    def admin_url(self) -> str:
+        return _url(DEFAULT_HOST, self.port, "postgres")
+
+    async def create(self, timeout: float = 120.0) -> str:
+        """initdb and start; the admin URL."""
+        self.sockets.mkdir()
+        if self.prefix:  # the postgres user must own its directories
+            entry = pwd.getpwnam(ADMIN_USER)
+            for path in (self.root, self.sockets):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        await _run([*self.prefix, str(self.bindir / "initdb"), "-D", str(self.data), "-U",
+                    ADMIN_USER, "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
+                   timeout, "initdb")
+        self.port = _free_tcp_port(DEFAULT_HOST)
+        await self.start(timeout)
+        return self.admin_url
+
+    async def start(self, timeout: float = 60.0) -> None:
+        options = (f"-c listen_addresses={DEFAULT_HOST} -p {self.port} -k {self.sockets} "
+                   "-c fsync=off -c full_page_writes=off"
+                   + ("" if self.crash_safe else " -c synchronous_commit=off"))
+        try:
+            await _run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
+                        str(self.logfile), "-o", options, "-w", "-t", str(int(timeout)),
+                        "start"], timeout + 5, "pg_ctl start")
+        except RuntimeError as exc:
+            log = self.logfile.read_text(errors="replace")[-3000:] \
+                if self.logfile.exists() else ""
+            raise RuntimeError(f"{exc}\n{self.logfile}:\n{log}") from None
+        self._server["running"] = True
+        conn = await asyncpg.connect(self.admin_url, timeout=timeout)
+        await conn.close()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop at once (``-m immediate``: as a crash would): connections break."""
+        await _run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m",
+                    "immediate", "-w", "-t", str(int(timeout)), "stop"], timeout + 5,
+                   "pg_ctl stop")
+        self._server["running"] = False
+
+
 async def _start_private(timeout: float) -> str:
-    """initdb + pg_ctl start a throw-away server; its admin URL. Cleanup at exit."""
-    bindir = _bindir()
-    prefix = _as_postgres()
-    root = Path(tempfile.mkdtemp(prefix="madoguchi-pg-"))
-    data, sockets, logfile = root / "data", root / "socket", root / "postgres.log"
-    server: dict[str, object] = {}
-    atexit.register(_cleanup, root, data, bindir, prefix, server)
-    sockets.mkdir()
-    if prefix:  # the postgres user must own its directories
-        entry = pwd.getpwnam(ADMIN_USER)
-        for path in (root, sockets):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-
-    def left() -> float:
-        return max(1.0, deadline - loop.time())
-
-    await _run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", ADMIN_USER,
-                "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
-               left(), "initdb")
-    port = _free_tcp_port(DEFAULT_HOST)
-    options = (f"-c listen_addresses={DEFAULT_HOST} -p {port} -k {sockets} "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-    try:
-        await _run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile),
-                    "-o", options, "-w", "-t", str(int(left())), "start"],
-                   left() + 5, "pg_ctl start")
-    except RuntimeError as exc:
-        log = logfile.read_text(errors="replace")[-3000:] if logfile.exists() else ""
-        raise RuntimeError(f"{exc}\n{logfile}:\n{log}") from None
-    server["running"] = True
-    url = _url(DEFAULT_HOST, port, "postgres")
-    conn = await asyncpg.connect(url, timeout=left())
-    await conn.close()
-    return url
+    """A throw-away server for the whole run; its admin URL. Cleanup at exit."""
+    return await PrivatePostgres().create(timeout)
 
 
 def _cleanup(root: Path, data: Path, bindir: Path, prefix: list[str],

@@ -140,4 +140,12 @@ def synthesized_prompt(state_dir: Path, text: str, lang: str = "ja") -> np.ndarr
         return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float64)
 
 
-__all__ = ["RtpPacket", "RtpSniffer", "alaw_decode", "best_match", "synthesized_prompt"]
+def prompt_seconds(state_dir: Path, text: str) -> float:
+    """The length of the synthesized prompt (named by the hash of its text)."""
+    key = hashlib.sha256(f"ja\0{text}".encode()).hexdigest()[:20]
+    with wave.open(str(state_dir / "sounds" / f"tts-ja-{key}.wav")) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+__all__ = ["RtpPacket", "RtpSniffer", "alaw_decode", "best_match", "prompt_seconds",
+           "synthesized_prompt"]

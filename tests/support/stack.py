@@ -10,6 +10,23 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.conftest import TEST_PORTS, stack_env
+from tests.support.sipp import CallerResult, run_callers
+
+
+def ports() -> dict[str, int]:
+    return TEST_PORTS
+
+
+def environment(state_dir: Path, database_url: str, flows: Path) -> dict[str, str]:
+    return stack_env(state_dir, database_url, MADOGUCHI_FLOWS_DIR=str(flows))
+
+
+async def call(did: str, state_dir: Path, name: str) -> CallerResult:
+    """One caller who stays until Asterisk hangs up."""
+    return await run_callers(did, ports()["sip_port"], 1, 1.0, state_dir / "sipp" / name,
+                             max_seconds=90, bye_timeout=60)
+
 
 class StackFailed(AssertionError):
     pass

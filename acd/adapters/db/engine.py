@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.adapters.db.schema import (
@@ -37,12 +38,11 @@ from acd.domain.calls import CallRecord
 
 log = structlog.get_logger(__name__)
 
-
-
-
-
-
-
+#: How long one write may take on the event path before the database counts as away.
+WRITE_TIMEOUT = 2.0
+#: The spool is written back in batches of this many items (the writers wait meanwhile).
+DRAIN_BATCH = 100
+RETRY_FIRST, RETRY_MAX = 0.2, 5.0
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -52,13 +52,34 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """Writes of the controller. A write that fails is retried; while the database stays
-    unreachable, records wait in a spool file and are written when it is back."""
+    """Writes of the controller and the gateway, in order, never lost.
 
-    def __init__(self, engine: AsyncEngine, spool_file: Path, retries: int = 3) -> None:
+    A write goes to the database; when that fails (or takes longer than
+    :data:`WRITE_TIMEOUT`) the database counts as away: that write and every later one go
+    straight to the spool file, in order, without waiting, and a background task writes
+    the spool back as soon as the database answers again (retrying with backoff). Only
+    then do writes go to the database directly again, so the order of the event log (its
+    ids) is the order of the writes. One lock keeps the writers of this process (the
+    controller, the gateway) and the drain from interleaving: every item lands once.
+
+    ``on_recovered``: called (async) after a spool was written back (recordings whose
+    sealing waited for the database are sealed then).
+    """
+
+    def __init__(self, engine: AsyncEngine, spool_file: Path, *,
+                 on_recovered: Callable[[], Awaitable[Any]] | None = None,
+                 write_timeout: float = WRITE_TIMEOUT) -> None:
         self.engine = engine
-        self._spool = spool_file
-        self._retries = retries
+        self._spool = SpoolFile(spool_file)
+        self._on_recovered = on_recovered
+        self._write_timeout = write_timeout
+        self._lock = asyncio.Lock()
+        self._recovery: asyncio.Task[None] | None = None
+
+    @property
+    def away(self) -> bool:
+        """True while writes wait in the spool."""
+        return self._spool.exists()
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:
@@ -88,45 +109,79 @@ class Database:
             "at": at, "uniqueid": uniqueid}})
 
     async def _write(self, item: dict[str, Any]) -> None:
-        if self._spool.exists() and not await self._drain_spool():
-            self._append_spool(item)
-            return
-        if not await self._try(item):
-            self._append_spool(item)
+        async with self._lock:
+            if not self._spool.exists():
+                try:
+                    await asyncio.wait_for(self._execute(item), self._write_timeout)
+                    return
+                except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                    log.error("db.unavailable", alarm=True, error=str(exc)[:200] or "timeout",
+                              spool=str(self._spool.path))
+            self._spool.append(item)
+        self._start_recovery()
 
-    async def _try(self, item: dict[str, Any]) -> bool:
-        for attempt in range(self._retries):
+    async def _execute(self, item: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            if item["op"] == "agent_interval":
+                await _next_agent_interval(conn, **item["values"])
+            else:
+                await conn.execute(_statement(conn.dialect.name, item))
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(
+                self._recover(), name="db-spool")
+
+    async def _recover(self) -> None:
+        delay, total = RETRY_FIRST, 0
+        while True:
+            await asyncio.sleep(delay)
+            async with self._lock:
+                try:
+                    written = await self._drain_batch()
+                except (SQLAlchemyError, OSError) as exc:
+                    log.warning("db.still_unavailable", retry_in=delay,
+                                error=str(exc)[:200])
+                    delay = min(delay * 2, RETRY_MAX)
+                    continue
+                delay, total = 0.0, total + written
+                if self._spool.exists():
+                    continue
+            log.info("db.spool_drained", items=total)
+            break
+        if self._on_recovered is not None:
             try:
-                async with self.engine.begin() as conn:
-                    if item["op"] == "agent_interval":
-                        await _next_agent_interval(conn, **item["values"])
-                    else:
-                        await conn.execute(_statement(conn.dialect.name, item))
-                return True
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("db.write_failed", attempt=attempt + 1, error=str(exc)[:200])
-                await asyncio.sleep(0.2 * 2 ** attempt)
-        return False
+                await self._on_recovered()
+            except Exception:
+                log.exception("db.recovered_listener_failed")
 
-    def _append_spool(self, item: dict[str, Any]) -> None:
-        self._spool.parent.mkdir(parents=True, exist_ok=True)
-        with self._spool.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
-        log.error("db.spooled", spool=str(self._spool), op=item["op"])
+    async def _drain_batch(self) -> int:
+        """Write up to :data:`DRAIN_BATCH` spooled items, each in its own transaction,
+        marking each as done once committed; the number written."""
+        written = 0
+        for item in self._spool.pending(DRAIN_BATCH):
+            try:
+                await asyncio.wait_for(self._execute(item), self._write_timeout)
+            except IntegrityError as exc:  # never writable: kept apart, not retried
+                self._spool.reject(item, str(exc)[:500])
+            written += 1
+            self._spool.done(1)
+        self._spool.compact()
+        return written
 
-    async def _drain_spool(self) -> bool:
-        """Write what was spooled, in order. True when the spool is empty again."""
-        items = [json.loads(line) for line in self._spool.read_text("utf-8").splitlines()
-                 if line.strip()]
-        for index, item in enumerate(items):
-            if not await self._try(item):
-                remaining = items[index:]
-                self._spool.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n"
-                                               for i in remaining), "utf-8")
-                return False
-        self._spool.unlink()
-        log.info("db.spool_drained", items=len(items))
-        return True
+    def resume(self) -> None:
+        """Write back a spool an earlier run left (at start)."""
+        if self._spool.exists():
+            self._start_recovery()
+
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the spool is written back (True) or ``timeout`` passes (False)."""
+        self.resume()
+        task = self._recovery
+        if task is None or task.done():
+            return not self._spool.exists()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        return bool(done) and not self._spool.exists()
 
     async def save_agent_state(self, agent_id: str, status: str, snapshot: dict[str, Any],
                                at: float) -> None:
@@ -155,6 +210,74 @@ class Database:
         query = select(call_records).order_by(call_records.c.entered_at.desc()).limit(limit)
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+
+class SpoolFile:
+    """Writes waiting for the database: one JSON item per line, in order, and beside it
+    the count of leading items already written (``<spool>.done``, with the spool file's
+    inode: a compacted spool is a new file, and an older count does not apply to it), so
+    that an item is written once even when the process stops between a commit and the
+    rewrite of the file. Items the database can never take (an integrity error) go to
+    ``<spool>.rejected`` with the error, for an operator to look at; they do not hold the
+    others back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._done = path.with_name(path.name + ".done")
+        self._rejected = path.with_name(path.name + ".rejected")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def append(self, item: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+    def _inode(self) -> int:
+        try:
+            return self.path.stat().st_ino
+        except FileNotFoundError:
+            return 0
+
+    def _done_count(self) -> int:
+        try:
+            inode, count = self._done.read_text("ascii").split()
+        except (FileNotFoundError, ValueError):
+            return 0
+        return int(count) if int(inode) == self._inode() else 0
+
+    def _items(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text("utf-8").splitlines()
+                if line.strip()]
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        done = self._done_count()
+        return self._items()[done:done + limit]
+
+    def done(self, count: int) -> None:
+        self._done.write_text(f"{self._inode()} {self._done_count() + count}", "ascii")
+
+    def reject(self, item: dict[str, Any], error: str) -> None:
+        with self._rejected.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"item": item, "error": error}, ensure_ascii=False) + "\n")
+        log.error("db.write_rejected", alarm=True, op=item["op"], error=error[:200],
+                  kept_in=str(self._rejected))
+
+    def compact(self) -> None:
+        """Drop the written items from the file (the spool is gone once all are)."""
+        items, done = self._items(), self._done_count()
+        remaining = items[done:]
+        if remaining:
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n"
+                                         for i in remaining), "utf-8")
+            temporary.replace(self.path)
+        else:
+            self.path.unlink(missing_ok=True)
+        self._done.unlink(missing_ok=True)
 
 
 async def _next_agent_interval(conn, agent: str, status: str, previous: str,
