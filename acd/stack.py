@@ -30,6 +30,7 @@ from acd.adapters.asterisk.process import (
     AsteriskUnavailable,
     ensure_ports_free,
     find_installation,
+    running_pid,
 )
 from acd.adapters.asterisk.prompts import PromptError, build_prompts
 from acd.adapters.db.access_log import AccessLog
@@ -70,6 +71,42 @@ log = structlog.get_logger(__name__)
 
 class StartupError(RuntimeError):
     """Something needed to start is missing or wrong; the message names it."""
+
+
+class StackFailed(RuntimeError):
+    """A part died and could not be brought back: the stack stops (exit code 3) so that
+    its supervisor (systemd) acts; the message names the part."""
+
+
+#: Seconds before each attempt to restart an Asterisk that died under the stack.
+ASTERISK_RESTART_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def asterisk_pid_file(settings: Settings) -> Path:
+    return RuntimeDirs(settings.asterisk_dir).run / "madoguchi-asterisk.pid"
+
+
+async def supervise_asterisk(asterisk: AsteriskProcess, settings: Settings) -> None:
+    """Restart Asterisk whenever it dies (with backoff); :class:`StackFailed` when it
+    does not come back. The controller reconnects and resynchronises by itself."""
+    while True:
+        code = await asterisk.wait_exit()
+        log.error("asterisk.died", alarm=True, returncode=code, log=asterisk.tail_log(5))
+        for attempt, delay in enumerate(ASTERISK_RESTART_DELAYS, 1):
+            await asyncio.sleep(delay)
+            try:
+                await asterisk.start()
+                await asterisk.wait_ready(settings.bind_address, settings.ami_port, 30)
+            except (RuntimeError, OSError) as exc:
+                log.error("asterisk.restart_failed", attempt=attempt, error=str(exc)[:300])
+                await asterisk.stop()
+                continue
+            log.warning("asterisk.restarted", attempt=attempt, pid=asterisk.pid)
+            break
+        else:
+            raise StackFailed(f"Asterisk died and did not start again after "
+                              f"{len(ASTERISK_RESTART_DELAYS)} attempts:\n"
+                              f"{asterisk.tail_log()}")
 
 
 def secret_store(settings: Settings) -> SecretStore:
@@ -131,10 +168,13 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    # an Asterisk an earlier controller left running holds SIP and AMI: it is adopted
+    adopting = running_pid(asterisk_pid_file(settings)) is not None
     try:
         ensure_ports_free(settings.bind_address,
-                          tcp={"AMI": settings.ami_port, "gateway": settings.gateway_port},
-                          udp={"SIP": settings.sip_port})
+                          tcp={"gateway": settings.gateway_port,
+                               **({} if adopting else {"AMI": settings.ami_port})},
+                          udp={} if adopting else {"SIP": settings.sip_port})
     except OSError as exc:
         raise StartupError(str(exc)) from exc
     await migrate_database(settings)
@@ -145,7 +185,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     asterisk = AsteriskProcess(deployment.installation, dirs.asterisk_conf,
                                [settings.state_dir.resolve(), settings.recordings_dir.resolve(),
                                 settings.voicemail_path.resolve()],
-                               dirs.run / "log" / "asterisk.out")
+                               dirs.run / "log" / "asterisk.out", asterisk_pid_file(settings))
     engine = make_engine(settings.resolved_database_url)
     roster = Roster(engine)
     runner: web.AppRunner | None = None
@@ -160,7 +200,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     capture = None
     stack = contextlib.ExitStack()
     try:
-        await asterisk.start()
+        if not asterisk.adopt():
+            await asterisk.start()
         try:
             await asterisk.wait_ready(settings.bind_address, settings.ami_port)
         except RuntimeError as exc:
@@ -199,6 +240,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async with asyncio.TaskGroup() as tasks:
             db.resume()  # a spool an earlier run left is written back
             tasks.create_task(ami.run(), name="ami")
+            tasks.create_task(supervise_asterisk(asterisk, settings), name="asterisk")
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
             tasks.create_task(event_lines.run(), name="event-lines")
@@ -210,6 +252,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             raise _Stop
     except* _Stop:
         pass
+    except* StackFailed as failed:
+        raise failed.exceptions[0] from None
     finally:
         log.info("stack.stopping")
         if runner is not None:

@@ -10,7 +10,7 @@ from acd.cli.common import load_settings
 from acd.logging_setup import configure
 from acd.services.flows import Deployment
 from acd.settings import Settings
-from acd.stack import StartupError, load_roster, migrate_database, prepare, up
+from acd.stack import StackFailed, StartupError, load_roster, migrate_database, prepare, up
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -21,6 +21,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"acd: error: {exc}", file=sys.stderr)
         return 2
+    except StackFailed as exc:
+        print(f"acd: error: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -15,23 +15,10 @@ import pytest
 
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.event_log import audit_offers, load_events
-from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
-from tests.support.stack import RunningStack
+from tests.support.sipp import run_callers
+from tests.support.stack import RunningStack, start_agents
 
 pytestmark = pytest.mark.integration
-
-
-async def start_agents(stack: RunningStack, ids: list[str], queue: str, workdir: Path,
-                       talk: tuple[float, float]) -> list[SippAgent]:
-    """Registered, logged-in SIPp agents talking a random time in ``talk`` per call."""
-    passwords = await stack.add_agents(ids, queues=(queue,))
-    ports = {agent: free_udp_port() for agent in ids}
-    await register_agents(list(passwords.items()), TEST_PORTS["sip_port"], ports, workdir)
-    agents = [SippAgent(a, ports[a], workdir, talk_seconds=talk[0], talk_max_seconds=talk[1])
-              for a in ids]
-    for agent in agents:
-        await agent.start()
-    return agents
 
 
 async def poisson_callers(did: str, calls: int, rate: float, workdir: Path, seed: int):

@@ -11,7 +11,13 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import TEST_PORTS, stack_env
-from tests.support.sipp import CallerResult, run_callers
+from tests.support.sipp import (
+    CallerResult,
+    SippAgent,
+    free_udp_port,
+    register_agents,
+    run_callers,
+)
 
 
 def ports() -> dict[str, int]:
@@ -78,6 +84,12 @@ class RunningStack:
             await asyncio.sleep(0.3)
         raise StackFailed(f"acd up not healthy after {timeout} s:\n{self.log_tail()}")
 
+    async def kill(self) -> None:
+        """SIGKILL `acd up` (as a crash would): Asterisk, in its own session, lives on."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
     async def stop(self, timeout: float = 30) -> int:
         if self.proc is None:
             return -1
@@ -132,3 +144,16 @@ class RunningStack:
                 await self.api("POST", f"/api/agents/{agent}/login")
         secrets = self.secrets()
         return {agent: secrets[f"sip:{agent}"] for agent in ids}
+
+
+async def start_agents(stack: RunningStack, ids: list[str], queue: str, workdir: Path,
+                       talk: tuple[float, float]) -> list[SippAgent]:
+    """Registered, logged-in SIPp agents talking a random time in ``talk`` per call."""
+    passwords = await stack.add_agents(ids, queues=(queue,))
+    ports = {agent: free_udp_port() for agent in ids}
+    await register_agents(list(passwords.items()), TEST_PORTS["sip_port"], ports, workdir)
+    agents = [SippAgent(a, ports[a], workdir, talk_seconds=talk[0], talk_max_seconds=talk[1])
+              for a in ids]
+    for agent in agents:
+        await agent.start()
+    return agents

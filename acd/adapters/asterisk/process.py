@@ -5,6 +5,12 @@ Debian root that ``make setup`` builds in the cache. In the latter case Asterisk
 chrooted in a private mount namespace, with the state and recordings directories
 bind-mounted at the same absolute paths, so every path is identical inside and outside;
 the mounts vanish with the process.
+
+Asterisk runs in a session of its own: when the controller dies, Asterisk and its calls
+live on. The process writes its pid (with the kernel's start time of that pid, so that
+a reused pid is not mistaken for it) to a pid file; a controller that starts while that
+Asterisk still runs adopts it (:meth:`AsteriskProcess.adopt`) instead of starting a
+second one, and no call is dropped.
 """
 
 from __future__ import annotations
@@ -95,16 +101,39 @@ def ensure_ports_free(bind: str, tcp: dict[str, int], udp: dict[str, int]) -> No
                 sock.close()
 
 
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of a live (not zombie) process, or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """The pid of the Asterisk the pid file names if that very process still runs."""
+    try:
+        pid_text, started = pid_file.read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_text)
+    return pid if _start_time(pid) == started else None
+
+
 class AsteriskProcess:
     """One Asterisk process running the rendered configuration in ``config_dir``."""
 
     def __init__(self, installation: AsteriskInstallation, asterisk_conf: Path,
-                 shared_dirs: list[Path], log_file: Path) -> None:
+                 shared_dirs: list[Path], log_file: Path, pid_file: Path | None = None
+                 ) -> None:
         self._inst = installation
         self._conf = asterisk_conf
         self._shared = shared_dirs
         self._log_file = log_file
+        self.pid_file = pid_file or log_file.with_suffix(".pid")
         self._proc: asyncio.subprocess.Process | None = None
+        self._adopted: int | None = None
 
     def command(self) -> list[str]:
         run = ["/usr/sbin/asterisk", "-f", "-n", "-C", str(self._conf)]
@@ -119,7 +148,37 @@ class AsteriskProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._adopted or (self._proc.pid if self._proc else None)
+
+    @property
+    def running(self) -> bool:
+        if self._adopted is not None:
+            return _start_time(self._adopted) is not None
+        return self._proc is not None and self._proc.returncode is None
+
+    def adopt(self) -> bool:
+        """Take over the Asterisk an earlier controller started, if it still runs."""
+        pid = running_pid(self.pid_file)
+        if pid is None:
+            return False
+        self._adopted = pid
+        log.warning("asterisk.adopted", pid=pid, note="an earlier controller's Asterisk "
+                    "still runs: its calls go on")
+        return True
+
+    async def wait_exit(self, poll: float = 0.5) -> int | None:
+        """Wait until Asterisk exits; its exit code (None for an adopted process)."""
+        if self._proc is not None and self._adopted is None:
+            return await self._proc.wait()
+        await self._until_gone(poll)
+        return None
+
+    async def _until_gone(self, poll: float) -> None:
+        """Poll: a process that is not our child gives no exit to wait for."""
+        while True:
+            if not self.running:
+                return
+            await asyncio.sleep(poll)
 
     async def start(self) -> None:
         for d in self._shared:
@@ -129,6 +188,10 @@ class AsteriskProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True)
+        self._adopted = None
+        started = _start_time(self._proc.pid)
+        if started is not None:
+            self.pid_file.write_text(f"{self._proc.pid} {started}\n")
         log.info("asterisk.started", pid=self._proc.pid, version=self._inst.version)
 
     async def wait_ready(self, host: str, ami_port: int, timeout: float = 60.0) -> None:
@@ -136,7 +199,7 @@ class AsteriskProcess:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self._proc is None or self._proc.returncode is not None:
+            if not self.running:
                 raise RuntimeError(f"Asterisk exited at start: {self.tail_log()}")
             try:
                 _, writer = await asyncio.open_connection(host, ami_port)
@@ -154,6 +217,9 @@ class AsteriskProcess:
             return "(no log)"
 
     async def stop(self, grace: float = 10.0) -> None:
+        if self._adopted is not None:
+            await self._stop_adopted(self._adopted, grace)
+            return
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
@@ -168,10 +234,27 @@ class AsteriskProcess:
             log.warning("asterisk.kill", pid=proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
+        self.pid_file.unlink(missing_ok=True)
         log.info("asterisk.stopped", returncode=proc.returncode)
+
+    async def _stop_adopted(self, pid: int, grace: float) -> None:
+        """The same for a process that is not our child (it cannot be waited for)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.running and loop.time() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            await asyncio.sleep(0.5)
+        if self.running:
+            log.warning("asterisk.kill", pid=pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            await self._until_gone(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        log.info("asterisk.stopped", adopted=pid)
 
     async def kill(self) -> None:
         """Kill Asterisk abruptly (used to check that the controller survives it)."""
-        if self._proc and self._proc.returncode is None:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
+        if self.running and self.pid is not None:
+            os.killpg(self.pid, signal.SIGKILL)
+            await self.wait_exit(poll=0.05)

@@ -1,0 +1,138 @@
+"""Asterisk and the controller survive each other, on the real stack (`acd up`, SIPp
+agents answering, SIPp callers):
+
+* the controller SIGKILLed while calls are connected: Asterisk and the calls live on; a
+  new `acd up` adopts that Asterisk (no "port in use"), the calls end normally and are
+  recorded, and the next calls are served;
+* Asterisk SIGKILLed under a running stack: the stack restarts it, the health comes
+  back, and the agents take calls again without anyone touching them.
+
+Each prints its recovery time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from acd.adapters.db.schema import call_records
+from tests.conftest import TEST_PORTS, stack_env
+from tests.support.asterisk_pid import asterisk_pid
+from tests.support.sipp import run_callers
+from tests.support.stack import RunningStack, start_agents
+from tests.support.tables import rows
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.integration
+
+LINE = "0570000200"  # queue "wrapup": 4 s of wrap-up, then ready again
+
+
+async def _all_ready(stack: RunningStack, ids: list[str]) -> bool:
+    states = await stack.api("GET", "/api/agents")
+    return sorted(s["id"] for s in states if s["status"] == "ready") == sorted(ids)
+
+
+async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_call(
+        state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    env = stack_env(state_dir, url)
+    ids = ["5001", "5002"]
+    sipp = state_dir / "sipp"
+    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+    await first.__aenter__()
+    agents = await start_agents(first, ids, "wrapup", sipp, talk=(12.0, 12.0))
+    second: RunningStack | None = None
+    try:
+        callers = asyncio.create_task(run_callers(
+            LINE, TEST_PORTS["sip_port"], 2, rate=2.0, workdir=sipp / "during",
+            caller_start="0351110000", max_seconds=60, bye_timeout=40))
+        await until(lambda: _talking(first, 2), 15, "two calls connected")
+        pid = asterisk_pid(state_dir)
+        await first.kill()
+        assert pid is not None and _alive(pid), "Asterisk must outlive its controller"
+        killed_at = time.monotonic()
+        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+        await second.__aenter__()
+        serving_after = time.monotonic() - killed_at
+        assert asterisk_pid(state_dir) == pid  # adopted, not started again
+        during = await callers
+        assert during.successful == 2, during.describe()  # neither call was dropped
+        await until(lambda: _all_ready(second, ids), 30, "agents ready after wrap-up")
+        after = await run_callers(LINE, TEST_PORTS["sip_port"], 2, rate=2.0,
+                                  workdir=sipp / "after", caller_start="0352220000",
+                                  max_seconds=60, bye_timeout=40)
+        assert after.successful == 2, after.describe()
+        await asyncio.sleep(1.0)
+        records = {r["caller"]: r for r in await rows(url, call_records)}
+        served = ["0351110000", "0351110001", "0352220000", "0352220001"]
+        assert sorted(records) == served
+        assert all(records[c]["outcome"] == "answered" and records[c]["agent"] in ids
+                   for c in served), records
+        for caller in served[:2]:  # the true talk time, not the restart's
+            talk = records[caller]["ended_at"] - records[caller]["answered_at"]
+            assert 10.0 <= talk <= 16.0, (caller, talk)
+        print(f"\ncontroller killed: serving again {serving_after:.1f} s after the kill "
+              f"(new acd up to healthy), 2/2 connected calls kept, 4/4 calls recorded")
+    finally:
+        for agent in agents:
+            await agent.stop()
+        if second is not None:
+            await second.stop()
+        await first.stop()
+    assert asterisk_pid(state_dir) is None  # the clean stop stopped the adopted Asterisk
+
+
+async def test_a_killed_asterisk_is_restarted_and_the_agents_take_calls_again(
+        state_dir: Path):
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    ids = ["5101"]
+    sipp = state_dir / "sipp"
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        agents = await start_agents(stack, ids, "wrapup", sipp, talk=(1.0, 1.0))
+        try:
+            before = await run_callers(LINE, TEST_PORTS["sip_port"], 1, rate=1.0,
+                                       workdir=sipp / "before", caller_start="0353330000")
+            assert before.successful == 1, before.describe()
+            pid = asterisk_pid(state_dir)
+            assert pid is not None
+            os.killpg(pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            await until(lambda: _restarted(stack, state_dir, pid), 30,
+                        "Asterisk restarted and AMI connected")
+            recovered = time.monotonic() - killed_at
+            await until(lambda: _all_ready(stack, ids), 30, "the agent ready again")
+            after = await run_callers(LINE, TEST_PORTS["sip_port"], 1, rate=1.0,
+                                      workdir=sipp / "after", caller_start="0354440000")
+            assert after.successful == 1, after.describe()
+        finally:
+            for agent in agents:
+                await agent.stop()
+        events = [e.get("event") for e in stack.log_events()]
+        assert "asterisk.died" in events and "asterisk.restarted" in events
+        print(f"\nAsterisk killed: restarted and AMI connected {recovered:.1f} s later; the "
+              "agent took the next call")
+
+
+async def _talking(stack: RunningStack, calls: int) -> bool:
+    states = await stack.api("GET", "/api/agents")
+    return sum(1 for s in states if s["status"] == "on_call") == calls
+
+
+async def _restarted(stack: RunningStack, state_dir: Path, old_pid: int) -> bool:
+    pid = asterisk_pid(state_dir)
+    health = await stack.health()
+    return pid is not None and pid != old_pid and bool(health and health["ami_connected"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
