@@ -170,7 +170,8 @@ class Effects:
         interface = actions.agent_interface(command.agent)
         match command:
             case AddMember():
-                action = actions.queue_add(command.queue, interface, command.name,
+                action = actions.queue_add(command.queue, interface,
+                                           actions.member_name(command.agent, command.name),
                                            command.penalty, command.paused, command.reason,
                                            command.wrapup_seconds)
             case RemoveMember():

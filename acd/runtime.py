@@ -35,8 +35,10 @@ from acd.adapters.ami.client import (
     RawEvent,
 )
 from acd.adapters.ami.events import AmiTranslationError, translate
+from acd.adapters.asterisk.queue_log import QueueLog
 from acd.adapters.db.engine import Database
 from acd.domain import agents as agent_machine
+from acd.domain import calls as calls_domain
 from acd.domain import step as domain
 from acd.domain.calls import Calls
 from acd.domain.events import (
@@ -88,14 +90,17 @@ class _Resync:
 class Controller:
     """``event_log``: the log every event goes to (one is made on ``db`` if none is
     given); ``recordings`` and ``on_demand``: where ended calls' recordings go to be
-    sealed (see :class:`acd.effects.Effects`)."""
+    sealed (see :class:`acd.effects.Effects`); ``queue_log``: Asterisk's queue log, read
+    back after a reconnect for the calls that ended while nobody listened."""
 
     def __init__(self, ami: AmiClient, queue: asyncio.Queue, db: Database,
                  agents: agent_machine.Agents | None = None, *,
                  event_log: EventLog | None = None,
                  recordings: RecordingStore | None = None,
-                 on_demand: OnDemandRecorder | None = None) -> None:
+                 on_demand: OnDemandRecorder | None = None,
+                 queue_log: QueueLog | None = None) -> None:
         self._ami = ami
+        self._queue_log = queue_log
         self._queue = queue
         self._db = db
         self.state = domain.State(agents=agents or agent_machine.Agents())
@@ -221,10 +226,26 @@ class Controller:
                 asyncio.get_running_loop().call_later(
                     RESYNC_RETRY_SECONDS, self._queue.put_nowait, _Resync(attempt + 1))
             return
+        await self._catch_up(live)
         await self.handle(ChannelsSnapshot(time.time(), live))
         await self.handle(MembersSnapshot(time.time(), members))
         log.info("controller.resynchronised", live_channels=len(live), open_calls=len(self.calls),
                  queue_members=len(members))
+
+    async def _catch_up(self, live: frozenset[str]) -> None:
+        """The queue events of the calls that ended while nobody listened, from Asterisk's
+        queue log, with Asterisk's times: answered calls stay answered, talk times are
+        true and the agents go to wrap-up as the rules say."""
+        gone = [uniqueid for uniqueid in self.calls.active if uniqueid not in live]
+        if self._queue_log is None or not gone:
+            return
+        replayed = 0
+        for event in await asyncio.to_thread(self._queue_log.events_of, gone):
+            call = self.calls.active.get(getattr(event, "uniqueid", "") or "")
+            if call is not None and calls_domain.news(call, event):
+                await self.handle(event)
+                replayed += 1
+        log.info("controller.caught_up", calls=len(gone), events=replayed)
 
     # ------------------------------------------------------------ events
 

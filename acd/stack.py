@@ -33,6 +33,7 @@ from acd.adapters.asterisk.process import (
     running_pid,
 )
 from acd.adapters.asterisk.prompts import PromptError, build_prompts
+from acd.adapters.asterisk.queue_log import QueueLog
 from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.engine import Database, make_engine
@@ -216,7 +217,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                      settings.recordings_dir.resolve(), running.recording_policy,
                                      event_log.append)
         controller = Controller(ami, queue, db, deployment.agents(await roster.all()),
-                                event_log=event_log, recordings=recordings, on_demand=on_demand)
+                                event_log=event_log, recordings=recordings, on_demand=on_demand,
+                                queue_log=QueueLog(dirs.run / "log" / "queue_log"))
 
         event_lines = EventLines(EventStore(engine), ami, running.site_and_prompts,
                                  settings.sounds_dir)

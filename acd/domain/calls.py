@@ -172,7 +172,8 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
         case ChannelsSnapshot():
             gone = [c for c in calls.active.values() if c.uniqueid not in event.uniqueids]
             return (calls._closing([c.uniqueid for c in gone]),
-                    [command for c in gone for command in _finish(c, event.at, "resync")])
+                    [command for c in gone
+                     for command in _finish(c, _known_end(c, event.at), "resync")])
         case AmiConnected() | AmiDisconnected() | MembersSnapshot():
             return calls, []
     # (an AgentCallEnded whose uniqueid stayed unknown is a call never seen)
@@ -240,6 +241,29 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
                 return call, "abandoned after being answered"
             return replace(call, abandoned_at=event.at, abandoned_position=event.position), None
     raise TypeError(f"unexpected event {event!r}")
+
+
+def _known_end(call: CallState, resync_at: float) -> float:
+    """When a call that ended unseen ended: its talk's end or its abandon if Asterisk's
+    queue log told (see :func:`news`), else the resync (an upper bound)."""
+    if call.talk_ended_at is not None:
+        return call.talk_ended_at
+    return call.abandoned_at if call.abandoned_at is not None else resync_at
+
+
+def news(call: CallState, event: Event) -> bool:
+    """Whether an event read back from Asterisk's queue log after a reconnect tells
+    something the call's state does not know yet (the others were seen live)."""
+    match event:
+        case QueueJoined():
+            return call.queue_joined_at is None
+        case AgentAnswered():
+            return call.answered_at is None and call.abandoned_at is None
+        case AgentCallEnded():
+            return call.answered_at is not None and call.talk_ended_at is None
+        case CallerAbandoned():
+            return call.answered_at is None and call.abandoned_at is None
+    return False
 
 
 def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Command]:

@@ -87,6 +87,53 @@ async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_c
     assert asterisk_pid(state_dir) is None  # the clean stop stopped the adopted Asterisk
 
 
+async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_time(
+        state_dir: Path):
+    """The controller is down for the whole end of two answered calls: the next one
+    reads Asterisk's queue log back -- the records keep the agent and the true talk time
+    (not the restart's), and the agents are not left on a call that is over."""
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    env = stack_env(state_dir, url)
+    ids = ["5201", "5202"]
+    sipp = state_dir / "sipp"
+    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+    await first.__aenter__()
+    agents = await start_agents(first, ids, "wrapup", sipp, talk=(5.0, 5.0))
+    second: RunningStack | None = None
+    try:
+        callers = asyncio.create_task(run_callers(
+            LINE, TEST_PORTS["sip_port"], 2, rate=2.0, workdir=sipp / "during",
+            caller_start="0355550000", max_seconds=60, bye_timeout=40))
+        await until(lambda: _talking(first, 2), 15, "two calls connected")
+        await first.kill()
+        during = await callers  # both calls end while no controller listens
+        assert during.successful == 2, during.describe()
+        await asyncio.sleep(3.0)
+        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+        await second.__aenter__()
+        records = await until(lambda: _records(url, 2), 15, "both calls recorded")
+        for record in records:
+            assert record["outcome"] == "answered" and record["agent"] in ids, record
+            assert 3.0 <= record["talk_seconds"] <= 7.0, record  # 5 s, to the second
+            assert record["ended_at"] < time.time() - 2.5, record  # not the restart's end
+        states = {s["id"]: s["status"] for s in await second.api("GET", "/api/agents")}
+        assert "on_call" not in states.values(), states
+        await until(lambda: _all_ready(second, ids), 30, "agents ready after wrap-up")
+        print(f"\ncalls ended unseen: talk {[r['talk_seconds'] for r in records]} s from "
+              f"the queue log; agents {states} after the restart")
+    finally:
+        for agent in agents:
+            await agent.stop()
+        if second is not None:
+            await second.stop()
+        await first.stop()
+
+
+async def _records(url: str, count: int) -> list[dict] | None:
+    found = await rows(url, call_records)
+    return found if len(found) >= count else None
+
+
 async def test_a_killed_asterisk_is_restarted_and_the_agents_take_calls_again(
         state_dir: Path):
     url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"

@@ -52,6 +52,13 @@ def command(text: str) -> Action:
 
 # ---------------------------------------------------------------- queue members
 
+def member_name(agent: str, name: str) -> str:
+    """How Asterisk names a member: the agent id first (Asterisk's queue log writes this
+    name, and acd/adapters/asterisk/queue_log.py reads the id from it), then the name for
+    people reading ``queue show``."""
+    return f"{agent} {name}"
+
+
 def queue_add(queue: str, interface: str, member_name: str, penalty: int, paused: bool,
               reason: str, wrapup_seconds: int) -> Action:
     """Add a member at the end of the queue's member list; its device state is followed
