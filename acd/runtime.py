@@ -21,6 +21,7 @@ event log and the agents' states from their snapshots.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -108,6 +109,9 @@ class Controller:
         self._effects = Effects(ami, db, self._event_log, recordings=recordings,
                                 on_demand=on_demand)
         self.events_handled = 0
+        #: When the last event heard from Asterisk happened: what came after it and was
+        #: not heard is read back from the queue log at the next (re)connect.
+        self._heard_until: float | None = None
 
     @property
     def calls(self) -> Calls:
@@ -152,6 +156,7 @@ class Controller:
             self._queue.put_nowait(_Tick(time.time()))
 
     async def rebuild(self) -> None:
+        self._heard_until = await self._db.last_event_at()
         snapshots = await self._db.agent_snapshots()
         self.state = replace(self.state,
                              agents=agent_machine.restore(self.state.agents, snapshots))
@@ -204,6 +209,7 @@ class Controller:
                     return
                 if event is not None:
                     await self.handle(event)
+                    self._heard_until = event.at
 
     async def _handle_request(self, request: agent_machine.Request,
                               reply: asyncio.Future) -> None:
@@ -233,19 +239,39 @@ class Controller:
                  queue_members=len(members))
 
     async def _catch_up(self, live: frozenset[str]) -> None:
-        """The queue events of the calls that ended while nobody listened, from Asterisk's
-        queue log, with Asterisk's times: answered calls stay answered, talk times are
-        true and the agents go to wrap-up as the rules say."""
-        gone = [uniqueid for uniqueid in self.calls.active if uniqueid not in live]
-        if self._queue_log is None or not gone:
+        """What happened while nobody listened, from Asterisk's queue log, with
+        Asterisk's times: for the calls held open that are gone, their answer, end or
+        abandon (answered calls stay answered, talk times are true, agents go to wrap-up);
+        and the calls that entered since the last event heard and that the log does not
+        know at all, rebuilt from their entry (then closed below if they are over)."""
+        if self._queue_log is None:
             return
+        gone = [uniqueid for uniqueid in self.calls.active if uniqueid not in live]
         replayed = 0
         for event in await asyncio.to_thread(self._queue_log.events_of, gone):
             call = self.calls.active.get(getattr(event, "uniqueid", "") or "")
             if call is not None and calls_domain.news(call, event):
-                await self.handle(event)
-                replayed += 1
-        log.info("controller.caught_up", calls=len(gone), events=replayed)
+                replayed += await self._handle_read_back(event)
+        unseen: dict[str, list[Event]] = {}
+        if self._heard_until is not None:
+            entered = await asyncio.to_thread(self._queue_log.calls_entered_since,
+                                              math.floor(self._heard_until))
+            candidates = [u for u in entered if u not in self.calls.active
+                          and u not in self.calls.recently_closed]
+            recorded = await self._db.recorded(candidates)
+            unseen = {u: entered[u] for u in candidates if u not in recorded}
+        for events in unseen.values():
+            for event in events:
+                replayed += await self._handle_read_back(event)
+        if gone or unseen:
+            log.info("controller.caught_up", open_calls_gone=len(gone),
+                     calls_unseen=len(unseen), events=replayed)
+
+    async def _handle_read_back(self, event: Event) -> int:
+        events = domain.read_back(self.state, event)
+        for one in events:
+            await self.handle(one)
+        return len(events)
 
     # ------------------------------------------------------------ events
 

@@ -93,6 +93,18 @@ def complete(state: State, event: Event) -> Event:
     return event
 
 
+def read_back(state: State, event: Event) -> list[Event]:
+    """The events the domain needs for one event read back from Asterisk's queue log
+    after a reconnect (acd/adapters/asterisk/queue_log.py): the queue log writes no ring,
+    so an answer whose ring was not seen is preceded by it."""
+    if isinstance(event, AgentAnswered):
+        agent = state.agents.by_id.get(event.agent)
+        if agent is not None and not (agent.status is agent_machine.Status.RINGING
+                                      and agent.call == event.uniqueid):
+            return [AgentRinging(event.at, event.uniqueid, event.queue, event.agent), event]
+    return [event]
+
+
 def step(state: State, message: Message, now: float) -> tuple[State, list[Command]]:
     if isinstance(message, RosterChanged):
         return replace(state, agents=state.agents.with_roster(list(message.roster))), []

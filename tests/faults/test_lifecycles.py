@@ -129,6 +129,46 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
         await first.stop()
 
 
+async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
+        state_dir: Path):
+    """Two calls enter, are answered and end while no controller runs: the next
+    controller rebuilds them from Asterisk's queue log -- line, caller, agent, true
+    times -- and the agents' states follow."""
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    env = stack_env(state_dir, url)
+    ids = ["5301", "5302"]
+    sipp = state_dir / "sipp"
+    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+    await first.__aenter__()
+    agents = await start_agents(first, ids, "wrapup", sipp, talk=(3.0, 3.0))
+    second: RunningStack | None = None
+    try:
+        await first.kill()
+        placed_at = time.time()
+        unseen = await run_callers(LINE, TEST_PORTS["sip_port"], 2, rate=2.0,
+                                   workdir=sipp / "unseen", caller_start="0356660000",
+                                   max_seconds=60, bye_timeout=40)
+        assert unseen.successful == 2, unseen.describe()
+        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
+        await second.__aenter__()
+        records = await until(lambda: _records(url, 2), 15, "both unseen calls recorded")
+        assert sorted(r["caller"] for r in records) == ["0356660000", "0356660001"]
+        for record in records:
+            assert (record["line"], record["queue"], record["outcome"]) == \
+                (LINE, "wrapup", "answered"), record
+            assert record["agent"] in ids and 1.0 <= record["talk_seconds"] <= 5.0, record
+            assert placed_at - 1.5 <= record["entered_at"] <= record["ended_at"], record
+        await until(lambda: _all_ready(second, ids), 30, "agents ready after wrap-up")
+        print(f"\ncalls never seen live: {len(records)} rebuilt from the queue log, talk "
+              f"{[r['talk_seconds'] for r in records]} s")
+    finally:
+        for agent in agents:
+            await agent.stop()
+        if second is not None:
+            await second.stop()
+        await first.stop()
+
+
 async def _records(url: str, count: int) -> list[dict] | None:
     found = await rows(url, call_records)
     return found if len(found) >= count else None

@@ -5,7 +5,10 @@ When the controller reconnects, the calls it still holds open but Asterisk no lo
 has ended while nobody listened. Their answer, end and abandon are read back from here,
 as the typed events the AMI would have given, with Asterisk's own times (whole seconds:
 the queue log's precision), so the records carry the true talk time and the agents'
-states follow what really happened.
+states follow what really happened. Calls that came and went entirely while nobody
+listened are found here too: the dialplan writes its own lines beside its UserEvents
+(``MDGLINE`` at a line's entry, ``MDGCALENDAR``, ``MDGOVERFLOW``, ``MDGVOICEMAIL``:
+extensions.conf.j2), so such a call is rebuilt from its entry to its end.
 
 A line: ``time|callid|queue|agent|event|data1|data2|data3...``; the agent field is the
 member's name, which starts with the agent id (``actions.member_name``).
@@ -18,12 +21,17 @@ from collections.abc import Collection
 from pathlib import Path
 
 from acd.domain.events import (
+    NO_QUEUE,
     AgentAnswered,
     AgentCallEnded,
     AgentRingNoAnswer,
+    CalendarDecided,
     CallerAbandoned,
     Event,
+    LineEntered,
+    Overflowed,
     QueueJoined,
+    VoicemailLeft,
 )
 
 #: Only the end of the file is read: the calls open at a reconnect are recent.
@@ -48,7 +56,7 @@ def parse_line(line: str) -> Event | None:
     if len(parts) < 5:
         return None
     stamp, uniqueid, queue, agent, kind, *data = parts
-    data += [""] * (3 - len(data))
+    data += [""] * (5 - len(data))
     try:
         at = float(stamp)
     except ValueError:
@@ -64,6 +72,15 @@ def parse_line(line: str) -> Event | None:
                                   "caller" if kind == "COMPLETECALLER" else "agent")
         case "ABANDON":
             return CallerAbandoned(at, uniqueid, queue, _integer(data[0]), _integer(data[2]))
+        case "MDGLINE":  # did|queue|caller|recording|flow
+            return LineEntered(at, uniqueid, data[0], data[1] or NO_QUEUE, data[2],
+                               data[3] or None, data[4] or None)
+        case "MDGCALENDAR":
+            return CalendarDecided(at, uniqueid, data[0])
+        case "MDGOVERFLOW":
+            return Overflowed(at, uniqueid, data[0], data[1])
+        case "MDGVOICEMAIL":
+            return VoicemailLeft(at, uniqueid, data[0])
         case "RINGNOANSWER":
             return AgentRingNoAnswer(at, uniqueid, queue, _agent(agent),
                                      _integer(data[0]) / 1000)
@@ -74,11 +91,7 @@ class QueueLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def events_of(self, uniqueids: Collection[str]) -> list[Event]:
-        """The queue events of these calls, in the order Asterisk wrote them."""
-        wanted = set(uniqueids)
-        if not wanted:
-            return []
+    def _events(self) -> list[Event]:
         try:
             with self.path.open("rb") as fh:
                 size = fh.seek(0, os.SEEK_END)
@@ -86,10 +99,25 @@ class QueueLog:
                 text = fh.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return []
-        events = []
-        for line in text.splitlines():
-            if line.split("|", 2)[1:2] and line.split("|", 2)[1] in wanted:
-                event = parse_line(line)
-                if event is not None:
-                    events.append(event)
-        return events
+        return [event for line in text.splitlines()
+                if (event := parse_line(line)) is not None]
+
+    def events_of(self, uniqueids: Collection[str]) -> list[Event]:
+        """The events of these calls, in the order Asterisk wrote them."""
+        wanted = set(uniqueids)
+        if not wanted:
+            return []
+        return [e for e in self._events() if getattr(e, "uniqueid", None) in wanted]
+
+    def calls_entered_since(self, since: float) -> dict[str, list[Event]]:
+        """The calls that entered a line at ``since`` or later (by their ``MDGLINE``),
+        each with all of its events, in order."""
+        events = self._events()
+        entered = {e.uniqueid for e in events
+                   if isinstance(e, LineEntered) and e.at >= since}
+        calls: dict[str, list[Event]] = {uniqueid: [] for uniqueid in entered}
+        for event in events:
+            uniqueid = getattr(event, "uniqueid", None)
+            if uniqueid in calls:
+                calls[uniqueid].append(event)
+        return calls

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import (
     case,
+    func,
     insert,
     select,
     update,
@@ -205,6 +206,20 @@ class Database:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [dict(row) for row in rows]
+
+    async def last_event_at(self) -> float | None:
+        """When the newest event of the log happened (None: an empty log)."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.max(call_events.c.occurred_at)))).scalar()
+
+    async def recorded(self, uniqueids: list[str]) -> set[str]:
+        """Which of these calls have a call record already."""
+        if not uniqueids:
+            return set()
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(call_records.c.uniqueid).where(
+                call_records.c.uniqueid.in_(uniqueids)))
+            return {row[0] for row in rows}
 
     async def call_records(self, limit: int = 100) -> list[dict[str, Any]]:
         query = select(call_records).order_by(call_records.c.entered_at.desc()).limit(limit)
