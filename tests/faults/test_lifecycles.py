@@ -206,6 +206,51 @@ async def test_a_killed_asterisk_is_restarted_and_the_agents_take_calls_again(
               "agent took the next call")
 
 
+async def test_a_frozen_asterisk_is_noticed_and_served_again_when_it_thaws(state_dir: Path):
+    """Asterisk stopped (SIGSTOP) for 30 s: the half-open AMI connection is noticed by the
+    watchdog (the health says so), nothing restarts a process that is only frozen, and
+    when it thaws the controller reconnects and the agent takes the next call."""
+    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+    ids = ["5501"]
+    sipp = state_dir / "sipp"
+    async with RunningStack(stack_env(state_dir, url), state_dir,
+                            TEST_PORTS["gateway_port"]) as stack:
+        agents = await start_agents(stack, ids, "wrapup", sipp, talk=(1.0, 1.0))
+        try:
+            pid = asterisk_pid(state_dir)
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            try:
+                await until(lambda: _ami_down(stack), 20, "the frozen AMI noticed")
+                noticed = time.monotonic() - frozen_at
+                await asyncio.sleep(max(0.0, 30.0 - (time.monotonic() - frozen_at)))
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            thawed_at = time.monotonic()
+            await until(lambda: _ami_up(stack), 30, "AMI connected after the thaw")
+            back = time.monotonic() - thawed_at
+            assert asterisk_pid(state_dir) == pid  # the same process: not restarted
+            await until(lambda: _all_ready(stack, ids), 30, "the agent ready")
+            after = await run_callers(LINE, TEST_PORTS["sip_port"], 1, rate=1.0,
+                                      workdir=sipp / "after", caller_start="0358880000")
+            assert after.successful == 1, after.describe()
+        finally:
+            for agent in agents:
+                await agent.stop()
+        print(f"\nAsterisk frozen 30 s: noticed after {noticed:.1f} s, connected again "
+              f"{back:.1f} s after the thaw; the agent took the next call")
+
+
+async def _ami_down(stack: RunningStack) -> bool:
+    return not await _ami_up(stack)
+
+
+async def _ami_up(stack: RunningStack) -> bool:
+    health = await stack.health_any()
+    return bool(health and health["ami_connected"])
+
+
 async def _talking(stack: RunningStack, calls: int) -> bool:
     states = await stack.api("GET", "/api/agents")
     return sum(1 for s in states if s["status"] == "on_call") == calls

@@ -72,6 +72,16 @@ class RunningStack:
         except (TimeoutError, aiohttp.ClientError):
             return None
 
+    async def health_any(self) -> dict | None:
+        """``/healthz`` whatever its status (503 while Asterisk is away)."""
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{self.gateway}/healthz",
+                                    timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    return await resp.json()
+        except (TimeoutError, aiohttp.ClientError):
+            return None
+
     async def wait_healthy(self, timeout: float) -> dict:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -70,12 +70,17 @@ class AmiError(RuntimeError):
     pass
 
 
+#: The watchdog pings every PING_INTERVAL s and gives up after PING_TIMEOUT s: a frozen
+#: Asterisk or a half-open connection is noticed within about 5.5 s.
+PING_INTERVAL, PING_TIMEOUT = 3.0, 2.5
+
+
 class AmiClient:
     """Connects, logs in, and reconnects forever; puts what happens on ``queue``."""
 
     def __init__(self, host: str, port: int, username: str, secret: str,
                  queue: asyncio.Queue[AmiItem], action_timeout: float = 5.0,
-                 ping_interval: float = 5.0, capture: BinaryIO | None = None) -> None:
+                 ping_interval: float = PING_INTERVAL, capture: BinaryIO | None = None) -> None:
         self._queue = queue
         self._timeout = action_timeout
         self._ping_interval = ping_interval
@@ -122,7 +127,7 @@ class AmiClient:
 
     async def _check_alive(self) -> None:
         try:
-            await self.action(actions.ping())
+            await self.action(actions.ping(), timeout=PING_TIMEOUT)
         except (TimeoutError, AmiError) as exc:
             log.warning("ami.ping_failed", error=str(exc))
             protocol = self._manager.protocol
@@ -132,24 +137,27 @@ class AmiClient:
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self._logged_in.wait(), timeout)
 
-    async def action(self, action: dict[str, str], as_list: bool = False):
+    async def action(self, action: dict[str, str], as_list: bool = False,
+                     timeout: float | None = None):
         """Send an action and wait (bounded) for its response; a list of messages when
         ``as_list`` (actions answered by an event list), else the one response. Always
         say which: panoramisk guesses from the message text, and guesses QueueAdd
-        ("Added interface to queue") wrong, waiting for a list that never comes."""
+        ("Added interface to queue") wrong, waiting for a list that never comes.
+        ``timeout``: this action's bound (default: the client's action timeout)."""
+        timeout = self._timeout if timeout is None else timeout
         if not self._logged_in.is_set():
             raise AmiError(f"AMI not connected ({actions.name(action)})")
         future = self._manager.send_action(dict(action), as_list=as_list)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            await asyncio.wait({future, lost}, timeout=self._timeout,
+            await asyncio.wait({future, lost}, timeout=timeout,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost.cancel()
         if not future.done():
             future.cancel()
             why = "the connection was lost" if self._lost.is_set() else \
-                f"no answer in {self._timeout} s"
+                f"no answer in {timeout} s"
             raise AmiError(f"AMI action {actions.name(action)}: {why}")
         response = future.result()
         first = response[0] if isinstance(response, list) else response
