@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.db.schema import call_records
+from acd.adapters.db.schema import call_records, recordings
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
 from tests.support.sipp import run_callers
@@ -30,6 +30,7 @@ from tests.support.waiting import until
 pytestmark = pytest.mark.integration
 
 LINE = "0570000200"  # queue "wrapup": 4 s of wrap-up, then ready again
+RECORDED_LINE = "0570000123"  # queue "main": recorded, no wrap-up
 
 
 async def _all_ready(stack: RunningStack, ids: list[str]) -> bool:
@@ -131,21 +132,21 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
 
 async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
         state_dir: Path):
-    """Two calls enter, are answered and end while no controller runs: the next
-    controller rebuilds them from Asterisk's queue log -- line, caller, agent, true
-    times -- and the agents' states follow."""
+    """Two recorded calls enter, are answered and end while no controller runs: the
+    next controller rebuilds them from Asterisk's queue log -- line, caller, agent, true
+    times --, seals their recordings, and the agents' states follow."""
     url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
     env = stack_env(state_dir, url)
     ids = ["5301", "5302"]
     sipp = state_dir / "sipp"
     first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
     await first.__aenter__()
-    agents = await start_agents(first, ids, "wrapup", sipp, talk=(3.0, 3.0))
+    agents = await start_agents(first, ids, "main", sipp, talk=(3.0, 3.0))
     second: RunningStack | None = None
     try:
         await first.kill()
         placed_at = time.time()
-        unseen = await run_callers(LINE, TEST_PORTS["sip_port"], 2, rate=2.0,
+        unseen = await run_callers(RECORDED_LINE, TEST_PORTS["sip_port"], 2, rate=2.0,
                                    workdir=sipp / "unseen", caller_start="0356660000",
                                    max_seconds=60, bye_timeout=40)
         assert unseen.successful == 2, unseen.describe()
@@ -155,18 +156,27 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
         assert sorted(r["caller"] for r in records) == ["0356660000", "0356660001"]
         for record in records:
             assert (record["line"], record["queue"], record["outcome"]) == \
-                (LINE, "wrapup", "answered"), record
+                (RECORDED_LINE, "main", "answered"), record
+            assert record["recording_file"], record
             assert record["agent"] in ids and 1.0 <= record["talk_seconds"] <= 5.0, record
             assert placed_at - 1.5 <= record["entered_at"] <= record["ended_at"], record
-        await until(lambda: _all_ready(second, ids), 30, "agents ready after wrap-up")
+        sealed = await until(lambda: _sealed(url, {r["uniqueid"] for r in records}), 30,
+                             "both recordings sealed")
+        await until(lambda: _all_ready(second, ids), 30, "agents ready")
         print(f"\ncalls never seen live: {len(records)} rebuilt from the queue log, talk "
-              f"{[r['talk_seconds'] for r in records]} s")
+              f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed")
     finally:
         for agent in agents:
             await agent.stop()
         if second is not None:
             await second.stop()
         await first.stop()
+
+
+async def _sealed(url: str, uniqueids: set[str]) -> list[dict] | None:
+    found = [r for r in await rows(url, recordings) if r["uniqueid"] in uniqueids
+             and r["status"] == "sealed"]
+    return found if len(found) == len(uniqueids) else None
 
 
 async def _records(url: str, count: int) -> list[dict] | None:
