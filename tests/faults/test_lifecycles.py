@@ -22,6 +22,7 @@ import pytest
 from acd.adapters.db.schema import call_records, recordings
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
+from tests.support.asterisk_view import settled
 from tests.support.sipp import run_callers
 from tests.support.stack import RunningStack, start_agents
 from tests.support.tables import rows
@@ -68,7 +69,7 @@ async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_c
                                   workdir=sipp / "after", caller_start="0352220000",
                                   max_seconds=60, bye_timeout=40)
         assert after.successful == 2, after.describe()
-        await asyncio.sleep(1.0)
+        agreement = await settled(second)
         records = {r["caller"]: r for r in await rows(url, call_records)}
         served = ["0351110000", "0351110001", "0352220000", "0352220001"]
         assert sorted(records) == served
@@ -78,7 +79,8 @@ async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_c
             talk = records[caller]["ended_at"] - records[caller]["answered_at"]
             assert 10.0 <= talk <= 16.0, (caller, talk)
         print(f"\ncontroller killed: serving again {serving_after:.1f} s after the kill "
-              f"(new acd up to healthy), 2/2 connected calls kept, 4/4 calls recorded")
+              f"(new acd up to healthy), 2/2 connected calls kept, 4/4 calls recorded; "
+              f"{agreement}")
     finally:
         for agent in agents:
             await agent.stop()
@@ -120,6 +122,7 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
         states = {s["id"]: s["status"] for s in await second.api("GET", "/api/agents")}
         assert "on_call" not in states.values(), states
         await until(lambda: _all_ready(second, ids), 30, "agents ready after wrap-up")
+        await settled(second)
         print(f"\ncalls ended unseen: talk {[r['talk_seconds'] for r in records]} s from "
               f"the queue log; agents {states} after the restart")
     finally:
@@ -163,8 +166,10 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
         sealed = await until(lambda: _sealed(url, {r["uniqueid"] for r in records}), 30,
                              "both recordings sealed")
         await until(lambda: _all_ready(second, ids), 30, "agents ready")
+        agreement = await settled(second)
         print(f"\ncalls never seen live: {len(records)} rebuilt from the queue log, talk "
-              f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed")
+              f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed; "
+              f"{agreement}")
     finally:
         for agent in agents:
             await agent.stop()
@@ -207,6 +212,7 @@ async def test_a_killed_asterisk_is_restarted_and_the_agents_take_calls_again(
             after = await run_callers(LINE, TEST_PORTS["sip_port"], 1, rate=1.0,
                                       workdir=sipp / "after", caller_start="0354440000")
             assert after.successful == 1, after.describe()
+            await settled(stack)  # the members and pauses are back in the new Asterisk
         finally:
             for agent in agents:
                 await agent.stop()
