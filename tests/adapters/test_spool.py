@@ -39,6 +39,17 @@ async def _events(url: str) -> list[dict]:
         await engine.dispose()
 
 
+async def _written_back(db: Database) -> list[str]:
+    """Wait for the spool to be written back; the uniqueids of the log, in id order."""
+    try:
+        assert await db.flush(timeout=30)
+        async with db.engine.connect() as conn:
+            return list((await conn.execute(select(call_events.c.uniqueid).order_by(
+                call_events.c.id))).scalars().all())
+    finally:
+        await db.engine.dispose()
+
+
 async def test_an_outage_loses_nothing_duplicates_nothing_and_keeps_the_order(
         outage_server, state_dir: Path):
     server, url = outage_server
@@ -106,15 +117,8 @@ async def test_a_spool_left_by_an_earlier_run_is_written_back_once(state_dir: Pa
     # the earlier run wrote the first two and stopped before compacting the file
     spool.done(2)
     db = Database(make_engine(database_url), spool.path)
-    try:
-        db.resume()
-        assert await db.flush(timeout=30)
-        async with db.engine.connect() as conn:
-            written = (await conn.execute(select(call_events.c.uniqueid).order_by(
-                call_events.c.id))).scalars().all()
-    finally:
-        await db.engine.dispose()
-    assert written == ["2", "3", "4"]
+    db.resume()
+    assert await _written_back(db) == ["2", "3", "4"]
     assert not spool.path.exists()
 
 
@@ -129,13 +133,6 @@ async def test_an_item_the_database_never_takes_is_kept_apart_not_retried(
         "id": 1, "kind": "Probe", "occurred_at": 2.0, "uniqueid": "dup", "payload": "{}"}})
     spool.append({"op": "insert", "table": "call_events", "values": {
         "kind": "Probe", "occurred_at": 3.0, "uniqueid": "b", "payload": "{}"}})
-    try:
-        assert await db.flush(timeout=30)
-        async with db.engine.connect() as conn:
-            written = (await conn.execute(select(call_events.c.uniqueid).order_by(
-                call_events.c.id))).scalars().all()
-    finally:
-        await db.engine.dispose()
-    assert written == ["a", "b"]
+    assert await _written_back(db) == ["a", "b"]
     rejected = (state_dir / "spool.jsonl.rejected").read_text("utf-8").splitlines()
     assert [json.loads(line)["item"]["values"]["uniqueid"] for line in rejected] == ["dup"]

@@ -23,7 +23,7 @@ from acd.adapters.db.schema import call_records, recordings
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
 from tests.support.asterisk_view import settled
-from tests.support.sipp import run_callers
+from tests.support.sipp import SippAgent, run_callers
 from tests.support.stack import RunningStack, start_agents
 from tests.support.tables import rows
 from tests.support.waiting import until
@@ -34,6 +34,42 @@ LINE = "0570000200"  # queue "wrapup": 4 s of wrap-up, then ready again
 RECORDED_LINE = "0570000123"  # queue "main": recorded, no wrap-up
 
 
+class Lives:
+    """A stack with SIPp agents whose controller the test kills, and the stack that
+    follows it on the same state, ports and Asterisk; all stopped at the end."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
+        self.sipp = state_dir / "sipp"
+        self._stacks: list[RunningStack] = []
+        self._agents: list[SippAgent] = []
+
+    def _stack(self) -> RunningStack:
+        stack = RunningStack(stack_env(self.state_dir, self.url), self.state_dir,
+                             TEST_PORTS["gateway_port"])
+        self._stacks.append(stack)
+        return stack
+
+    async def start(self, ids: list[str], queue: str, talk: tuple[float, float]
+                    ) -> RunningStack:
+        first = await self._stack().__aenter__()
+        self._agents = await start_agents(first, ids, queue, self.sipp, talk=talk)
+        return first
+
+    async def restart(self) -> RunningStack:
+        return await self._stack().__aenter__()
+
+    async def __aenter__(self) -> Lives:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for agent in self._agents:
+            await agent.stop()
+        for stack in reversed(self._stacks):
+            await stack.stop()
+
+
 async def _all_ready(stack: RunningStack, ids: list[str]) -> bool:
     states = await stack.api("GET", "/api/agents")
     return sorted(s["id"] for s in states if s["status"] == "ready") == sorted(ids)
@@ -41,15 +77,10 @@ async def _all_ready(stack: RunningStack, ids: list[str]) -> bool:
 
 async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_call(
         state_dir: Path):
-    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
-    env = stack_env(state_dir, url)
     ids = ["5001", "5002"]
-    sipp = state_dir / "sipp"
-    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-    await first.__aenter__()
-    agents = await start_agents(first, ids, "wrapup", sipp, talk=(12.0, 12.0))
-    second: RunningStack | None = None
-    try:
+    async with Lives(state_dir) as lives:
+        url, sipp = lives.url, lives.sipp
+        first = await lives.start(ids, "wrapup", talk=(12.0, 12.0))
         callers = asyncio.create_task(run_callers(
             LINE, TEST_PORTS["sip_port"], 2, rate=2.0, workdir=sipp / "during",
             caller_start="0351110000", max_seconds=60, bye_timeout=40))
@@ -58,8 +89,7 @@ async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_c
         await first.kill()
         assert pid is not None and _alive(pid), "Asterisk must outlive its controller"
         killed_at = time.monotonic()
-        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-        await second.__aenter__()
+        second = await lives.restart()
         serving_after = time.monotonic() - killed_at
         assert asterisk_pid(state_dir) == pid  # adopted, not started again
         during = await callers
@@ -81,12 +111,6 @@ async def test_a_killed_controller_comes_back_adopts_its_asterisk_and_drops_no_c
         print(f"\ncontroller killed: serving again {serving_after:.1f} s after the kill "
               f"(new acd up to healthy), 2/2 connected calls kept, 4/4 calls recorded; "
               f"{agreement}")
-    finally:
-        for agent in agents:
-            await agent.stop()
-        if second is not None:
-            await second.stop()
-        await first.stop()
     assert asterisk_pid(state_dir) is None  # the clean stop stopped the adopted Asterisk
 
 
@@ -95,15 +119,10 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
     """The controller is down for the whole end of two answered calls: the next one
     reads Asterisk's queue log back -- the records keep the agent and the true talk time
     (not the restart's), and the agents are not left on a call that is over."""
-    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
-    env = stack_env(state_dir, url)
     ids = ["5201", "5202"]
-    sipp = state_dir / "sipp"
-    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-    await first.__aenter__()
-    agents = await start_agents(first, ids, "wrapup", sipp, talk=(5.0, 5.0))
-    second: RunningStack | None = None
-    try:
+    async with Lives(state_dir) as lives:
+        url, sipp = lives.url, lives.sipp
+        first = await lives.start(ids, "wrapup", talk=(5.0, 5.0))
         callers = asyncio.create_task(run_callers(
             LINE, TEST_PORTS["sip_port"], 2, rate=2.0, workdir=sipp / "during",
             caller_start="0355550000", max_seconds=60, bye_timeout=40))
@@ -112,8 +131,7 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
         during = await callers  # both calls end while no controller listens
         assert during.successful == 2, during.describe()
         await asyncio.sleep(3.0)
-        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-        await second.__aenter__()
+        second = await lives.restart()
         records = await until(lambda: _records(url, 2), 15, "both calls recorded")
         for record in records:
             assert record["outcome"] == "answered" and record["agent"] in ids, record
@@ -125,12 +143,6 @@ async def test_calls_that_end_while_the_controller_is_down_keep_their_true_talk_
         await settled(second)
         print(f"\ncalls ended unseen: talk {[r['talk_seconds'] for r in records]} s from "
               f"the queue log; agents {states} after the restart")
-    finally:
-        for agent in agents:
-            await agent.stop()
-        if second is not None:
-            await second.stop()
-        await first.stop()
 
 
 async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
@@ -138,23 +150,17 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
     """Two recorded calls enter, are answered and end while no controller runs: the
     next controller rebuilds them from Asterisk's queue log -- line, caller, agent, true
     times --, seals their recordings, and the agents' states follow."""
-    url = f"sqlite+aiosqlite:///{state_dir}/db.sqlite"
-    env = stack_env(state_dir, url)
     ids = ["5301", "5302"]
-    sipp = state_dir / "sipp"
-    first = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-    await first.__aenter__()
-    agents = await start_agents(first, ids, "main", sipp, talk=(3.0, 3.0))
-    second: RunningStack | None = None
-    try:
+    async with Lives(state_dir) as lives:
+        url, sipp = lives.url, lives.sipp
+        first = await lives.start(ids, "main", talk=(3.0, 3.0))
         await first.kill()
         placed_at = time.time()
         unseen = await run_callers(RECORDED_LINE, TEST_PORTS["sip_port"], 2, rate=2.0,
                                    workdir=sipp / "unseen", caller_start="0356660000",
                                    max_seconds=60, bye_timeout=40)
         assert unseen.successful == 2, unseen.describe()
-        second = RunningStack(env, state_dir, TEST_PORTS["gateway_port"])
-        await second.__aenter__()
+        second = await lives.restart()
         records = await until(lambda: _records(url, 2), 15, "both unseen calls recorded")
         assert sorted(r["caller"] for r in records) == ["0356660000", "0356660001"]
         for record in records:
@@ -170,12 +176,6 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
         print(f"\ncalls never seen live: {len(records)} rebuilt from the queue log, talk "
               f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed; "
               f"{agreement}")
-    finally:
-        for agent in agents:
-            await agent.stop()
-        if second is not None:
-            await second.stop()
-        await first.stop()
 
 
 async def _sealed(url: str, uniqueids: set[str]) -> list[dict] | None:
