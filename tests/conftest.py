@@ -25,6 +25,25 @@ def ports_from_base(base: int) -> dict[str, int]:
 TEST_PORTS = ports_from_base(int(os.environ.get("MDG_PORT_BASE", "15000")))
 
 
+def _outside_the_ephemeral_range(ports: dict[str, int]) -> None:
+    """A listening port inside the kernel's ephemeral range can be taken at any moment
+    as the source port of some client connection ("already in use"): refuse such a
+    base rather than fail at random."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+                        .split())
+    except (OSError, ValueError):
+        return
+    clash = [f"{name} {port}" for name, port in ports.items() if low <= port <= high]
+    if clash:
+        raise RuntimeError(f"MDG_PORT_BASE puts {', '.join(clash)} inside the ephemeral "
+                           f"port range {low}-{high}; choose a base whose ports stay below "
+                           f"{low} (e.g. 15000 or 20000)")
+
+
+_outside_the_ephemeral_range(TEST_PORTS)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield

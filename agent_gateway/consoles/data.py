@@ -81,6 +81,7 @@ class ConsoleData:
                                          row["answered_at"])
             congestion = row["congestion_seconds"] or 0.0
             menu_path, chosen_language = row.get("menu_path"), row.get("language")
+        history = await self.previous_contacts(caller, uniqueid)
         line_name, language = self.line_info(line)
         steps = [step for step in (menu_path or "").split(">") if step]
         until = answered or rung_at or self._clock()
@@ -91,15 +92,18 @@ class ConsoleData:
             "queue_joined_at": joined, "rung_at": rung_at, "answered": answered is not None,
             "waited_seconds": round(until - joined, 1) if joined is not None else None,
             "congestion_seconds": congestion,
-            "history": await self.previous_contacts(caller, uniqueid),
+            "history": history or [], "history_unavailable": history is None,
         }
 
     async def previous_contacts(self, caller: str, but: str | None = None
-                                ) -> list[dict[str, Any]]:
-        """The caller's earlier calls, newest first, with their latest disposition."""
+                                ) -> list[dict[str, Any]] | None:
+        """The caller's earlier calls, newest first, with their latest disposition; None
+        while the database is away."""
         if caller.strip().lower() in UNKNOWN_CALLERS:
             return []
         rows = await self.records.previous_contacts(caller, PREVIOUS_CONTACTS + 1)
+        if rows is None:
+            return None
         return [{"date": row["entered_at"], "line": row["line"],
                  "line_name": self.line_info(row["line"])[0],
                  "result": row["outcome"], "outcome": row["disposition"],

@@ -64,6 +64,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "waited": ("待ち時間", "Waited"),
     "previous_contacts": ("過去の問い合わせ", "Previous contacts"),
     "no_previous": ("過去の問い合わせはありません。", "No previous contacts."),
+    "history_unavailable": (
+        "過去の問い合わせは今は表示できません（データベースに接続できません）。",
+        "Previous contacts cannot be shown now (the database is away)."),
     "date": ("日時", "Date"),
     "outcome": ("対応結果", "Outcome"),
     "category": ("カテゴリ", "Category"),
@@ -151,7 +154,8 @@ WORDS: dict[str, tuple[str, str]] = {
 
 #: The words the scripts use (sent in the page as JSON).
 SCRIPT_WORDS = [k for k in WORDS if k.startswith(("st_", "rs_", "out_"))] + [
-    "no_call", "no_previous", "done", "error", "connected", "disconnected", "none", "yes",
+    "no_call", "no_previous", "history_unavailable", "done", "error", "connected",
+    "disconnected", "none", "yes",
     "no_extension", "hold", "unhold", "mark_handled", "assign", "handled", "listen",
     "whisper", "barge", "force_away", "force_logout", "session_expired",
 ]

@@ -52,7 +52,8 @@
     body.replaceChildren();
     if (!p.history.length) {
       const row = document.createElement("tr");
-      MDG.cell(row, MDG.word("no_previous")).colSpan = 5;
+      MDG.cell(row, MDG.word(p.history_unavailable ? "history_unavailable" : "no_previous"))
+        .colSpan = 5;
       body.appendChild(row);
     }
     for (const h of p.history) {

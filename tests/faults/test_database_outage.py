@@ -6,7 +6,6 @@ event is in the log once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -70,10 +69,8 @@ async def test_a_database_outage_loses_no_call_and_no_one_waits(state_dir: Path)
     assert len(entries) == CALLS and set(entries.values()) == {1}  # every event once
     keys = Counter((e["kind"], e["uniqueid"], e["occurred_at"], e["payload"]) for e in events)
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1][:3]
-    ordered = [e["occurred_at"] for e in sorted(events, key=lambda e: e["id"])
-               if json.loads(e["payload"]).get("agent") == "5403"
-               and e["kind"] == "AgentStateChanged"]
-    assert ordered == sorted(ordered)  # the log's ids keep the order of the writes
+    # (the log's ids keep the order of the writes: tests/adapters/test_spool.py; here an
+    # offer Asterisk made a moment before an away request may be logged after it)
     print(f"\ndatabase down {OUTAGE_SECONDS:.0f} s: {CALLS}/{CALLS} calls served and "
           f"recorded, {len(events)} events once each; an operator's request took "
           f"{max(latencies) * 1000:.0f} ms at most (median "

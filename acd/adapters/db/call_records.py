@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from acd.adapters.db.schema import call_records, dispositions
+
+log = structlog.get_logger(__name__)
 
 
 class CallRecords:
@@ -27,9 +31,17 @@ class CallRecords:
         row = await self.get(uniqueid)
         return (row["line"], row["caller"]) if row else (None, None)
 
-    async def previous_contacts(self, caller: str, limit: int) -> list[dict[str, Any]]:
+    async def previous_contacts(self, caller: str, limit: int) -> list[dict[str, Any]] | None:
         """The caller's calls, newest first, each with its latest disposition (outcome
-        as ``disposition``, category, note, complaint)."""
+        as ``disposition``, category, note, complaint); None while the database is away
+        (a screen-pop goes out without them rather than not at all)."""
+        try:
+            return await self._previous_contacts(caller, limit)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("call_records.history_unavailable", error=str(exc)[:200])
+            return None
+
+    async def _previous_contacts(self, caller: str, limit: int) -> list[dict[str, Any]]:
         r = call_records
         d = aliased(dispositions, name="d")
         later = aliased(dispositions, name="d_latest")
