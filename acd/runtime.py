@@ -36,6 +36,7 @@ from acd.adapters.ami.client import (
     RawEvent,
 )
 from acd.adapters.ami.events import AmiTranslationError, translate
+from acd.adapters.asterisk import queue_log
 from acd.adapters.asterisk.queue_log import QueueLog
 from acd.adapters.db.engine import Database
 from acd.domain import agents as agent_machine
@@ -247,15 +248,17 @@ class Controller:
         if self._queue_log is None:
             return
         gone = [uniqueid for uniqueid in self.calls.active if uniqueid not in live]
+        if not gone and self._heard_until is None:
+            return
+        written = await asyncio.to_thread(self._queue_log.read)  # one read of the file
         replayed = 0
-        for event in await asyncio.to_thread(self._queue_log.events_of, gone):
+        for event in queue_log.events_of(written, gone):
             call = self.calls.active.get(getattr(event, "uniqueid", "") or "")
             if call is not None and calls_domain.news(call, event):
                 replayed += await self._handle_read_back(event)
         unseen: dict[str, list[Event]] = {}
         if self._heard_until is not None:
-            entered = await asyncio.to_thread(self._queue_log.calls_entered_since,
-                                              math.floor(self._heard_until))
+            entered = queue_log.calls_entered_since(written, math.floor(self._heard_until))
             candidates = [u for u in entered if u not in self.calls.active
                           and u not in self.calls.recently_closed]
             recorded = await self._db.recorded(candidates)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acd.adapters.asterisk.queue_log import QueueLog, parse_line
+from acd.adapters.asterisk.queue_log import QueueLog, events_of, parse_line
 from acd.domain.calls import CallState, news
 from acd.domain.events import AgentAnswered, AgentCallEnded, CallerAbandoned, QueueJoined
 
@@ -25,7 +25,7 @@ def test_queue_log_lines_become_the_events_the_ami_would_have_given(tmp_path: Pa
     path = tmp_path / "queue_log"
     path.write_text(LINES, encoding="utf-8")
     first, second = "madoguchi-1796308124.0", "madoguchi-1796308128.6"
-    events = QueueLog(path).events_of({first, second})
+    events = events_of(QueueLog(path).read(), {first, second})
     assert events == [
         QueueJoined(1796308126.0, first, "main", 1),
         AgentAnswered(1796308126.0, first, "main", "201", 3, 2),
@@ -36,7 +36,7 @@ def test_queue_log_lines_become_the_events_the_ami_would_have_given(tmp_path: Pa
     assert parse_line(LINES.splitlines()[-2]) == AgentCallEnded(
         1796308133.0, "madoguchi-1796308129.8", "main", "202", 7, "caller")
     assert parse_line("broken line") is None
-    assert QueueLog(tmp_path / "missing").events_of({first}) == []
+    assert QueueLog(tmp_path / "missing").read() == []
 
 
 def test_only_what_the_call_does_not_know_yet_is_news():

@@ -125,14 +125,14 @@ async def test_a_spool_left_by_an_earlier_run_is_written_back_once(state_dir: Pa
 async def test_an_item_the_database_never_takes_is_kept_apart_not_retried(
         state_dir: Path, database_url: str):
     await upgrade(database_url)
-    db = Database(make_engine(database_url), state_dir / "spool.jsonl")
-    spool = SpoolFile(state_dir / "spool.jsonl")
+    spool = SpoolFile(state_dir / "spool.jsonl")  # what an earlier run left
     spool.append({"op": "insert", "table": "call_events", "values": {
         "kind": "Probe", "occurred_at": 1.0, "uniqueid": "a", "payload": "{}"}})
     spool.append({"op": "insert", "table": "call_events", "values": {
         "id": 1, "kind": "Probe", "occurred_at": 2.0, "uniqueid": "dup", "payload": "{}"}})
     spool.append({"op": "insert", "table": "call_events", "values": {
         "kind": "Probe", "occurred_at": 3.0, "uniqueid": "b", "payload": "{}"}})
+    db = Database(make_engine(database_url), spool.path)
     assert await _written_back(db) == ["a", "b"]
     rejected = (state_dir / "spool.jsonl.rejected").read_text("utf-8").splitlines()
     assert [json.loads(line)["item"]["values"]["uniqueid"] for line in rejected] == ["dup"]

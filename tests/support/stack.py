@@ -64,20 +64,20 @@ class RunningStack:
         await self.stop()
 
     async def health(self) -> dict | None:
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{self.gateway}/healthz",
-                                    timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                    return await resp.json() if resp.status == 200 else None
-        except (TimeoutError, aiohttp.ClientError):
-            return None
+        """``/healthz`` when it says healthy (200), else None."""
+        return await self._health(healthy_only=True)
 
     async def health_any(self) -> dict | None:
         """``/healthz`` whatever its status (503 while Asterisk is away)."""
+        return await self._health(healthy_only=False)
+
+    async def _health(self, healthy_only: bool) -> dict | None:
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{self.gateway}/healthz",
                                     timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    if healthy_only and resp.status != 200:
+                        return None
                     return await resp.json()
         except (TimeoutError, aiohttp.ClientError):
             return None

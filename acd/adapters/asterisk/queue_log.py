@@ -91,7 +91,8 @@ class QueueLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _events(self) -> list[Event]:
+    def read(self) -> list[Event]:
+        """Every event of the log's tail, in the order Asterisk wrote them."""
         try:
             with self.path.open("rb") as fh:
                 size = fh.seek(0, os.SEEK_END)
@@ -102,22 +103,21 @@ class QueueLog:
         return [event for line in text.splitlines()
                 if (event := parse_line(line)) is not None]
 
-    def events_of(self, uniqueids: Collection[str]) -> list[Event]:
-        """The events of these calls, in the order Asterisk wrote them."""
-        wanted = set(uniqueids)
-        if not wanted:
-            return []
-        return [e for e in self._events() if getattr(e, "uniqueid", None) in wanted]
 
-    def calls_entered_since(self, since: float) -> dict[str, list[Event]]:
-        """The calls that entered a line at ``since`` or later (by their ``MDGLINE``),
-        each with all of its events, in order."""
-        events = self._events()
-        entered = {e.uniqueid for e in events
-                   if isinstance(e, LineEntered) and e.at >= since}
-        calls: dict[str, list[Event]] = {uniqueid: [] for uniqueid in entered}
-        for event in events:
-            uniqueid = getattr(event, "uniqueid", None)
-            if uniqueid in calls:
-                calls[uniqueid].append(event)
-        return calls
+def events_of(events: list[Event], uniqueids: Collection[str]) -> list[Event]:
+    """The events of these calls, in order."""
+    wanted = set(uniqueids)
+    return [e for e in events if getattr(e, "uniqueid", None) in wanted]
+
+
+def calls_entered_since(events: list[Event], since: float) -> dict[str, list[Event]]:
+    """The calls that entered a line at ``since`` or later (by their ``MDGLINE``), each
+    with all of its events, in order."""
+    entered = {e.uniqueid for e in events
+               if isinstance(e, LineEntered) and e.at >= since}
+    calls: dict[str, list[Event]] = {uniqueid: [] for uniqueid in entered}
+    for event in events:
+        uniqueid = getattr(event, "uniqueid", None)
+        if uniqueid in calls:
+            calls[uniqueid].append(event)
+    return calls

@@ -72,6 +72,8 @@ class Database:
                  write_timeout: float = WRITE_TIMEOUT) -> None:
         self.engine = engine
         self._spool = SpoolFile(spool_file)
+        #: Writes wait in the spool (a spool left by an earlier run counts).
+        self._away = self._spool.exists()
         self._on_recovered = on_recovered
         self._write_timeout = write_timeout
         self._lock = asyncio.Lock()
@@ -80,7 +82,7 @@ class Database:
     @property
     def away(self) -> bool:
         """True while writes wait in the spool."""
-        return self._spool.exists()
+        return self._away
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:
@@ -111,7 +113,7 @@ class Database:
 
     async def _write(self, item: dict[str, Any]) -> None:
         async with self._lock:
-            if not self._spool.exists():
+            if not self._away:
                 try:
                     await asyncio.wait_for(self._execute(item), self._write_timeout)
                     return
@@ -119,6 +121,7 @@ class Database:
                     log.error("db.unavailable", alarm=True, error=str(exc)[:200] or "timeout",
                               spool=str(self._spool.path))
             self._spool.append(item)
+            self._away = True
         self._start_recovery()
 
     async def _execute(self, item: dict[str, Any]) -> None:
@@ -148,6 +151,7 @@ class Database:
                 delay, total = 0.0, total + written
                 if self._spool.exists():
                     continue
+                self._away = False
             log.info("db.spool_drained", items=total)
             break
         if self._on_recovered is not None:
@@ -172,7 +176,7 @@ class Database:
 
     def resume(self) -> None:
         """Write back a spool an earlier run left (at start)."""
-        if self._spool.exists():
+        if self._away:
             self._start_recovery()
 
     async def flush(self, timeout: float = 30.0) -> bool:
@@ -180,9 +184,9 @@ class Database:
         self.resume()
         task = self._recovery
         if task is None or task.done():
-            return not self._spool.exists()
+            return not self._away
         done, _ = await asyncio.wait({task}, timeout=timeout)
-        return bool(done) and not self._spool.exists()
+        return bool(done) and not self._away
 
     async def save_agent_state(self, agent_id: str, status: str, snapshot: dict[str, Any],
                                at: float) -> None:
