@@ -148,13 +148,14 @@ async def migrate_database(settings: Settings) -> None:
                            f"{str(exc).splitlines()[0][:200]}") from exc
 
 
-def gateway_services(engine: AsyncEngine, controller: Controller, roster: Roster,
-                     api_token: str, apply_roster: Callable[[], Awaitable[None]],
+def gateway_services(engine: AsyncEngine, db: Database, controller: Controller,
+                     roster: Roster, api_token: str, apply_roster: Callable[[], Awaitable[None]],
                      site: Callable[[], Site | None], auth_policy: AuthPolicy,
                      reports_dir: Path, **features: Any) -> GatewayServices:
-    """The stores of the gateway over ``engine``; ``features``: the optional services
+    """The stores of the gateway over ``engine`` (the access log written through ``db``,
+    spooled while the database is away); ``features``: the optional services
     (apply_flows, event_lines, recordings, call_controls)."""
-    access = AccessLog(engine)
+    access = AccessLog(engine, writer=db.save_access)
     return GatewayServices(
         controller=controller, api_token=api_token, roster=roster, apply_roster=apply_roster,
         users=UserStore(engine, auth_policy, access), sessions=SessionStore(engine, auth_policy),
@@ -228,7 +229,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
                                      event_log.append, lambda: set(controller.agents.by_id))
         services = gateway_services(
-            engine, controller, roster, secrets.get("api"), flows.apply_roster,
+            engine, db, controller, roster, secrets.get("api"), flows.apply_roster,
             running.current_site, AuthPolicy.from_settings(settings), settings.reports_path,
             apply_flows=flows.apply_flows, event_lines=event_lines, recordings=recordings,
             call_controls=call_controls)

@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from acd.adapters.db.engine import UNREACHABLE
 from acd.domain.problems import Refused
 
 log = structlog.get_logger(__name__)
@@ -167,6 +168,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return _answer(f"HTTP_{exc.status}", exc.reason, None, exc.status)
+    except UNREACHABLE as exc:
+        log.warning("gateway.database_unavailable", path=request.path,
+                    error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        answer = _answer("DATABASE_UNAVAILABLE", "the database cannot be reached just now; "
+                         "calls go on, try this again in a moment", None, 503)
+        answer.headers["Retry-After"] = "5"
+        return answer
     except Exception as exc:
         error_id = uuid.uuid4().hex[:12]
         log.exception("gateway.error", error_id=error_id, path=request.path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -68,10 +69,36 @@ def open_elsewhere(path: Path) -> bool | None:
     be known (``/proc`` absent, or some processes' descriptors not readable by us)."""
     try:
         st = path.stat()
+    except OSError:
+        return None
+    open_now = files_open_elsewhere()
+    return None if open_now is None else open_now.holds((st.st_dev, st.st_ino))
+
+
+@dataclass(frozen=True)
+class OpenFiles:
+    """The files other processes have open, as ``(st_dev, st_ino)``; ``hidden``: some
+    processes' descriptors could not be read (a file not listed may still be open)."""
+
+    files: frozenset[tuple[int, int]]
+    hidden: bool
+
+    def holds(self, inode: tuple[int, int]) -> bool | None:
+        """Whether the file of ``(st_dev, st_ino)`` is open elsewhere: True, False, or
+        None when that cannot be known."""
+        if inode in self.files:
+            return True
+        return None if self.hidden else False
+
+
+def files_open_elsewhere() -> OpenFiles | None:
+    """Every file another process has open, read once from ``/proc/*/fd`` (None when
+    ``/proc`` cannot be read)."""
+    try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
         return None
-    target, me, hidden = (st.st_dev, st.st_ino), str(os.getpid()), False
+    me, hidden, found = str(os.getpid()), False, set()
     for pid in pids:
         if pid == me:
             continue
@@ -88,9 +115,8 @@ def open_elsewhere(path: Path) -> bool | None:
                 other = os.stat(f"{fd_dir}/{fd}")
             except OSError:
                 continue
-            if (other.st_dev, other.st_ino) == target:
-                return True
-    return None if hidden else False
+            found.add((other.st_dev, other.st_ino))
+    return OpenFiles(frozenset(found), hidden)
 
 
 def discard_empty_recording(path: Path, uniqueid: str) -> None:

@@ -60,6 +60,9 @@ def store_from_settings(settings: Any, engine: AsyncEngine, *,
     """
     keys_dir, days, seal_voicemail = settings_values(settings)
     kwargs.setdefault("seal_voicemail", seal_voicemail)
+    if getattr(settings, "recordings_dir", None) is not None:  # swept for plain files
+        kwargs.setdefault("recordings_dir", Path(settings.recordings_dir))
+        kwargs.setdefault("voicemail_dir", Path(settings.voicemail_path))
     kwargs.setdefault("agents_play_own", bool(getattr(settings, "recording_agents_play_own",
                                                       False)))
     return RecordingStore(engine, Keyring(keys_dir), retention_days=days,

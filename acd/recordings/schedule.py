@@ -1,5 +1,6 @@
 """The daily purge: every day at 03:00 JST, the recordings and the personal data whose
-retention has ended are erased, and what an earlier run left unsealed is sealed."""
+retention has ended are erased, and what an earlier run left unsealed is sealed; and
+every few minutes the recordings directory is swept for plain files left behind."""
 
 from __future__ import annotations
 
@@ -28,10 +29,13 @@ def seconds_until_next(now: float, hour: int = 3, minute: int = 0) -> float:
 
 async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = time.time, *,
                           hour: int = 3, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                          operator: str = "system (daily purge)") -> None:
+                          operator: str = "system (daily purge)",
+                          sweep_every: float = 600.0) -> None:
     """Run forever: recover what an earlier run left unsealed, then every day at
     ``hour``:00 JST erase the recordings whose retention has ended, and the personal data
-    of the calls whose retention has ended (:mod:`acd.recordings.personal_data`).
+    of the calls whose retention has ended (:mod:`acd.recordings.personal_data`); in
+    between, every ``sweep_every`` seconds, seal the plain files left on disk
+    (:meth:`RecordingStore.sweep`).
 
     Every failure is logged (``recording.purge_failed``, alarm) and the loop goes on.
     Cancelling it (the stack stopping) does not cut a purge short: the purge finishes in
@@ -40,6 +44,12 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
     async def recover() -> None:
         try:
             await store.recover()
+        except Exception:
+            log.exception("recording.recover_failed", alarm=True)
+
+    async def sweep() -> None:
+        try:
+            await store.sweep()
         except Exception:
             log.exception("recording.recover_failed", alarm=True)
 
@@ -61,6 +71,11 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
         await recover()
 
     await asyncio.shield(store.background(recover(), "recordings-recover"))
+    purge_at = clock() + seconds_until_next(clock(), hour)
     while True:
-        await sleep(seconds_until_next(clock(), hour))
+        await sleep(max(0.0, min(sweep_every, purge_at - clock())))
+        if clock() < purge_at:
+            await asyncio.shield(store.background(sweep(), "recordings-sweep"))
+            continue
         await asyncio.shield(store.background(purge(), "recordings-purge"))
+        purge_at = clock() + seconds_until_next(clock(), hour)

@@ -7,6 +7,12 @@ segments of a call. Anything that goes wrong is an alarm (``recording.failed``, 
 error, ``alarm=true``), a row with status ``failed`` naming the cause, and a call of the
 ``on_failure`` callback (the stack writes ``RecordingFailed`` to the call event log); the
 plain file is then left where it was for :meth:`Sealer.recover` to retry.
+
+:meth:`Sealer.recover` starts from the database (calls that ended with a recording and no
+sealed row), then :meth:`Sealer.sweep` from the disk: every plain WAV still there,
+closed and quiet, is sealed — with its call's record when there is one, and otherwise
+as an *orphan* (line, queue and caller unknown, an alarm to look at it; filled in when
+the call's record arrives later). No WAV stays plain.
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ import structlog
 from sqlalchemy import and_, or_, select
 
 from acd.adapters.db.schema import call_events, call_records, recordings
-from acd.adapters.files import duration_of_plain, open_elsewhere, wav_duration
+from acd.adapters.files import (
+    EMPTY_WAV_BYTES,
+    discard_empty_recording,
+    duration_of_plain,
+    files_open_elsewhere,
+    open_elsewhere,
+    wav_duration,
+)
 from acd.domain.calls import CallRecord
 from acd.recordings.erasure import ErasureError, overwrite_and_unlink
 from acd.recordings.keyring import Keyring, KeyringError
@@ -36,6 +49,7 @@ from acd.recordings.models import (
     RecordingUnavailable,
     Segment,
 )
+from acd.recordings.plain_files import PlainFile, plain_files
 from acd.recordings.rows import RecordingRows
 from acd.recordings.sealed import (
     SealedFileError,
@@ -97,12 +111,30 @@ def _segment_target(record: CallRecord, segment: Segment, *,
                     ("stopped_by", stopped_by or segment.stopped_by)))
 
 
+def _row_base(record: CallRecord, target: _Target, days: int) -> dict[str, Any]:
+    """A recording row's columns that come from its call and the file (not the seal)."""
+    return {
+        "uniqueid": target.uniqueid, "call_uniqueid": record.uniqueid,
+        "kind": target.kind, "line": record.line, "queue": record.queue,
+        "agent": record.agent, "caller": record.caller, "started_at": target.started_at,
+        "ended_at": target.ended_at if target.ended_at is not None else record.ended_at,
+        "source_path": str(target.path),
+        "retention_until": record.ended_at + days * 86400.0, **dict(target.extra),
+    }
+
+
 def _on_disk(plain: Path) -> bool:
     """Whether the plain file, or its sealed file, is there."""
     return plain.exists() or sealed_path_for(plain).exists()
 
 
 _RECORD_FIELDS = {f.name for f in fields(CallRecord)}
+
+#: The line (and queue, caller) of a recording found on disk with no call record.
+UNKNOWN = ""
+#: The columns an orphan's row gets from its call's record when that arrives.
+_CALL_COLUMNS = ("line", "queue", "agent", "caller", "started_at", "ended_at",
+                 "retention_until")
 
 
 def _record(row: Any) -> CallRecord:
@@ -124,8 +156,14 @@ class Sealer:
                  settle_seconds: float = 0.5,
                  settle_timeout: float = 30.0,
                  unknown_writer_quiet_seconds: float = 3.0,
+                 recordings_dir: Path | None = None,
+                 voicemail_dir: Path | None = None,
+                 orphan_quiet_seconds: float = 120.0,
                  on_failure: FailureCallback | None = None) -> None:
         self._rows = rows
+        self.recordings_dir = recordings_dir
+        self.voicemail_dir = voicemail_dir
+        self.orphan_quiet_seconds = orphan_quiet_seconds
         self.keyring = keyring
         self.days_for = days_for
         self.clock = clock
@@ -207,24 +245,17 @@ class Sealer:
                 continue
             self._busy.add(target.uniqueid)
             try:
-                rows.append(await self._seal_target(record, target, days))
+                rows.append(await self._seal_target(target, _row_base(record, target, days)))
             finally:
                 self._busy.discard(target.uniqueid)
         return rows
 
-    async def _seal_target(self, record: CallRecord, target: _Target,
-                           days: int) -> dict[str, Any]:
+    async def _seal_target(self, target: _Target, base: dict[str, Any]) -> dict[str, Any]:
         existing = await self._rows.get(target.uniqueid)
         if existing is not None and existing["status"] != "failed":
+            if existing["line"] == UNKNOWN and base["line"] != UNKNOWN:
+                return await self._complete_orphan(existing, base)
             return existing
-        base = {
-            "uniqueid": target.uniqueid, "call_uniqueid": record.uniqueid,
-            "kind": target.kind, "line": record.line, "queue": record.queue,
-            "agent": record.agent, "caller": record.caller, "started_at": target.started_at,
-            "ended_at": target.ended_at if target.ended_at is not None else record.ended_at,
-            "source_path": str(target.path),
-            "retention_until": record.ended_at + days * 86400.0, **dict(target.extra),
-        }
         started = time.monotonic()
         try:
             await self._settled(target.path)
@@ -246,6 +277,16 @@ class Sealer:
                  seconds=row["duration_seconds"],
                  took_ms=round((time.monotonic() - started) * 1000, 1))
         return row
+
+    async def _complete_orphan(self, existing: dict[str, Any],
+                               base: dict[str, Any]) -> dict[str, Any]:
+        """A recording sealed from the disk without its call: the call's record has come,
+        so its row gets the call's line, queue, agent, caller and times."""
+        values = {k: base[k] for k in _CALL_COLUMNS}
+        await self._rows.update(existing["uniqueid"], **values)
+        log.info("recording.orphan_completed", uniqueid=existing["uniqueid"],
+                 line=values["line"])
+        return {**existing, **values}
 
     async def _tell_failure(self, row: dict[str, Any]) -> None:
         if self._on_failure is None:
@@ -371,9 +412,76 @@ class Sealer:
             for result in await self.seal_after_call(record):
                 handled += result["status"] == "sealed"
         handled += await self._recover_segments(cutoff, done)
+        handled += await self.sweep()
         if handled:
             log.info("recording.recovered", recordings=handled)
         return handled
+
+    async def sweep(self) -> int:
+        """Seal every plain WAV left on disk that no process has open and that has not
+        changed for ``orphan_quiet_seconds``; the number sealed.
+
+        A file whose call has a record is sealed with it; one without is sealed as an
+        orphan (line, queue and caller unknown) and logged as an alarm
+        (``recording.orphan_sealed``) — sealed is safer than plain, and its row is
+        completed when the call's record arrives. An empty file (a header only) goes.
+        """
+        if self.recordings_dir is None:
+            return 0
+        files = await asyncio.to_thread(plain_files, self.recordings_dir, self.voicemail_dir)
+        if not files:
+            return 0
+        open_now = await asyncio.to_thread(files_open_elsewhere)
+        quiet_before = self.clock() - self.orphan_quiet_seconds
+        handled = 0
+        for found in files:
+            if (found.uniqueid in self._busy or found.modified_at > quiet_before
+                    or (found.kind == "voicemail" and not self.seal_voicemail)
+                    or (open_now is not None and open_now.holds(found.inode))):
+                continue
+            if found.size <= EMPTY_WAV_BYTES:
+                discard_empty_recording(found.path, found.call_uniqueid)
+                continue
+            self._busy.add(found.uniqueid)
+            try:
+                row = await self._seal_found(found)
+            finally:
+                self._busy.discard(found.uniqueid)
+            handled += row is not None and row["status"] == "sealed"
+        return handled
+
+    async def _seal_found(self, found: PlainFile) -> dict[str, Any] | None:
+        existing = await self._rows.get(found.uniqueid)
+        if existing is not None and existing["status"] != "failed":
+            log.error("recording.plain_left", alarm=True, uniqueid=found.uniqueid,
+                      path=str(found.path), status=existing["status"],
+                      detail="a plain file beside a recording already done: kept for "
+                             "someone to look at")
+            return None
+        duration = await asyncio.to_thread(duration_of_plain, found.path) or 0.0
+        target = _Target(found.uniqueid, found.kind, found.path,
+                         found.modified_at - duration, found.modified_at,
+                         (("segment", found.segment),) if found.segment is not None else ())
+        async with self._rows.engine.connect() as conn:
+            row = (await conn.execute(select(call_records).where(
+                call_records.c.uniqueid == found.call_uniqueid))).mappings().first()
+        if row is not None:
+            record = _record(row)
+            return await self._seal_target(target, _row_base(record, target,
+                                                             self.days_for(record.line)))
+        base = {"uniqueid": found.uniqueid, "call_uniqueid": found.call_uniqueid,
+                "kind": found.kind, "line": UNKNOWN, "queue": UNKNOWN, "agent": None,
+                "caller": UNKNOWN, "started_at": target.started_at,
+                "ended_at": found.modified_at, "source_path": str(found.path),
+                "retention_until": found.modified_at + self.days_for(UNKNOWN) * 86400.0,
+                **dict(target.extra)}
+        sealed = await self._seal_target(target, base)
+        if sealed["status"] == "sealed":
+            log.warning("recording.orphan_sealed", alarm=True, uniqueid=found.uniqueid,
+                        path=str(found.path),
+                        detail="no call record names this file: sealed with line, queue "
+                               "and caller unknown")
+        return sealed
 
     async def _recover_segments(self, cutoff: float, done) -> int:
         """On-demand segments of ended calls left unsealed (the controller stopped before

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,7 +44,9 @@ class RecordingStore:
     ``on_failure(row)`` is told of every recording that could not be sealed (the stack
     writes ``RecordingFailed`` to the call event log). ``agents_play_own``: agents may
     search and play the recordings of their own calls (the HTTP API's rule; supervisors
-    and admins may play every recording). The other arguments tune the
+    and admins may play every recording). ``recordings_dir`` and ``voicemail_dir`` are
+    where Asterisk writes the plain files, swept by :meth:`recover` (without them only
+    the files the call records name are recovered). The other arguments tune the
     :class:`~acd.recordings.sealing.Sealer`.
     """
 
@@ -56,6 +59,9 @@ class RecordingStore:
                  settle_timeout: float = 30.0,
                  unknown_writer_quiet_seconds: float = 3.0,
                  write_retries: int = 3,
+                 recordings_dir: Path | None = None,
+                 voicemail_dir: Path | None = None,
+                 orphan_quiet_seconds: float = 120.0,
                  retention_for: Callable[[str], int | None] | None = None,
                  on_failure: FailureCallback | None = None,
                  agents_play_own: bool = False) -> None:
@@ -71,6 +77,8 @@ class RecordingStore:
                              seal_voicemail=seal_voicemail, seal_concurrency=seal_concurrency,
                              settle_seconds=settle_seconds, settle_timeout=settle_timeout,
                              unknown_writer_quiet_seconds=unknown_writer_quiet_seconds,
+                             recordings_dir=recordings_dir, voicemail_dir=voicemail_dir,
+                             orphan_quiet_seconds=orphan_quiet_seconds,
                              on_failure=on_failure)
         self.archive = Archive(rows, access, keyring)
         self.purger = Purger(rows, access, keyring, clock=clock)
@@ -80,6 +88,7 @@ class RecordingStore:
         self.submit_segments = self.sealer.submit_segments
         self.seal_after_call = self.sealer.seal_after_call
         self.recover = self.sealer.recover
+        self.sweep = self.sealer.sweep
         #: Run a coroutine (a sealing, a purge) as a task that :meth:`drain` waits for.
         self.background = self.sealer.track
         #: Wait until every sealing (and a daily purge) under way has finished: call it

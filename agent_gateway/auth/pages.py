@@ -12,6 +12,7 @@ import hmac
 from aiohttp import web
 
 from acd.adapters.db import access_log as actions
+from acd.adapters.db.engine import UNREACHABLE
 from acd.adapters.db.users import SignInRefused, UserError
 from acd.auth.policy import new_token
 from agent_gateway.auth.middleware import (
@@ -59,12 +60,14 @@ async def login_submit(request: web.Request) -> web.Response:
     request[LOGIN_TRIED] = login
     try:
         user = await request.app[USERS].sign_in(login, password, client_address(request))
+        token, _session = await request.app[SESSIONS].create(user, client_address(request))
     except SignInRefused as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         message = (t("locked", minutes=details.get("minutes")) if exc.error_id == "LOCKED"
                    else t("bad_credentials"))
         return _login_form(request, message, status=401)
-    token, _session = await request.app[SESSIONS].create(user, client_address(request))
+    except UNREACHABLE:  # signed-in consoles go on from memory; a new sign-in waits
+        return _login_form(request, t("database_away"), status=503)
     response = web.HTTPSeeOther(HOME[user.role])
     set_session_cookie(request, response, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -29,6 +29,10 @@ WORDS: dict[str, tuple[str, str]] = {
                 "再度お試しいただくか、管理者に連絡してください。"),
                ("This account is locked after repeated wrong passwords; try again in "
                 "{minutes} min or ask an admin.")),
+    "database_away": (("データベースに接続できないため、いまはサインインできません。通話は"
+                       "続いています。しばらくしてから再度お試しください。"),
+                      ("Signing in is not possible just now: the database cannot be "
+                       "reached. Calls go on; please try again in a moment.")),
     "session_expired": ("セッションの有効期限が切れました。再度サインインしてください。",
                         "Your session has expired; please sign in again."),
     "forbidden": ("このページを表示する権限がありません。", "You may not see this page."),

@@ -23,6 +23,7 @@ from acd.adapters.db.schema import call_records, recordings
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
 from tests.support.asterisk_view import settled
+from tests.support.recordings import write_wav
 from tests.support.sipp import SippAgent, run_callers
 from tests.support.stack import RunningStack, start_agents
 from tests.support.tables import rows
@@ -149,7 +150,9 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
         state_dir: Path):
     """Two recorded calls enter, are answered and end while no controller runs: the
     next controller rebuilds them from Asterisk's queue log -- line, caller, agent, true
-    times --, seals their recordings, and the agents' states follow."""
+    times --, seals their recordings, and the agents' states follow. A WAV no record
+    names (its call lost with the queue log) is sealed by the sweep of the disk: no WAV
+    is left plain."""
     ids = ["5301", "5302"]
     async with Lives(state_dir) as lives:
         url, sipp = lives.url, lives.sipp
@@ -160,6 +163,9 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
                                    workdir=sipp / "unseen", caller_start="0356660000",
                                    max_seconds=60, bye_timeout=40)
         assert unseen.successful == 2, unseen.describe()
+        orphan = state_dir / "recordings" / "2026" / "12" / "01" / "1764547200.77.wav"
+        write_wav(orphan, 1.0)
+        os.utime(orphan, (time.time() - 600, time.time() - 600))
         second = await lives.restart()
         records = await until(lambda: _records(url, 2), 15, "both unseen calls recorded")
         assert sorted(r["caller"] for r in records) == ["0356660000", "0356660001"]
@@ -169,13 +175,15 @@ async def test_calls_that_come_and_go_while_the_controller_is_down_are_recorded(
             assert record["recording_file"], record
             assert record["agent"] in ids and 1.0 <= record["talk_seconds"] <= 5.0, record
             assert placed_at - 1.5 <= record["entered_at"] <= record["ended_at"], record
-        sealed = await until(lambda: _sealed(url, {r["uniqueid"] for r in records}), 30,
-                             "both recordings sealed")
+        sealed = await until(lambda: _sealed(url, {r["uniqueid"] for r in records}
+                                             | {"1764547200.77"}), 30,
+                             "both recordings and the orphan sealed")
+        assert not list((state_dir / "recordings").rglob("*.wav"))  # none left plain
         await until(lambda: _all_ready(second, ids), 30, "agents ready")
         agreement = await settled(second)
         print(f"\ncalls never seen live: {len(records)} rebuilt from the queue log, talk "
-              f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed; "
-              f"{agreement}")
+              f"{[r['talk_seconds'] for r in records]} s, {len(sealed)} recordings sealed "
+              f"(one an orphan found on disk), no plain WAV left; {agreement}")
 
 
 async def _sealed(url: str, uniqueids: set[str]) -> list[dict] | None:

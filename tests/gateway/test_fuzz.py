@@ -72,7 +72,8 @@ class ThreadedGateway:
         ami = AmiClient("127.0.0.1", 9, "none", "none", queue)  # Asterisk is away
         agents = Agents(policies={"console": QueuePolicy("console", 120, 60)}).with_roster([
             AgentProfile("1001", "オペレーター", (Membership("console"),))])
-        controller = Controller(ami, queue, Database(engine, self.state_dir / "spool"), agents)
+        db = Database(engine, self.state_dir / "spool")
+        controller = Controller(ami, queue, db, agents)
         site = load_site(FLOWS)
 
         async def nothing() -> None:
@@ -82,7 +83,7 @@ class ThreadedGateway:
             return {}
 
         services = gateway_services(
-            engine, controller, Roster(engine), TOKEN, nothing, lambda: site, AuthPolicy(),
+            engine, db, controller, Roster(engine), TOKEN, nothing, lambda: site, AuthPolicy(),
             self.state_dir / "reports", apply_flows=applied,
             event_lines=EventLines(EventStore(engine), ami, lambda: (site, {}),
                                    self.state_dir / "sounds"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -289,7 +291,7 @@ async def test_daily_purge_runs_at_three_in_the_morning_jst(store: RecordingStor
         store.clock.now += seconds
 
     with pytest.raises(asyncio.CancelledError):
-        await run_daily_purge(store, store.clock, sleep=sleep)
+        await run_daily_purge(store, store.clock, sleep=sleep, sweep_every=2 * DAY)
     wake = datetime.fromtimestamp(record.ended_at + 90 * DAY - 60 + slept[0], JST)
     assert (wake.hour, wake.minute, wake.second) == (3, 0, 0)
     row = await store.get(record.uniqueid)
@@ -343,3 +345,64 @@ async def test_sealing_waits_until_the_writer_has_closed_the_file(store: Recordi
     assert row["status"] == "sealed", row
     assert row["sha256"] == hashlib.sha256(full).hexdigest()
     assert row["duration_seconds"] == pytest.approx(2.0)
+
+
+async def test_the_disk_sweep_seals_every_plain_file_left(state_dir: Path, database_url: str):
+    """Plain WAVs nobody named: an orphan (no call record), a segment whose events were
+    lost, a voicemail message; an empty file goes; a file still open or still changing
+    is left alone; the orphan's row is completed when its call's record comes."""
+    await upgrade(database_url)
+    engine = make_engine(database_url)
+    rec_dir = state_dir / "recordings"
+    clock = Clock(time.time() + 600)  # every file written below is 10 minutes old
+    store = RecordingStore(engine, Keyring(state_dir / "keys"), clock=clock,
+                           settle_seconds=0.02, recordings_dir=rec_dir,
+                           voicemail_dir=rec_dir / "voicemail", orphan_quiet_seconds=120)
+    day = rec_dir / "2026" / "12" / "03"
+    orphan_audio = write_wav(day / "1764720000.5.wav", 2.0, 330)
+    write_wav(day / "1764720000.6-r1.wav", 1.0, 550)
+    write_wav(rec_dir / "voicemail" / "2026" / "12" / "03" / "1764720000.7.wav", 1.5)
+    (day / "1764720000.8.wav").write_bytes(orphan_audio[:44])  # a header, no audio
+    (day / "notes.txt").write_text("not Asterisk's")
+    held = day / "1764720000.9.wav"
+    write_wav(held, 1.0)
+    db = Database(engine, state_dir / "spool.jsonl")
+    await db.save_record(call("1764720000.6", "0311112222", None))  # names no file
+    try:
+        with held.open("rb") as fh:
+            holder = await asyncio.create_subprocess_exec("sleep", "60", stdin=fh)
+            try:
+                with structlog.testing.capture_logs() as logs:
+                    assert await store.sweep() == 3
+                    fresh = day / "1764720001.1.wav"
+                    write_wav(fresh, 1.0)
+                    os.utime(fresh, (clock.now - 60, clock.now - 60))  # a minute ago
+                    assert await store.sweep() == 0  # too fresh, and held open
+            finally:
+                holder.kill()
+                await holder.wait()
+        by_id = {r["uniqueid"]: r for r in await rows(store)}
+        orphan = by_id["1764720000.5"]
+        assert (orphan["status"], orphan["line"], orphan["caller"]) == ("sealed", "", "")
+        assert orphan["duration_seconds"] == pytest.approx(2.0)
+        segment = by_id["1764720000.6-r1"]
+        assert (segment["line"], segment["caller"], segment["segment"]) == (
+            "0570000123", "0311112222", 1)
+        assert by_id["1764720000.7-vm"]["kind"] == "voicemail"
+        assert set(by_id) == {"1764720000.5", "1764720000.6-r1", "1764720000.7-vm"}
+        assert sorted(p.name for p in rec_dir.rglob("*.wav")) == [
+            "1764720000.9.wav", "1764720001.1.wav"]
+        alarms = [e for e in logs if e.get("alarm")]
+        assert {e["event"] for e in alarms} == {"recording.orphan_sealed"}, alarms
+        assert sorted(e["uniqueid"] for e in alarms) == ["1764720000.5", "1764720000.7-vm"]
+
+        # the call's record comes (the controller caught up): the orphan gets its call
+        record = call("1764720000.5", "0399990000", day / "1764720000.5.wav", agent="1002")
+        [row] = await store.seal_after_call(record)
+        assert (row["line"], row["caller"], row["agent"]) == ("0570000123", "0399990000",
+                                                             "1002")
+        assert (await store.get("1764720000.5"))["caller"] == "0399990000"
+        with await store.open_for_playback("1764720000.5", "x", None) as playback:
+            assert playback.reader.read_range(0) == orphan_audio
+    finally:
+        await engine.dispose()

@@ -55,15 +55,15 @@ class Gateway:
         agents = Agents(policies={"console": QueuePolicy("console", 120, 60)}).with_roster([
             AgentProfile(a, f"オペレーター{a}", (Membership("console"),))
             for a in ("1001", "1002")])
-        self.controller = Controller(ami, queue, Database(self.engine, self.state_dir / "spool"),
-                                     agents)
+        self.db = Database(self.engine, self.state_dir / "spool")
+        self.controller = Controller(ami, queue, self.db, agents)
         self.roster = Roster(self.engine)
 
         async def nothing() -> None:
             return None
 
-        self.services = gateway_services(self.engine, self.controller, self.roster, TOKEN,
-                                         nothing, lambda: self.site, self.policy,
+        self.services = gateway_services(self.engine, self.db, self.controller, self.roster,
+                                         TOKEN, nothing, lambda: self.site, self.policy,
                                          self.reports_dir)
         self.app = create_app(self.services)
         self.runner = web.AppRunner(self.app)

@@ -1,11 +1,14 @@
 """The access log of the consoles: sign-in, failures, lock-outs, sign-out, password
 changes, and every access to personal data (screen-pop caller data, previous contacts,
-escalation and voicemail lists). Append-only; read by admins and auditors."""
+escalation and voicemail lists). Append-only; read by admins and auditors.
+
+Given the stack's :class:`~acd.adapters.db.engine.Database`, entries are written through
+it: while the database is away they wait in its spool, in order, and none is lost."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -28,18 +31,27 @@ USER_ADDED, USER_DISABLED, USER_UNLOCKED, MONITOR = (
     "user_added", "user_disabled", "user_unlocked", "monitor")
 
 
+#: Writes one entry (the stack's: :meth:`Database.save_access`, spooled).
+EntryWriter = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 class AccessLog:
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time, *,
+                 writer: EntryWriter | None = None) -> None:
         self.engine = engine
         self._clock = clock
+        self._writer = writer
 
     async def write(self, action: str, user_id: str | None, *, remote: str | None = None,
                     subject: str | None = None, detail: str | None = None) -> None:
         values = {"at": self._clock(), "user_id": user_id, "action": action,
                   "subject": subject[:200] if subject else subject,
                   "remote": remote[:64] if remote else remote, "detail": detail}
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(access_log).values(**values))
+        if self._writer is not None:
+            await self._writer(values)
+        else:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(access_log).values(**values))
         log.info("access", action=action, user=user_id, subject=subject)
 
     async def personal_data(self, user_id: str | None, *, remote: str | None,

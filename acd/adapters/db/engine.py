@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -41,6 +42,9 @@ log = structlog.get_logger(__name__)
 
 #: How long one write may take on the event path before the database counts as away.
 WRITE_TIMEOUT = 2.0
+#: What reading or writing raises when the database cannot be reached (asyncpg's refused
+#: connection comes as it is, not wrapped by SQLAlchemy).
+UNREACHABLE = (SQLAlchemyError, ConnectionError, TimeoutError, socket.gaierror)
 #: The spool is written back in batches of this many items (the writers wait meanwhile).
 DRAIN_BATCH = 100
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0
@@ -102,6 +106,10 @@ class Database:
 
     async def save_voicemail(self, values: dict[str, Any]) -> None:
         await self._write({"op": "upsert", "table": "voicemails", "values": values})
+
+    async def save_access(self, values: dict[str, Any]) -> None:
+        """An entry of the consoles' access log (:mod:`acd.adapters.db.access_log`)."""
+        await self._write({"op": "insert", "table": "access_log", "values": values})
 
     async def save_agent_interval(self, agent: str, status: str, previous: str,
                                   reason: str | None, at: float, uniqueid: str | None) -> None:
