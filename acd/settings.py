@@ -6,12 +6,46 @@ Every value can be given as an environment variable prefixed ``MADOGUCHI_`` (for
 
 from __future__ import annotations
 
+import fcntl
+import ipaddress
+import socket
+import struct
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def is_loopback(address: str) -> bool:
+    return ipaddress.IPv4Address(address).is_loopback
+
+
+def local_address(value: str) -> str:
+    """An IPv4 address (0.0.0.0 for every one), or the address of a named interface."""
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        pass
+    address = interface_address(value)
+    if address is None:
+        raise ValueError(f"{value!r} is neither an IPv4 address nor an interface of this "
+                         "machine with an IPv4 address")
+    return address
+
+
+def interface_address(name: str) -> str | None:
+    """The first IPv4 address of the interface ``name``, or None."""
+    if name not in {n for _, n in socket.if_nameindex()}:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915,  # SIOCGIFADDR
+                                 struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
 
 
 class Settings(BaseSettings):
@@ -31,11 +65,40 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "MADOGUCHI_DATABASE_URL"),
         description="SQLAlchemy async URL; empty means a SQLite file in state_dir.",
     )
-    bind_address: str = "127.0.0.1"
-    sip_port: int = Field(default=5060, ge=1, le=65535)
-    ami_port: int = Field(default=5038, ge=1, le=65535)
+    sip_address: str = Field(
+        default="127.0.0.1", description="where SIP (UDP, TCP and TLS) listens: an address "
+        "of this machine, 0.0.0.0 for all, or an interface name (eth0)")
+    sip_port: int = Field(default=5060, ge=1, le=65535, description="SIP over UDP and TCP")
+    sip_tls_port: int = Field(default=5061, ge=1, le=65535, description="SIP over TLS")
+    media_address: str | None = Field(
+        default=None, description="where RTP listens (default: the SIP address)")
     rtp_start: int = Field(default=10000, ge=1024, le=65535)
     rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    external_signaling_address: str | None = Field(
+        default=None, description="the public address SIP announces to agents outside "
+        "local_networks (NAT)")
+    external_media_address: str | None = Field(
+        default=None, description="the public address RTP announces (NAT; default: the "
+        "external signalling address)")
+    local_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) that reach SIP without NAT; "
+        "the external addresses are announced to everyone else")
+    agent_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8"], description="networks (CIDR) the agents' "
+        "softphones may register and call from; every other source is refused")
+    agent_tls: bool | None = Field(
+        default=None, description="agents' softphones must use TLS and SRTP (SDES); "
+        "default: yes when SIP listens beyond loopback")
+    tls_cert_file: Path | None = Field(
+        default=None, description="certificate (PEM, with its chain) of SIP over TLS and "
+        "of the consoles over https; empty: a local CA in <state_dir>/tls issues one")
+    tls_key_file: Path | None = Field(default=None, description="its private key (PEM)")
+    tls_names: list[str] = Field(
+        default_factory=list, description="host names and addresses the generated "
+        "certificate is issued for (default: the SIP and gateway addresses, localhost)")
+    ami_address: str = Field(default="127.0.0.1", description="where AMI listens: "
+                             "loopback only")
+    ami_port: int = Field(default=5038, ge=1, le=65535)
     carrier_address: str = Field(
         default="127.0.0.2",
         description="Source address that identifies the carrier trunk (inbound calls).",
@@ -43,6 +106,9 @@ class Settings(BaseSettings):
     carrier_port: int = Field(
         default=5060, ge=1, le=65535, description="SIP port of the carrier at "
         "carrier_address, for outgoing calls (transfers, interpreters in three-way calls)")
+    gateway_address: str = Field(
+        default="127.0.0.1", description="where the agent gateway (consoles, API) listens: "
+        "an address, 0.0.0.0 or an interface name")
     gateway_port: int = Field(default=8080, ge=1, le=65535)
     asterisk_root: Path | None = Field(
         default=None,
@@ -75,16 +141,81 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100, description="wrong passwords "
                                     "in a row that lock an account")
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    https: bool = Field(default=False, description="the consoles are served over https (a "
-                        "TLS proxy in front): session cookies get the Secure flag")
+    https: bool | None = Field(
+        default=None, description="the consoles are served over https (HSTS, Secure "
+        "cookies) with the TLS certificate; default: yes when the gateway listens beyond "
+        "loopback")
+    console_networks: list[str] = Field(
+        default_factory=list, description="networks (CIDR) the consoles and the API may be "
+        "used from (403 for any other source); empty: every source")
+    login_source_max_failures: int = Field(
+        default=20, ge=1, le=10_000, description="wrong sign-ins from one source address "
+        "(any account) before that source is refused for login_lockout_minutes")
+    sip_ban_failures: int = Field(
+        default=10, ge=1, le=1000, description="failed SIP authentications (wrong password, "
+        "unknown account, refused by ACL) from one source before it is banned")
+    sip_ban_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    sip_ban_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="how long "
+                                 "a banned source is refused")
 
-    @field_validator("bind_address", "carrier_address")
+    @field_validator("ami_address")
     @classmethod
     def _loopback_only(cls, value: str) -> str:
-        if not value.startswith("127."):
-            raise ValueError("must be a loopback address (127.0.0.0/8): AMI, SIP and the "
-                             "gateway are never exposed beyond this machine by default")
+        if not is_loopback(value):
+            raise ValueError("AMI must listen on a loopback address (127.0.0.0/8): with its "
+                             "secret it controls every call; reach it over SSH if needed")
         return value
+
+    @field_validator("sip_address", "gateway_address", "media_address")
+    @classmethod
+    def _local_address(cls, value: str | None) -> str | None:
+        return None if value is None else local_address(value)
+
+    @field_validator("carrier_address", "external_signaling_address",
+                     "external_media_address")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.IPv4Address(value)
+        return value
+
+    @field_validator("local_networks", "agent_networks", "console_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.IPv4Network(net, strict=False)) for net in value]
+
+    @model_validator(mode="after")
+    def _key_with_cert(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: give both, or "
+                             "neither (a local CA then issues the certificate)")
+        return self
+
+    @property
+    def rtp_address(self) -> str:
+        return self.media_address or self.sip_address
+
+    @property
+    def sip_on_loopback(self) -> bool:
+        return is_loopback(self.sip_address) and is_loopback(self.rtp_address)
+
+    @property
+    def agents_need_tls(self) -> bool:
+        return (not self.sip_on_loopback) if self.agent_tls is None else self.agent_tls
+
+    @property
+    def gateway_https(self) -> bool:
+        return (not is_loopback(self.gateway_address)) if self.https is None else self.https
+
+    @property
+    def gateway_url(self) -> str:
+        """Where this machine reaches its own gateway."""
+        host = "127.0.0.1" if self.gateway_address == "0.0.0.0" else self.gateway_address
+        return f"{'https' if self.gateway_https else 'http'}://{host}:{self.gateway_port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,6 +28,7 @@ from acd.adapters.asterisk.config import (
 from acd.adapters.asterisk.process import (
     AsteriskProcess,
     AsteriskUnavailable,
+    Listener,
     ensure_ports_free,
     find_installation,
     running_pid,
@@ -97,7 +98,7 @@ async def supervise_asterisk(asterisk: AsteriskProcess, settings: Settings) -> N
             await asyncio.sleep(delay)
             try:
                 await asterisk.start()
-                await asterisk.wait_ready(settings.bind_address, settings.ami_port, 30)
+                await asterisk.wait_ready(settings.ami_address, settings.ami_port, 30)
             except (RuntimeError, OSError) as exc:
                 log.error("asterisk.restart_failed", attempt=attempt, error=str(exc)[:300])
                 await asterisk.stop()
@@ -164,6 +165,18 @@ def gateway_services(engine: AsyncEngine, db: Database, controller: Controller,
         reports_dir=reports_dir, **features)
 
 
+def listeners(settings: Settings, adopting: bool) -> list[Listener]:
+    """Every port `acd up` opens (Asterisk's only when it is not adopted)."""
+    mine: list[Listener] = [("gateway", settings.gateway_address, settings.gateway_port, "tcp")]
+    if adopting:
+        return mine
+    sip = settings.sip_address
+    return mine + [("AMI", settings.ami_address, settings.ami_port, "tcp"),
+                   ("SIP", sip, settings.sip_port, "udp"),
+                   ("SIP", sip, settings.sip_port, "tcp"),
+                   ("SIP TLS", sip, settings.sip_tls_port, "tcp")]
+
+
 async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,10 +186,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     # an Asterisk an earlier controller left running holds SIP and AMI: it is adopted
     adopting = running_pid(asterisk_pid_file(settings)) is not None
     try:
-        ensure_ports_free(settings.bind_address,
-                          tcp={"gateway": settings.gateway_port,
-                               **({} if adopting else {"AMI": settings.ami_port})},
-                          udp={} if adopting else {"SIP": settings.sip_port})
+        ensure_ports_free(listeners(settings, adopting))
     except OSError as exc:
         raise StartupError(str(exc)) from exc
     await migrate_database(settings)
@@ -205,14 +215,14 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if not asterisk.adopt():
             await asterisk.start()
         try:
-            await asterisk.wait_ready(settings.bind_address, settings.ami_port)
+            await asterisk.wait_ready(settings.ami_address, settings.ami_port)
         except RuntimeError as exc:
             raise StartupError(str(exc)) from exc
         queue: asyncio.Queue = asyncio.Queue()
         if settings.ami_capture_file:
             capture = stack.enter_context(
                 await asyncio.to_thread(open, settings.ami_capture_file, "ab"))
-        ami = AmiClient(settings.bind_address, settings.ami_port, AMI_USER, secrets.get("ami"),
+        ami = AmiClient(settings.ami_address, settings.ami_port, AMI_USER, secrets.get("ami"),
                         queue, capture=capture)
         on_demand = OnDemandRecorder(ami, lambda: controller.calls, recordings,
                                      settings.recordings_dir.resolve(), running.recording_policy,
@@ -235,10 +245,11 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             call_controls=call_controls)
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, settings.bind_address, settings.gateway_port).start()
-        log.info("stack.up", sip=f"{settings.bind_address}:{settings.sip_port}",
-                 ami=f"{settings.bind_address}:{settings.ami_port}",
-                 gateway=f"http://{settings.bind_address}:{settings.gateway_port}",
+        await web.TCPSite(runner, settings.gateway_address, settings.gateway_port).start()
+        log.info("stack.up", sip=f"{settings.sip_address}:{settings.sip_port}",
+                 sip_tls=f"{settings.sip_address}:{settings.sip_tls_port}",
+                 ami=f"{settings.ami_address}:{settings.ami_port}",
+                 gateway=settings.gateway_url,
                  asterisk=deployment.installation.version)
         async with asyncio.TaskGroup() as tasks:
             db.resume()  # a spool an earlier run left is written back

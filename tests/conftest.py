@@ -15,7 +15,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def ports_from_base(base: int) -> dict[str, int]:
     """The ports of one test stack, all derived from ``base``."""
-    return {"sip_port": base + 60, "ami_port": base + 38, "gateway_port": base + 3080,
+    return {"sip_port": base + 60, "sip_tls_port": base + 61, "ami_port": base + 38,
+            "gateway_port": base + 3080,
             "rtp_start": base + 1000, "rtp_end": base + 1999}
 
 

@@ -26,7 +26,7 @@ class AuthPolicy:
                    absolute_seconds=settings.session_absolute_hours * 3600,
                    max_failures=settings.login_max_failures,
                    lockout_seconds=settings.login_lockout_minutes * 60,
-                   secure_cookies=settings.https)
+                   secure_cookies=settings.gateway_https)
 
     def session_alive(self, created_at: float, last_seen_at: float, now: float) -> bool:
         return (now - last_seen_at < self.idle_seconds

@@ -76,7 +76,9 @@ def cmd_agents_credentials(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([c.__dict__ for c in creds], ensure_ascii=False, indent=2))
         return 0
-    print(f"SIP server {settings.bind_address}:{settings.sip_port} (UDP)")
+    print(f"SIP server {settings.sip_address}:{settings.sip_port} (UDP, TCP), "
+          f"TLS {settings.sip_tls_port}" + (" (required, with SRTP)" if settings.agents_need_tls
+                                            else ""))
     for c in creds:
         print(f"{c.id}\t{c.name}\tpassword={c.password}\tqueues={','.join(c.queues)}")
     return 0

@@ -40,7 +40,7 @@ def gateway(settings: Settings, method: str, path: str, body: dict[str, Any] | N
             timeout: float = 10) -> tuple[int, Any] | None:
     """Call the running stack's API; (status, json) or None when it is not running."""
     request = urllib.request.Request(
-        f"http://{settings.bind_address}:{settings.gateway_port}{path}", method=method,
+        f"{settings.gateway_url}{path}", method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {secret_store(settings).get('api')}",
                  "Content-Type": "application/json"})

@@ -311,7 +311,7 @@ def test_outside_the_compiled_years_the_weekly_hours_still_decide():
 
 # --- a real Asterisk -------------------------------------------------------------------
 
-CAL_PORTS = {"sip_port": 35060, "ami_port": 35038, "gateway_port": 38080,
+CAL_PORTS = {"sip_port": 35060, "sip_tls_port": 35061, "ami_port": 35038, "gateway_port": 38080,
              "rtp_start": 36000, "rtp_end": 36999}
 
 

@@ -86,19 +86,23 @@ def _version(root: Path | None, binary: Path) -> str:
     return done.stdout.strip()
 
 
-def ensure_ports_free(bind: str, tcp: dict[str, int], udp: dict[str, int]) -> None:
-    """Raise OSError naming the first port that is already taken."""
-    for kind, ports in (("tcp", tcp), ("udp", udp)):
-        for what, port in ports.items():
-            sock = socket.socket(socket.AF_INET,
-                                 socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((bind, port))
-            except OSError as exc:
-                raise OSError(f"{what} port {bind}:{port}/{kind} is already in use") from exc
-            finally:
-                sock.close()
+Listener = tuple[str, str, int, str]  # (what, address, port, "tcp" | "udp")
+
+
+def ensure_ports_free(listeners: list[Listener]) -> None:
+    """Raise OSError naming the first listening port that is taken (or whose address is
+    not one of this machine's)."""
+    for what, address, port, kind in listeners:
+        sock = socket.socket(socket.AF_INET,
+                             socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+        except OSError as exc:
+            raise OSError(f"{what} port {address}:{port}/{kind} cannot be opened: "
+                          f"{exc.strerror}") from exc
+        finally:
+            sock.close()
 
 
 def _start_time(pid: int) -> str | None:
