@@ -4,7 +4,7 @@
 setup:                ## install everything (system packages, .venv, SIPp, Asterisk runtime)
 	scripts/setup.sh
 
-test:                 ## unit and integration tests (starts its own Asterisk, SIPp, databases)
+test: setup           ## (set-up first, idempotent) unit and integration tests (starts its own Asterisk, SIPp, databases)
 	.venv/bin/pytest
 
 lint:                 ## ruff, mypy and the import-linter contracts (layers, a pure domain)
@@ -12,7 +12,7 @@ lint:                 ## ruff, mypy and the import-linter contracts (layers, a p
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
-run:                  ## Asterisk + controller + agent gateway on 127.0.0.1 (Ctrl-C stops all)
+run: setup            ## (set-up first) Asterisk + controller + agent gateway on 127.0.0.1 (Ctrl-C stops all)
 	.venv/bin/acd up
 
 render:               ## render the Asterisk configuration into the state directory only

@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: A secret (AMI, SIP, API) shorter than this is refused beyond loopback.
+STRONG_SECRET_LENGTH = 24
 
 
 def is_loopback(address: str) -> bool:
@@ -212,6 +214,32 @@ class Settings(BaseSettings):
         """Where this machine reaches its own gateway."""
         host = "127.0.0.1" if self.gateway_address == "0.0.0.0" else self.gateway_address
         return f"{'https' if self.gateway_https else 'http'}://{host}:{self.gateway_port}"
+
+    def exposure_problems(self, weak_secrets: list[str]) -> list[str]:
+        """What must be in place before SIP or the gateway listen beyond loopback: TLS
+        for the agents, their networks, https for the consoles, strong secrets."""
+        problems = []
+        if not self.sip_on_loopback:
+            where = f"SIP listens on {self.sip_address} (RTP on {self.rtp_address})"
+            if not self.agents_need_tls:
+                problems.append(f"{where} but agent_tls is off: softphones must use TLS "
+                                "and SRTP (MADOGUCHI_AGENT_TLS=true)")
+            if self.rtp_address == "0.0.0.0":
+                problems.append(f"{where}: name media_address, the address RTP is announced "
+                                "with (MADOGUCHI_MEDIA_ADDRESS)")
+            if all(ipaddress.IPv4Network(n).is_loopback for n in self.agent_networks):
+                problems.append(f"{where} but agent_networks allows loopback only: name "
+                                "the desks' networks (MADOGUCHI_AGENT_NETWORKS="
+                                "'[\"192.168.10.0/24\"]')")
+        if not is_loopback(self.gateway_address) and not self.gateway_https:
+            problems.append(f"the gateway listens on {self.gateway_address} without https "
+                            "(MADOGUCHI_HTTPS=true)")
+        if weak_secrets and not (self.sip_on_loopback and is_loopback(self.gateway_address)):
+            problems.append(f"weak secrets in {self.state_dir / 'secrets.json'}: "
+                            f"{', '.join(weak_secrets)} (shorter than "
+                            f"{STRONG_SECRET_LENGTH} characters; delete them to have them "
+                            "generated again)")
+        return problems
 
     @property
     def tls_dir(self) -> Path:

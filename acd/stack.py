@@ -45,6 +45,7 @@ from acd.adapters.db.roster import Roster
 from acd.adapters.db.sessions import SessionStore
 from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
+from acd.adapters.fail2ban import BanGuard, ban_problem
 from acd.adapters.secrets import SecretStore
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile
@@ -65,7 +66,7 @@ from acd.services.flows import (
     RunningFlows,
     check_roster,
 )
-from acd.settings import Settings
+from acd.settings import STRONG_SECRET_LENGTH, Settings
 from agent_gateway.app import GatewayServices, create_app
 
 log = structlog.get_logger(__name__)
@@ -192,12 +193,19 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await migrate_database(settings)
     deployment = prepare(settings, await load_roster(settings))
     dirs, secrets = deployment.dirs, deployment.secrets
+    exposed = settings.exposure_problems(secrets.shorter_than(STRONG_SECRET_LENGTH))
+    no_bans = ban_problem()
+    if no_bans and not settings.sip_on_loopback:
+        exposed.append(f"SIP password guessers cannot be banned: {no_bans}")
+    if exposed:
+        raise StartupError("refusing to listen beyond loopback: " + "; ".join(exposed))
     running = RunningFlows(deployment)
 
+    recordings_dirs = (settings.recordings_dir.resolve(), settings.voicemail_path.resolve())
     asterisk = AsteriskProcess(deployment.installation, dirs.asterisk_conf,
-                               [settings.state_dir.resolve(), settings.recordings_dir.resolve(),
-                                settings.voicemail_path.resolve()],
-                               dirs.run / "log" / "asterisk.out", asterisk_pid_file(settings))
+                               [settings.state_dir.resolve(), *recordings_dirs],
+                               dirs.run / "log" / "asterisk.out", asterisk_pid_file(settings),
+                               writable=recordings_dirs)
     engine = make_engine(settings.resolved_database_url)
     roster = Roster(engine)
     runner: web.AppRunner | None = None
@@ -210,6 +218,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
     recordings = store_from_settings(settings, engine, retention_for=running.retention_days,
                                      on_failure=failures_to_event_log(event_log.append))
     capture = None
+    bans: BanGuard | None = None
     stack = contextlib.ExitStack()
     try:
         if not asterisk.adopt():
@@ -218,6 +227,10 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await asterisk.wait_ready(settings.ami_address, settings.ami_port)
         except RuntimeError as exc:
             raise StartupError(str(exc)) from exc
+        if no_bans:
+            log.error("bans.unavailable", alarm=True, reason=no_bans)
+        else:
+            bans = BanGuard(settings, dirs.run / "log" / "security.log")
         queue: asyncio.Queue = asyncio.Queue()
         if settings.ami_capture_file:
             capture = stack.enter_context(
@@ -233,7 +246,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         event_lines = EventLines(EventStore(engine), ami, running.site_and_prompts,
                                  settings.sounds_dir)
-        flows = FlowsService(settings, running, roster, ami,
+        flows = FlowsService(settings, running, roster, asterisk.console,
                              roster_changed=controller.update_roster,
                              flows_applied=event_lines.push_days)
         call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
@@ -255,6 +268,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             db.resume()  # a spool an earlier run left is written back
             tasks.create_task(ami.run(), name="ami")
             tasks.create_task(supervise_asterisk(asterisk, settings), name="asterisk")
+            if bans is not None:
+                tasks.create_task(bans.run(), name="bans")
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
             tasks.create_task(event_lines.run(), name="event-lines")
@@ -274,6 +289,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await runner.cleanup()
         await recordings.drain()  # sealings (and a purge) under way finish
         await asterisk.stop()
+        if bans is not None:
+            await bans.stop()
         if not await db.flush(timeout=10):
             log.error("stack.spool_kept", alarm=True, spool=str(settings.state_dir /
                       "spool.jsonl"), note="written back at the next start")

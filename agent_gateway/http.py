@@ -17,6 +17,8 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from acd.adapters.ami.client import AmiError
+from acd.adapters.asterisk.process import AsteriskConsoleError
 from acd.adapters.db.engine import UNREACHABLE
 from acd.domain.problems import Refused
 
@@ -173,6 +175,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                     error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
         answer = _answer("DATABASE_UNAVAILABLE", "the database cannot be reached just now; "
                          "calls go on, try this again in a moment", None, 503)
+        answer.headers["Retry-After"] = "5"
+        return answer
+    except (AmiError, AsteriskConsoleError) as exc:
+        log.warning("gateway.asterisk_unavailable", path=request.path, error=str(exc)[:200])
+        answer = _answer("ASTERISK_UNAVAILABLE", "Asterisk did not answer just now; calls in "
+                         "progress go on, try this again in a moment", str(exc)[:200], 503)
         answer.headers["Retry-After"] = "5"
         return answer
     except Exception as exc:

@@ -15,6 +15,27 @@ MIN_MAJOR=20
 
 major_of() { sed -n 's/^Asterisk \([0-9]*\).*/\1/p' | head -n1; }
 
+# Asterisk drops root to the user 'asterisk' of the root it runs from. Give that user a
+# uid and gid of its own on this machine (a system user 'asterisk'), so that the files it
+# writes are not some other host account's.
+align_user() {
+    local root="$1" old_uid old_gid uid gid
+    [[ $EUID -eq 0 ]] || return 0
+    getent group asterisk >/dev/null || groupadd --system asterisk
+    getent passwd asterisk >/dev/null || useradd --system --gid asterisk --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin asterisk
+    uid="$(id -u asterisk)"; gid="$(getent group asterisk | cut -d: -f3)"
+    old_uid="$(awk -F: '$1=="asterisk"{print $3}' "$root/etc/passwd")"
+    old_gid="$(awk -F: '$1=="asterisk"{print $3}' "$root/etc/group")"
+    [[ -n "$old_uid" && -n "$old_gid" ]] || { echo "asterisk: $root has no user asterisk" >&2; exit 1; }
+    [[ "$old_uid:$old_gid" == "$uid:$gid" ]] && return 0
+    find "$root" -xdev -uid "$old_uid" -exec chown -h "$uid" {} +
+    find "$root" -xdev -gid "$old_gid" -exec chgrp -h "$gid" {} +
+    sed -i "s/^asterisk:x:$old_uid:$old_gid:/asterisk:x:$uid:$gid:/" "$root/etc/passwd"
+    sed -i "s/^asterisk:x:$old_gid:/asterisk:x:$gid:/" "$root/etc/group"
+    echo "asterisk: runs as uid $uid, gid $gid (the host's system user asterisk)"
+}
+
 if command -v asterisk >/dev/null 2>&1; then
     major="$(asterisk -V 2>/dev/null | major_of || true)"
     if [[ -n "$major" && "$major" -ge $MIN_MAJOR ]]; then
@@ -24,6 +45,7 @@ if command -v asterisk >/dev/null 2>&1; then
 fi
 
 if [[ -x "$ROOT/usr/sbin/asterisk" && -f "$ROOT/.madoguchi-ready" ]]; then
+    align_user "$ROOT"
     echo "asterisk: using the cached root $ROOT ($(cat "$ROOT/.madoguchi-ready"))"
     exit 0
 fi
@@ -51,6 +73,7 @@ if ! debootstrap --variant=minbase \
 fi
 version="$(chroot "$BUILD" /usr/sbin/asterisk -V)"
 echo "$version" >"$BUILD/.madoguchi-ready"
+align_user "$BUILD"
 rm -rf "$ROOT"
 mv "$BUILD" "$ROOT"
 echo "asterisk: built $ROOT ($version)"

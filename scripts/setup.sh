@@ -10,8 +10,10 @@ PYTHON="${PYTHON:-python3}"
 # PDFs; poppler-utils: pdftoppm (report PDFs to PNG)
 # poppler-data: the Japanese CMaps poppler needs to show PDFs that use the standard CID fonts
 # (the erasure certificate)
+# fail2ban, nftables: the stack's own ban server drops SIP password guessers
+# baresip-core: a real softphone (TLS, SRTP) for the tests of agents on another host
 APT_PACKAGES=(sip-tester sox espeak-ng debootstrap python3-venv chromium fonts-noto-cjk
-              fonts-ipafont-gothic poppler-utils poppler-data)
+              fonts-ipafont-gothic poppler-utils poppler-data fail2ban nftables baresip-core)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -29,6 +29,10 @@ class SecretStore:
             self._save(data)
         return data[name]
 
+    def shorter_than(self, length: int) -> list[str]:
+        """The names of the secrets shorter than ``length`` (set by hand, not generated)."""
+        return sorted(name for name, value in self._load().items() if len(value) < length)
+
     def _save(self, data: dict[str, str]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")

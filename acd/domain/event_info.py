@@ -1,20 +1,22 @@
 """The event-information line (イベント案内): today's events and their statuses, as the
-dialplan reads them from Asterisk's AstDB.
+dialplan reads them from Asterisk's global variables.
 
 Staff change events at run time (HTTP API); the database keeps the truth and the
-controller pushes each day's announcement into AstDB, so the dialplan needs no call out
-and goes on announcing the last pushed state while the controller is down.
+controller pushes each day's announcement into global variables (AMI ``Setvar``, class
+``call``: no ``system`` right needed, as AstDB's DBPut would), so the dialplan needs no call
+out and goes on announcing the last pushed state while the controller is down. Asterisk
+keeps them while it runs; the controller pushes them again on every connection.
 
-AstDB layout, one family per events list and Tokyo day (``YYYYMMDD``)::
+Variables, one prefix per events list and Tokyo day (``YYYYMMDD``)::
 
-    madoguchi/events/<events>/<YYYYMMDD>   count       -> number of items (written last)
-                                           <n>/title   -> audio path of item n's title
-                                           <n>/status  -> audio path of its status
-                                           <n>/id      -> the item's id (for the call log)
-                                           <n>/state   -> the status id (for the call log)
+    EV_<events>_<YYYYMMDD>_   count       -> number of items (written last)
+                              <n>_title   -> audio path of item n's title
+                              <n>_status  -> audio path of its status
+                              <n>_id      -> the item's id (for the call log)
+                              <n>_state   -> the status id (for the call log)
 
 Items are numbered 1..count in their order (position, then id). This module is pure:
-:func:`astdb_payload` builds what to write, the adapter sends it.
+:func:`dialplan_payload` builds what to write, the adapter sends it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-ASTDB_ROOT = "madoguchi/events"
+VARIABLE_ROOT = "EV"
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,13 @@ class EventItem:
 
 
 @dataclass(frozen=True)
-class DbPut:
-    family: str
-    key: str
+class GlobalVar:
+    name: str
     value: str
 
 
-def astdb_family(events: str, day: date) -> str:
-    return f"{ASTDB_ROOT}/{events}/{day:%Y%m%d}"
+def variable_prefix(events: str, day: date) -> str:
+    return f"{VARIABLE_ROOT}_{events}_{day:%Y%m%d}_"
 
 
 def ordered(items: Iterable[EventItem]) -> list[EventItem]:
@@ -59,10 +60,10 @@ def ordered(items: Iterable[EventItem]) -> list[EventItem]:
     return sorted((i for i in items if not i.deleted), key=lambda i: (i.position, i.id))
 
 
-def astdb_payload(events: str, day: date, items: Iterable[EventItem],
-                  prompt_path: Mapping[str, str],
-                  status_prompts: Mapping[str, str]) -> list[DbPut]:
-    """The AstDB writes announcing ``items`` of ``events`` on ``day``.
+def dialplan_payload(events: str, day: date, items: Iterable[EventItem],
+                     prompt_path: Mapping[str, str],
+                     status_prompts: Mapping[str, str]) -> list[GlobalVar]:
+    """The global variables announcing ``items`` of ``events`` on ``day``.
 
     ``prompt_path`` maps a prompt name of the flows to its audio (for the line's language);
     ``status_prompts`` maps a status id to its prompt name (the flows' ``event_statuses``).
@@ -71,8 +72,8 @@ def astdb_payload(events: str, day: date, items: Iterable[EventItem],
     written last, so a call reading meanwhile hears the old count or all the new items.
     Items of another events list or day are a programming error.
     """
-    family = astdb_family(events, day)
-    puts: list[DbPut] = []
+    prefix = variable_prefix(events, day)
+    puts: list[GlobalVar] = []
     chosen = ordered(items)
     for number, item in enumerate(chosen, start=1):
         if item.events != events or item.day != day:
@@ -82,9 +83,9 @@ def astdb_payload(events: str, day: date, items: Iterable[EventItem],
                  else item.title_audio or "")
         status_prompt = status_prompts.get(item.status)
         status = prompt_path.get(status_prompt, "") if status_prompt else ""
-        puts += [DbPut(family, f"{number}/title", title),
-                 DbPut(family, f"{number}/status", status),
-                 DbPut(family, f"{number}/id", str(item.id)),
-                 DbPut(family, f"{number}/state", item.status)]
-    puts.append(DbPut(family, "count", str(len(chosen))))
+        puts += [GlobalVar(f"{prefix}{number}_title", title),
+                 GlobalVar(f"{prefix}{number}_status", status),
+                 GlobalVar(f"{prefix}{number}_id", str(item.id)),
+                 GlobalVar(f"{prefix}{number}_state", item.status)]
+    puts.append(GlobalVar(f"{prefix}count", str(len(chosen))))
     return puts

@@ -12,9 +12,9 @@ What the controller learns (UserEvents, see acd/adapters/ami_events.py):
 the inherited channel variable ``MENU_PATH``, so the agent's leg carries it -- and
 ``MadoguchiFlowExit`` (Node, Kind, Target) where the call leaves the IVR.
 
-The event menu reads today's events from AstDB at run time (family
-``madoguchi/events/<events>/<YYYYMMDD Tokyo>``: ``count``, ``<n>/title``, ``<n>/status``,
-``<n>/id``, ``<n>/state``), the status at the moment the caller chooses: a change staff
+The event menu reads today's events from global variables at run time (prefix
+``EV_<events>_<YYYYMMDD Tokyo>_``: ``count``, ``<n>_title``, ``<n>_status``,
+``<n>_id``, ``<n>_state``), the status at the moment the caller chooses: a change staff
 make is heard by the next choice, with no dialplan reload.
 
 Nothing here calls out to the controller during a call: the flows keep serving while it
@@ -180,9 +180,10 @@ class _Compiler:
     def events(self, node_name: str, node: EventsNode) -> list[str]:
         after = self.goto(node.next) if node.next else "Hangup()"
         lines = [
-            f"exten => s,1,Set(EVFAM=madoguchi/events/{node.events}/"
-            f"${{STRFTIME(${{EPOCH}},{TIMEZONE_NAME},%Y%m%d)}})",
-            " same => n,Set(EVCOUNT=${IF(${DB_EXISTS(${EVFAM}/count)}?${DB_RESULT}:0)})",
+            f"exten => s,1,Set(EVFAM=EV_{node.events}_"
+            f"${{STRFTIME(${{EPOCH}},{TIMEZONE_NAME},%Y%m%d)}}_)",
+            " same => n,Set(EVCOUNT=${GLOBAL(${EVFAM}count)})",
+            ' same => n,Set(EVCOUNT=${IF($["${EVCOUNT}" = ""]?0:${EVCOUNT})})',
             f" same => n,{_exit(node_name, 'events', node.events)}",
             " same => n,Set(MENU_TRIES=0)",
         ]
@@ -195,7 +196,7 @@ class _Compiler:
             " same => n(next),Set(EVN=$[${EVN} + 1])",
             f" same => n,GotoIf($[${{EVN}} > ${{EVCOUNT}} | ${{EVN}} > {MAX_EVENT_CHOICES}]"
             "?wait)",
-            " same => n,Set(EVTITLE=${DB(${EVFAM}/${EVN}/title)})",
+            " same => n,Set(EVTITLE=${GLOBAL(${EVFAM}${EVN}_title)})",
             " same => n,GotoIf($[${LEN(${EVTITLE})} = 0]?next)",
             " same => n,Background(${EVTITLE})",
             " same => n,Background(${PRESS${EVN}})",
@@ -203,20 +204,20 @@ class _Compiler:
             f" same => n(wait),WaitExten({node.timeout:g})",
             f" same => n(none),Playback({self.say(node.no_events_prompt)})",
             f" same => n,{after}",
-            # a key: the event at that position, its status as it is in AstDB now
+            # a key: the event at that position, its status as pushed now
             f"exten => _[1-{MAX_EVENT_CHOICES}],1,GotoIf($[${{EXTEN}} > ${{EVCOUNT}}]?i,1)",
         ]
         lines += _menu_choice(node_name, "${EXTEN}")
         lines += [
-            " same => n,Set(EVTITLE=${DB(${EVFAM}/${EXTEN}/title)})",
-            " same => n,Set(EVSTATUS=${DB(${EVFAM}/${EXTEN}/status)})",
+            " same => n,Set(EVTITLE=${GLOBAL(${EVFAM}${EXTEN}_title)})",
+            " same => n,Set(EVSTATUS=${GLOBAL(${EVFAM}${EXTEN}_status)})",
             " same => n,GotoIf($[${LEN(${EVTITLE})} = 0]?notitle)",
             " same => n,Playback(${EVTITLE})",
             " same => n(notitle),GotoIf($[${LEN(${EVSTATUS})} = 0]?played)",
             " same => n,Playback(${EVSTATUS})",
             f" same => n(played),UserEvent(MadoguchiEventItem,Events: {node.events},"
-            "Position: ${EXTEN},Item: ${DB(${EVFAM}/${EXTEN}/id)},"
-            "Status: ${DB(${EVFAM}/${EXTEN}/state)})",
+            "Position: ${EXTEN},Item: ${GLOBAL(${EVFAM}${EXTEN}_id)},"
+            "Status: ${GLOBAL(${EVFAM}${EXTEN}_state)})",
         ]
         if node.end_prompt:
             lines.append(f" same => n,Playback({self.say(node.end_prompt)})")

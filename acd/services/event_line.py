@@ -1,8 +1,8 @@
 """The event-information line at run time: staff change events (HTTP API), the database
-keeps them, and each change is pushed at once into Asterisk's AstDB, where the dialplan
-of the event line reads today's announcement without calling out.
+keeps them, and each change is pushed at once into Asterisk's global variables, where the
+dialplan of the event line reads today's announcement without calling out.
 
-The AstDB copy is re-pushed (today and tomorrow, Tokyo time) whenever the controller
+The copy in Asterisk is re-pushed (today and tomorrow, Tokyo time) whenever the controller
 (re)connects to Asterisk, when the Tokyo date changes, and after `acd ivr apply` (the
 prompts may have changed). While the controller is down, Asterisk goes on announcing
 what was last pushed; tomorrow's items are pushed ahead, so midnight does not silence
@@ -24,7 +24,7 @@ from acd.adapters.ami.client import AmiClient, AmiError
 from acd.adapters.asterisk.prompts import PromptError, text_audio
 from acd.adapters.db.event_items import EventStore
 from acd.domain.clock import tokyo_today
-from acd.domain.event_info import EventItem, astdb_payload, ordered
+from acd.domain.event_info import EventItem, dialplan_payload, ordered
 from acd.domain.problems import Refused
 from acd.ivr.models import Site
 
@@ -144,7 +144,7 @@ class EventLines:
             raise EventError("TITLE_NOT_SPOKEN", "the title could not be synthesized",
                              str(exc)) from None
 
-    # ------------------------------------------------------------ AstDB
+    # ------------------------------------------------------------ Asterisk's copy
 
     async def _with_title_audio(self, events: str, item: EventItem) -> EventItem:
         """The item, its synthesized title made again if its audio is gone (the sounds
@@ -170,16 +170,17 @@ class EventLines:
                 for name, by_lang in prompts.items() if by_lang}
 
     async def push(self, events: str, day: date) -> bool:
-        """Write the announcement of ``events`` on ``day`` into AstDB; False when Asterisk
+        """Write the announcement of ``events`` on ``day`` into the dialplan's global
+        variables; False when Asterisk
         could not be reached (the database has it; it is pushed on reconnect)."""
         async with self._lock:
             items = [await self._with_title_audio(events, item)
                      for item in ordered(await self.store.items(events, day))]
-            puts = astdb_payload(events, day, items, self.prompt_paths(events),
-                                 self.site().event_statuses)
+            puts = dialplan_payload(events, day, items, self.prompt_paths(events),
+                                    self.site().event_statuses)
             try:
                 for put in puts:
-                    await self.ami.action(actions.db_put(put.family, put.key, put.value))
+                    await self.ami.action(actions.setvar(put.name, put.value))
             except (TimeoutError, AmiError) as exc:
                 log.warning("events.push_failed", events=events, day=str(day), error=str(exc))
                 return False

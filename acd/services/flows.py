@@ -20,8 +20,6 @@ from typing import Any
 
 import structlog
 
-from acd.adapters.ami import actions
-from acd.adapters.ami.client import AmiClient
 from acd.adapters.asterisk.config import RuntimeDirs, calendar_years, render, write_config
 from acd.adapters.asterisk.process import AsteriskInstallation
 from acd.adapters.asterisk.prompts import PromptError, build_prompts
@@ -59,7 +57,7 @@ class Deployment:
 
     def render(self, roster: list[AgentProfile]) -> None:
         """(Re-)write the Asterisk configuration for this roster."""
-        write_config(self.settings, self.files(roster))
+        write_config(self.settings, self.files(roster), self.installation.owner)
 
     def with_flows(self, site: Site, prompts: Prompts) -> Deployment:
         """The same deployment running other flows (a new value: this one is frozen)."""
@@ -169,13 +167,13 @@ class FlowsService:
     """
 
     def __init__(self, settings: Settings, running: RunningFlows, roster: Roster,
-                 ami: AmiClient,
+                 console: Callable[[str], Awaitable[str]],
                  roster_changed: Callable[[list[AgentProfile]], Awaitable[None]],
                  flows_applied: Callable[[], Awaitable[object]]) -> None:
         self._settings = settings
         self._running = running
         self._roster = roster
-        self._ami = ami
+        self._console = console  # Asterisk's console: reloads need no AMI right
         self._roster_changed = roster_changed
         self._flows_applied = flows_applied
         self._lock = asyncio.Lock()  # one render + reload of the configuration at a time
@@ -185,7 +183,7 @@ class FlowsService:
         async with self._lock:
             profiles = await self._roster.all()
             await asyncio.to_thread(self._running.deployment.render, profiles)
-            await self._ami.action(actions.command("module reload res_pjsip.so"))
+            await self._console("module reload res_pjsip.so")
             await self._roster_changed(profiles)
 
     async def apply_flows(self) -> dict[str, Any]:
@@ -204,12 +202,13 @@ class FlowsService:
             queues_conf = new.dirs.etc / "queues.conf"
             queues_changed = (not queues_conf.exists()
                               or queues_conf.read_text("utf-8") != files["queues.conf"])
-            await asyncio.to_thread(write_config, self._settings, files)  # temp + rename
+            await asyncio.to_thread(write_config, self._settings, files,  # temp + rename
+                                    new.installation.owner)
             self._running.deployment = new
             reloaded = ["dialplan"]
-            await self._ami.action(actions.command("dialplan reload"))
+            await self._console("dialplan reload")
             if queues_changed:
-                await self._ami.action(actions.command("queue reload parameters"))
+                await self._console("queue reload parameters")
                 reloaded.append("queue parameters")
             await self._flows_applied()
             summary = applied_summary(new, files, reloaded)

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from acd.adapters.ami.client import AmiError
+from acd.adapters.asterisk.process import AsteriskConsoleError
 from acd.ivr.loader import FlowError, RestartNeeded
 from agent_gateway.http import ApiError
 from agent_gateway.keys import APPLY_FLOWS
@@ -32,7 +33,7 @@ async def apply_flows(request: web.Request) -> web.Response:
     except RestartNeeded as exc:
         raise ApiError(409, "RESTART_NEEDED", "these changes need a restart of the stack; "
                        "nothing was changed", exc.changes) from None
-    except (AmiError, TimeoutError) as exc:
+    except (AmiError, AsteriskConsoleError, TimeoutError) as exc:
         raise ApiError(503, "ASTERISK_UNAVAILABLE", "the configuration was written but "
                        "Asterisk did not confirm the reload; it is loaded when Asterisk is "
                        "back, or apply again", str(exc)) from None

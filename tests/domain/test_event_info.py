@@ -9,7 +9,7 @@ import pytest
 
 from acd.adapters.ami.events import translate
 from acd.domain.calls import Calls, SaveCallRecord, step
-from acd.domain.event_info import DbPut, EventItem, astdb_family, astdb_payload, ordered
+from acd.domain.event_info import EventItem, GlobalVar, dialplan_payload, ordered, variable_prefix
 from acd.domain.events import (
     EVENT_TYPES,
     NO_QUEUE,
@@ -19,7 +19,7 @@ from acd.domain.events import (
 )
 
 DAY = date(2026, 11, 22)
-FAMILY = "madoguchi/events/city-events/20261122"
+PREFIX = "EV_city-events_20261122_"
 PROMPTS = {"fireworks": "/s/tts-ja-fire", "st_held": "/s/held", "st_cancelled": "/s/cancelled"}
 STATUSES = {"held": "st_held", "cancelled": "st_cancelled"}
 T0 = 1_790_000_000.0
@@ -30,27 +30,28 @@ def item(id_: int, position: int, status: str = "held", **kw) -> EventItem:
                      **kw)
 
 
-def test_the_family_is_per_events_list_and_tokyo_day():
-    assert astdb_family("city-events", DAY) == FAMILY
+def test_the_prefix_is_per_events_list_and_tokyo_day():
+    assert variable_prefix("city-events", DAY) == PREFIX
 
 
 def test_items_in_order_with_title_and_status_audio_and_the_count_last():
-    puts = astdb_payload("city-events", DAY, [
+    puts = dialplan_payload("city-events", DAY, [
         item(7, 2, "cancelled", title_text="朝市", title_audio="/s/tts-ja-asaichi"),
         item(3, 1, title_prompt="fireworks"),
     ], PROMPTS, STATUSES)
     assert puts == [
-        DbPut(FAMILY, "1/title", "/s/tts-ja-fire"), DbPut(FAMILY, "1/status", "/s/held"),
-        DbPut(FAMILY, "1/id", "3"), DbPut(FAMILY, "1/state", "held"),
-        DbPut(FAMILY, "2/title", "/s/tts-ja-asaichi"), DbPut(FAMILY, "2/status", "/s/cancelled"),
-        DbPut(FAMILY, "2/id", "7"), DbPut(FAMILY, "2/state", "cancelled"),
-        DbPut(FAMILY, "count", "2"),
+        GlobalVar(PREFIX + "1_title", "/s/tts-ja-fire"), GlobalVar(PREFIX + "1_status", "/s/held"),
+        GlobalVar(PREFIX + "1_id", "3"), GlobalVar(PREFIX + "1_state", "held"),
+        GlobalVar(PREFIX + "2_title", "/s/tts-ja-asaichi"),
+        GlobalVar(PREFIX + "2_status", "/s/cancelled"),
+        GlobalVar(PREFIX + "2_id", "7"), GlobalVar(PREFIX + "2_state", "cancelled"),
+        GlobalVar(PREFIX + "count", "2"),
     ]
 
 
 def test_deleted_items_are_left_out_and_no_items_is_a_count_of_zero():
-    assert astdb_payload("city-events", DAY, [item(1, 1, deleted=True)], PROMPTS, STATUSES) \
-        == [DbPut(FAMILY, "count", "0")]
+    assert dialplan_payload("city-events", DAY, [item(1, 1, deleted=True)], PROMPTS, STATUSES) \
+        == [GlobalVar(PREFIX + "count", "0")]
 
 
 def test_same_position_is_ordered_by_id():
@@ -58,15 +59,15 @@ def test_same_position_is_ordered_by_id():
 
 
 def test_an_unknown_status_or_missing_title_leaves_that_part_empty():
-    puts = astdb_payload("city-events", DAY, [item(1, 1, "gone")], PROMPTS, STATUSES)
-    assert DbPut(FAMILY, "1/title", "") in puts and DbPut(FAMILY, "1/status", "") in puts
+    puts = dialplan_payload("city-events", DAY, [item(1, 1, "gone")], PROMPTS, STATUSES)
+    assert GlobalVar(PREFIX + "1_title", "") in puts and GlobalVar(PREFIX + "1_status", "") in puts
 
 
 def test_an_item_of_another_day_is_refused():
     other = EventItem(id=1, events="city-events", day=date(2026, 11, 23), position=1,
                       status="held")
     with pytest.raises(ValueError, match="not city-events on 2026-11-22"):
-        astdb_payload("city-events", DAY, [other], PROMPTS, STATUSES)
+        dialplan_payload("city-events", DAY, [other], PROMPTS, STATUSES)
 
 
 def test_the_event_line_user_events_are_translated():

@@ -1,7 +1,7 @@
 """The event line's HTTP API on a real database with a stand-in for Asterisk's AMI: each
-change is stored, then pushed to AstDB (DBPut, count last); mistakes are answered with
-{error_id, message, details}; Asterisk unreachable -> stored, pushed: false, pushed again
-when the controller reconnects."""
+change is stored, then pushed to the dialplan's globals (Setvar, count last); mistakes are
+answered with {error_id, message, details}; Asterisk unreachable -> stored, pushed: false,
+pushed again when the controller reconnects."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ class FakeAmi:
         self.actions.append(action)
         return {"Response": "Success"}
 
-    def astdb(self) -> dict[str, str]:
-        return {f"{a['Family']}/{a['Key']}": a["Val"] for a in self.actions
-                if a["Action"] == "DBPut"}
+    def globals(self) -> dict[str, str]:
+        return {a["Variable"]: a["Value"] for a in self.actions
+                if a["Action"] == "Setvar" and "Channel" not in a}
 
 
 @pytest.fixture
@@ -74,9 +74,9 @@ async def call(http, method: str, path: str, body=None, status: int = 200):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_create_change_delete_are_pushed_to_astdb(served):
+async def test_create_change_delete_are_pushed_to_the_dialplan(served):
     http, ami, _ = served
-    family = f"madoguchi/events/city-events/{tokyo_today():%Y%m%d}"
+    family = f"EV_city-events_{tokyo_today():%Y%m%d}_"
     async with http.get("/api/events/city-events") as resp:
         assert resp.status == 401
     first = await call(http, "POST", "/api/events/city-events",
@@ -84,22 +84,22 @@ async def test_create_change_delete_are_pushed_to_astdb(served):
     second = await call(http, "POST", "/api/events/city-events",
                         {"title_prompt": "st", "status": "full", "by": "kanko"}, 201)
     assert (first["position"], second["position"], second["pushed"]) == (1, 2, True)
-    assert ami.actions[-1] == {"Action": "DBPut", "Family": family, "Key": "count", "Val": "2"}
-    db = ami.astdb()
-    assert db[f"{family}/1/title"] == "/sounds/intro"
-    assert db[f"{family}/2/status"] == "/sounds/st"  # every status says 'st' here
-    assert (db[f"{family}/2/id"], db[f"{family}/2/state"]) == (str(second["id"]), "full")
+    assert ami.actions[-1] == {"Action": "Setvar", "Variable": f"{family}count", "Value": "2"}
+    db = ami.globals()
+    assert db[f"{family}1_title"] == "/sounds/intro"
+    assert db[f"{family}2_status"] == "/sounds/st"  # every status says 'st' here
+    assert (db[f"{family}2_id"], db[f"{family}2_state"]) == (str(second["id"]), "full")
 
     changed = await call(http, "PATCH", f"/api/events/city-events/{first['id']}",
                          {"status": "cancelled", "by": "shimin-ka"})
     assert (changed["status"], changed["updated_by"], changed["pushed"]) == \
         ("cancelled", "shimin-ka", True)
-    assert ami.astdb()[f"{family}/1/state"] == "cancelled"
+    assert ami.globals()[f"{family}1_state"] == "cancelled"
 
     deleted = await call(http, "DELETE", f"/api/events/city-events/{first['id']}?by=kanko")
     assert deleted["deleted"] is True
-    db = ami.astdb()
-    assert db[f"{family}/count"] == "1" and db[f"{family}/1/id"] == str(second["id"])
+    db = ami.globals()
+    assert db[f"{family}count"] == "1" and db[f"{family}1_id"] == str(second["id"])
     listed = await call(http, "GET", "/api/events/city-events")
     assert [i["id"] for i in listed["items"]] == [second["id"]]
     again = await call(http, "DELETE", f"/api/events/city-events/{first['id']}?by=kanko",
@@ -143,19 +143,19 @@ async def test_asterisk_unreachable_keeps_the_change_and_the_reconnect_pushes_it
                          {"title_prompt": "st", "status": "held", "by": "k",
                           "date": tokyo_today().isoformat()}, 201)
     assert created["pushed"] is False and ami.actions == []
-    family = f"madoguchi/events/city-events/{tokyo_today():%Y%m%d}"
+    family = f"EV_city-events_{tokyo_today():%Y%m%d}_"
     runner = asyncio.create_task(lines.run())
     try:
         await asyncio.sleep(0.1)
         ami.connected = True
         for _ in range(100):  # today's, then tomorrow's count
-            if sum(key.endswith("/count") for key in ami.astdb()) == 2:
+            if sum(key.endswith("_count") for key in ami.globals()) == 2:
                 break
             await asyncio.sleep(0.1)
     finally:
         runner.cancel()
-    assert ami.astdb()[f"{family}/count"] == "1"  # today, and tomorrow pushed ahead
-    assert any(key.endswith("/count") and not key.startswith(family) for key in ami.astdb())
+    assert ami.globals()[f"{family}count"] == "1"  # today, and tomorrow pushed ahead
+    assert any(key.endswith("_count") and not key.startswith(family) for key in ami.globals())
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -164,7 +164,7 @@ async def test_a_title_text_is_synthesized_on_save(served, state_dir: Path):
     created = await call(http, "POST", "/api/events/city-events",
                          {"title_text": "花火大会", "status": "held", "by": "k"}, 201)
     assert created["title_text"] == "花火大会"
-    title = next(a["Val"] for a in ami.actions if a["Key"] == "1/title")
+    title = next(v for k, v in ami.globals().items() if k.endswith("_1_title"))
     assert title.startswith(str(state_dir / "sounds" / "tts-ja-"))
     assert Path(title + ".wav").stat().st_size > 1000
 
@@ -174,7 +174,7 @@ async def test_a_title_whose_audio_was_cleared_is_synthesized_again_on_push(serv
     http, ami, lines = served
     await call(http, "POST", "/api/events/city-events",
                {"title_text": "古本市", "status": "held", "by": "k"}, 201)
-    title = next(a["Val"] for a in ami.actions if a["Key"] == "1/title")
+    title = next(v for k, v in ami.globals().items() if k.endswith("_1_title"))
     Path(title + ".wav").unlink()
     assert await lines.push_days()
     assert Path(title + ".wav").exists()

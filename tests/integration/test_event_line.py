@@ -2,7 +2,8 @@
 different statuses through the HTTP API, a caller hears the intro and every event's
 title and status (one EventAnnounced per event in the event log, a call as long as the
 prompts), then a status change through the API is heard by the next caller -- pushed to
-AstDB, no dialplan reload. The call records say event_info, never a queue's outcome.
+the dialplan's global variables, no dialplan reload. The call records say event_info,
+never a queue's outcome.
 
 Ports: the shared TEST_PORTS (``MDG_PORT_BASE`` moves them).
 """
@@ -149,7 +150,7 @@ async def test_event_line_announces_todays_events_and_a_status_change_reaches_th
         assert heard[0] == (1, str(items[0]["id"]), "cancelled")
         assert [status for _, _, status in heard[1:]] == statuses[1:8]
         # the call began after the change was pushed: the change took pushed_after s
-        print(f"\nstatus change pushed to AstDB (API round trip) in {pushed_after * 1000:.0f} "
+        print(f"\nstatus change pushed to Asterisk (API round trip) in {pushed_after * 1000:.0f} "
               f"ms; the next call entered {after['entered_at'] - changed_wall:.2f} s after the "
               f"change and heard the new status "
               f"{heard_at(events, after['uniqueid']) - changed_wall:.2f} s after it")

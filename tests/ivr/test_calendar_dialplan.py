@@ -433,7 +433,7 @@ async def _real_asterisk(state_dir: Path) -> None:
         try:
             await ami.wait_connected(15)
             # AMI opens before the PBX accepts channels
-            await ami.action({"Action": "Command", "Command": "core waitfullybooted"})
+            await asterisk.console("core waitfullybooted")
 
             async def collect() -> None:
                 while True:
@@ -447,9 +447,8 @@ async def _real_asterisk(state_dir: Path) -> None:
             # the real-clock cases first, while the clock is still near `now`
             wanted = [*((name, "now") for name in realtime), *fixed_cases]
             for name, case in wanted:
-                await ami.action({"Action": "Command", "Command":
-                                  f"channel originate Local/{case}@caltest-{name} "
-                                  "application Wait 1"})
+                await asterisk.console(f"channel originate Local/{case}@caltest-{name} "
+                                       "application Wait 1")
             for _ in range(200):
                 if all(key in results for key in wanted):
                     break

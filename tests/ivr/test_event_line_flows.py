@@ -1,6 +1,7 @@
 """Event-information lines in the flows: `events:` instead of `queue:`, the intro and
 "no events today" prompts, at least 10 `event_statuses`, each error with file:line:column;
-the rendered dialplan reads today's events from AstDB."""
+the rendered dialplan reads today's events from the global variables the controller
+pushes."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_an_event_line_needs_no_notice_and_is_not_recorded():
     assert line.notice is None
 
 
-def test_the_dialplan_of_an_event_line_reads_astdb_and_announces_each_item(tmp_path):
+def test_the_dialplan_of_an_event_line_reads_the_pushed_globals_and_announces_each_item(tmp_path):
     directory = flows(tmp_path, site_text())
     site = load_site(directory)
     prompts = {name: {"ja": f"/sounds/{name}"} for name in site.prompts}
@@ -97,14 +98,13 @@ def test_the_dialplan_of_an_event_line_reads_astdb_and_announces_each_item(tmp_p
     text = files["extensions.conf"]
     body = text.split("[line-0467000800]\n", 1)[1].split("\n\n", 1)[0]
     assert "UserEvent(MadoguchiEventLineEnter,Line: 0467000800,Events: city-events," in body
-    assert ("Set(EVFAM=madoguchi/events/city-events/${STRFTIME(${EPOCH},Asia/Tokyo,%Y%m%d)})"
-            in body)
-    assert "${DB_EXISTS(${EVFAM}/count)}" in body
+    assert "Set(EVFAM=EV_city-events_${STRFTIME(${EPOCH},Asia/Tokyo,%Y%m%d)}_)" in body
+    assert "Set(EVCOUNT=${GLOBAL(${EVFAM}count)})" in body
     assert "Playback(/sounds/intro)" in body and "Playback(/sounds/none_today)" in body
     assert "Playback(${EVTITLE})" in body and "Playback(${EVSTATUS})" in body
     assert "UserEvent(MadoguchiEventItem,Events: city-events,Position: ${EVN}," in body
     assert "Queue(" not in body and "MixMonitor" not in body
     assert "exten => 0467000800,1,Goto(line-0467000800,s,1)" in text
-    # DBPut needs the 'system' write class
+    # Setvar needs only the 'call' write class: the controller's login has no 'command'
     manager = files["manager.conf"]
-    assert "write = system,call,agent,user,reporting,command" in manager
+    assert "\nwrite = system,call,agent,user,reporting,originate\n" in manager

@@ -139,6 +139,6 @@ def test_the_municipal_examples_validate_and_compile():
     assert "Background(/s/kama_departments.en)" in text
     # transfers dial the department's number; event menus read AstDB at choice time
     assert "Dial(PJSIP/0467000203@carrier,60)" in text
-    assert "Set(EVSTATUS=${DB(${EVFAM}/${EXTEN}/status)})" in text
+    assert "Set(EVSTATUS=${GLOBAL(${EVFAM}${EXTEN}_status)})" in text
     assert "Background(${PRESS${EVN}})" in text
     assert site.event_lines()["kamakura-events"].language == "ja"

@@ -1,15 +1,12 @@
-"""What Asterisk itself says, asked on its console (``asterisk -rx``; AMI allows only
-the controller's one login): the queue members (and whether paused) and the live
-channels -- to compare with the controller's view after a fault."""
+"""What Asterisk itself says, asked on its console (``asterisk -rx``): the queue members
+(and whether paused) and the live channels -- to compare with the controller's view after
+a fault."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from pathlib import Path
 
-from acd.adapters.asterisk.process import find_installation
-from tests.support.asterisk_pid import asterisk_pid
+from tests.support.asterisk_pid import asterisk_console
 from tests.support.stack import RunningStack
 from tests.support.waiting import until
 
@@ -18,33 +15,17 @@ PAUSED_STATES = frozenset({"away", "missed", "wrapup"})
 _MEMBER = re.compile(r"\(PJSIP/(?P<agent>[^)]+)\)(?P<flags>.*)$")
 
 
-async def _console(state_dir: Path, command: str) -> str:
-    """Run an Asterisk console command against the stack's Asterisk (inside its mount
-    namespace and root when it runs from the self-contained root)."""
-    pid = asterisk_pid(state_dir)
-    assert pid is not None, "no Asterisk runs"
-    installation = find_installation()
-    conf = state_dir / "asterisk" / "etc" / "asterisk.conf"
-    run = ["/usr/sbin/asterisk", "-C", str(conf), "-rx", command]
-    if installation.root is not None:
-        run = ["nsenter", "-t", str(pid), "-m", "--", "chroot", str(installation.root), *run]
-    proc = await asyncio.create_subprocess_exec(*run, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), 20)
-    return out.decode(errors="replace")
-
-
 async def asterisk_view(stack: RunningStack) -> tuple[set[tuple[str, str, bool]], int]:
     """(queue, agent, paused) of every member of the queues, and the live channels."""
     members: set[tuple[str, str, bool]] = set()
     queue = None
-    for line in (await _console(stack.state_dir, "queue show")).splitlines():
+    for line in (await asterisk_console(stack.state_dir, "queue show")).splitlines():
         if line and not line.startswith(" "):
             queue = line.split(" ", 1)[0]
         found = _MEMBER.search(line)
         if found and queue:
             members.add((queue, found["agent"], "(paused" in found["flags"]))
-    channels = await _console(stack.state_dir, "core show channels count")
+    channels = await asterisk_console(stack.state_dir, "core show channels count")
     count = re.search(r"(\d+) active channels?", channels)
     assert count is not None, channels
     return members, int(count.group(1))

@@ -45,11 +45,6 @@ def core_show_channels() -> Action:
     return {"Action": "CoreShowChannels"}
 
 
-def command(text: str) -> Action:
-    """A CLI command (``Command``), e.g. ``dialplan reload``."""
-    return {"Action": "Command", "Command": text}
-
-
 # ---------------------------------------------------------------- queue members
 
 def member_name(agent: str, name: str) -> str:
@@ -82,20 +77,6 @@ def queue_pause(interface: str, paused: bool, reason: str) -> Action:
     """Pause or unpause the member in every queue (no ``Queue`` field)."""
     return {"Action": "QueuePause", "Interface": interface, "Paused": _flag(paused),
             "Reason": reason}
-
-
-# ---------------------------------------------------------------- AstDB
-
-def db_put(family: str, key: str, value: str) -> Action:
-    return {"Action": "DBPut", "Family": family, "Key": key, "Val": value}
-
-
-def db_get(family: str, key: str) -> Action:
-    return {"Action": "DBGet", "Family": family, "Key": key}
-
-
-def db_del(family: str, key: str) -> Action:
-    return {"Action": "DBDel", "Family": family, "Key": key}
 
 
 # ---------------------------------------------------------------- recording

@@ -6,6 +6,8 @@ installed Asterisk configuration is never touched.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ import jinja2
 from acd.adapters.ami.events import USED_EVENTS
 from acd.adapters.asterisk.process import AsteriskInstallation
 from acd.adapters.secrets import SecretStore
+from acd.adapters.tls import tls_files
 from acd.domain.agents import AgentProfile
 from acd.domain.clock import TOKYO
 from acd.domain.policies import site_policy
@@ -25,11 +28,24 @@ from acd.settings import PROJECT_DIR, Settings
 
 TEMPLATES_DIR = PROJECT_DIR / "asterisk_conf"
 AMI_USER = "madoguchi"
+#: The classes of the controller's AMI login, and why each (manager.conf says it again).
+#: Events it reads: system (FullyBooted, Shutdown), call (channels, MixMonitor, DTMF),
+#: agent (queue members and callers), user (the dialplan's UserEvents).
+AMI_READ = ("system", "call", "agent", "user")
+#: Actions it sends: call (Hangup, Redirect, Setvar, StopMixMonitor, BlindTransfer,
+#: Atxfer, Bridge, MuteAudio), agent (QueueAdd/Remove/Pause/Penalty), user (UserEvent),
+#: reporting (CoreShowChannels), originate (Originate), system (MixMonitor only: Asterisk
+#: files it under system because its options can run a command; on-demand recording
+#: starts it on a live call). Never command or config: reloads go through Asterisk's
+#: console socket, the event line through global variables (no DBPut).
+AMI_WRITE = ("system", "call", "agent", "user", "reporting", "originate")
 #: Public holidays are compiled into the dialplan for this many years from the current
 #: one (Tokyo time); `acd ivr apply` or a restart re-renders them.
 CALENDAR_YEARS = 3
 #: Seconds a transfer target or an interpreter may ring before the attempt is given up.
 OUTBOUND_DIAL_SECONDS = 30
+#: SIP over TLS: the certificate and key, beside the configuration (pjsip.conf names them)
+TLS_CERT, TLS_KEY = "madoguchi-tls.pem", "madoguchi-tls.key"
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,8 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "install": installation,
         "dirs": RuntimeDirs(settings.asterisk_dir),
         "ami_secret": secrets.get("ami"),
+        "ami_read": ",".join(AMI_READ),
+        "ami_write": ",".join(AMI_WRITE),
         "used_events": USED_EVENTS,
         "agents": agent_credentials(roster, secrets),
         "queues": site.queues,
@@ -109,8 +127,10 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "recordings_dir": settings.recordings_dir.resolve(),
         "voicemail_dir": settings.voicemail_path.resolve(),
     }
-    return {template.removesuffix(".j2"): env.get_template(template).render(context)
-            for template in sorted(env.list_templates(extensions=["j2"]))}
+    rendered = {template.removesuffix(".j2"): env.get_template(template).render(context)
+                for template in sorted(env.list_templates(extensions=["j2"]))
+                if "/" not in template}  # fail2ban/ is the ban server's (adapters/fail2ban)
+    return rendered | tls_texts(settings)
 
 
 def site_languages(site: Site) -> set[str]:
@@ -124,14 +144,29 @@ def _prompt_path(prompts: dict[str, dict[str, str]], name: str, language: str) -
     return by_language.get(language) or by_language.get("ja") or next(iter(by_language.values()))
 
 
-def write_config(settings: Settings, files: dict[str, str]) -> RuntimeDirs:
+def write_config(settings: Settings, files: dict[str, str],
+                 owner: tuple[int, int] | None = None) -> RuntimeDirs:
+    """Write every file (0600, owned by Asterisk's user when it runs as one), each by a
+    rename so that Asterisk never reads half a file."""
     dirs = RuntimeDirs(settings.asterisk_dir)
     for sub in ("etc", "cache", "lib", "db", "keys", "spool", "run", "log"):
         (dirs.run / sub).mkdir(parents=True, exist_ok=True)
+    chown = owner is not None and os.geteuid() == 0
     for name, text in files.items():
         target = dirs.etc / name
         tmp = target.with_suffix(target.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.chmod(0o600)
+        if chown and owner is not None:
+            os.chown(tmp, *owner)
         tmp.replace(target)
     return dirs
+
+
+def tls_texts(settings: Settings) -> dict[str, str]:
+    """SIP's certificate (with its chain) and key, as files of the configuration (Asterisk,
+    once it has dropped root, reads only its own files)."""
+    host = [a for a in (settings.sip_address, settings.gateway_address) if a != "0.0.0.0"]
+    names = [*settings.tls_names] or [*host, "127.0.0.1", "localhost", socket.gethostname()]
+    files = tls_files(settings.tls_dir, names, settings.tls_cert_file, settings.tls_key_file)
+    return {TLS_CERT: files.cert.read_text(), TLS_KEY: files.key.read_text()}

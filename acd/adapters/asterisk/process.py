@@ -40,12 +40,22 @@ class AsteriskUnavailable(RuntimeError):
     """No usable Asterisk; the message says what is missing and how to get it."""
 
 
+class AsteriskConsoleError(RuntimeError):
+    """An Asterisk console command could not be run."""
+
+
+#: The unprivileged user Asterisk runs as (created by its Debian package).
+RUN_USER = "asterisk"
+
+
 @dataclass(frozen=True)
 class AsteriskInstallation:
     root: Path | None  # a chroot holding Asterisk, or None for the system's
     version: str
     moddir: str  # paths as Asterisk sees them
     datadir: str
+    owner: tuple[int, int] | None = None  # uid, gid of RUN_USER; None: runs as root
+    user: str = RUN_USER
 
     def path(self, inside: str) -> Path:
         return (self.root / inside.lstrip("/")) if self.root else Path(inside)
@@ -71,11 +81,45 @@ def find_installation(root: Path | None = None) -> AsteriskInstallation:
         moddir = next(("/" + d for d in MODULE_DIRS if (base / d / "app_queue.so").exists()), None)
         if moddir is None:
             continue
-        return AsteriskInstallation(candidate, version, moddir, "/usr/share/asterisk")
+        return AsteriskInstallation(candidate, version, moddir, "/usr/share/asterisk",
+                                    run_user_ids(base))
     raise AsteriskUnavailable(
         f"no Asterisk >= {MIN_MAJOR} found (looked for the system's 'asterisk' and the root "
         f"{default_cache_root()}); run 'make setup' to build one (needs root and debootstrap)"
     )
+
+
+def run_user_ids(base: Path) -> tuple[int, int] | None:
+    """uid and gid of RUN_USER as the installation's own /etc/passwd and /etc/group say
+    (the chroot's when Asterisk runs in one); None when there is no such user."""
+    def ids(table: str) -> dict[str, int]:
+        try:
+            rows = (base / "etc" / table).read_text().splitlines()
+        except OSError:
+            return {}
+        return {f[0]: int(f[2]) for f in (r.split(":") for r in rows) if len(f) > 2}
+
+    uid, gid = ids("passwd").get(RUN_USER), ids("group").get(RUN_USER)
+    return None if uid is None or gid is None else (uid, gid)
+
+
+def hand_over(owner: tuple[int, int], run_dir: Path, writable: list[Path],
+              traversed: list[Path]) -> None:
+    """Give Asterisk's user what it writes: its run directory (everything in it), the
+    recordings' and voicemail's directories (0700; the files in them are the sealer's);
+    and let its group only traverse the directories above (g+x, no listing)."""
+    uid, gid = owner
+    for top in (run_dir, *writable):
+        top.mkdir(parents=True, exist_ok=True)
+        for folder, _subdirs, files in os.walk(top):
+            os.chown(folder, uid, gid)
+            os.chmod(folder, 0o700)
+            if top == run_dir:
+                for name in files:
+                    os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+    for path in traversed:
+        os.chown(path, -1, gid)
+        os.chmod(path, path.stat().st_mode & 0o7777 | 0o010)
 
 
 def _version(root: Path | None, binary: Path) -> str:
@@ -129,25 +173,32 @@ class AsteriskProcess:
     """One Asterisk process running the rendered configuration in ``config_dir``."""
 
     def __init__(self, installation: AsteriskInstallation, asterisk_conf: Path,
-                 shared_dirs: list[Path], log_file: Path, pid_file: Path | None = None
-                 ) -> None:
+                 shared_dirs: list[Path], log_file: Path, pid_file: Path | None = None,
+                 writable: tuple[Path, ...] = ()) -> None:
+        """``shared_dirs`` are seen by Asterisk at the same paths; of them, ``writable``
+        are written by Asterisk's user (besides its run directory, the parent of the
+        configuration's), the others only traversed."""
         self._inst = installation
         self._conf = asterisk_conf
         self._shared = shared_dirs
+        self._writable = writable
         self._log_file = log_file
         self.pid_file = pid_file or log_file.with_suffix(".pid")
         self._proc: asyncio.subprocess.Process | None = None
         self._adopted: int | None = None
 
     def command(self) -> list[str]:
+        """Asterisk in the foreground, with umask 077: every file it writes (recordings
+        from their first byte) is 0600, every directory 0700."""
         run = ["/usr/sbin/asterisk", "-f", "-n", "-C", str(self._conf)]
         if self._inst.root is None:
-            return [shutil.which("asterisk") or "/usr/sbin/asterisk", *run[1:]]
+            binary = shutil.which("asterisk") or run[0]
+            return ["sh", "-c", 'umask 077 && exec "$@"', "asterisk", binary, *run[1:]]
         root = str(self._inst.root)
         binds = " ".join(
             f'mkdir -p "{root}{d}" && mount --bind "{d}" "{root}{d}" &&' for d in self._shared)
         script = (f'mount --rbind /dev "{root}/dev" && mount -t proc proc "{root}/proc" && '
-                  f'{binds} exec chroot "{root}" {" ".join(run)}')
+                  f'{binds} umask 077 && exec chroot "{root}" {" ".join(run)}')
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
     @property
@@ -170,6 +221,37 @@ class AsteriskProcess:
                     "still runs: its calls go on")
         return True
 
+    def console_command(self, text: str) -> list[str]:
+        """``asterisk -rx text`` on this Asterisk's control socket (a file of its run
+        directory: only root and Asterisk's user reach it), inside its mount namespace
+        when it runs from the self-contained root. Reloads go this way, not through AMI,
+        so the controller's AMI login needs no ``command`` right."""
+        run = ["/usr/sbin/asterisk", "-C", str(self._conf), "-rx", text]
+        if self._inst.root is None:
+            return [shutil.which("asterisk") or run[0], *run[1:]]
+        return ["nsenter", "-t", str(self.pid), "-m", "--", "chroot", str(self._inst.root),
+                *run]
+
+    async def console(self, text: str, timeout: float = 20.0) -> str:
+        """Run an Asterisk console command; its output. Raises AsteriskConsoleError when
+        Asterisk does not run or the command fails."""
+        if not self.running:
+            raise AsteriskConsoleError(f"'{text}': Asterisk does not run")
+        proc = await asyncio.create_subprocess_exec(
+            *self.console_command(text), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise AsteriskConsoleError(f"'{text}': no answer in {timeout:.0f} s") from None
+        answer = out.decode(errors="replace")
+        if proc.returncode != 0:
+            raise AsteriskConsoleError(f"'{text}' failed ({proc.returncode}): "
+                                       f"{answer.strip()[:300]}")
+        return answer
+
     async def wait_exit(self, poll: float = 0.5) -> int | None:
         """Wait until Asterisk exits; its exit code (None for an adopted process)."""
         if self._proc is not None and self._adopted is None:
@@ -187,6 +269,10 @@ class AsteriskProcess:
     async def start(self) -> None:
         for d in self._shared:
             d.mkdir(parents=True, exist_ok=True)
+        if self._inst.owner is not None and os.geteuid() == 0:
+            traversed = [d for d in self._shared if d not in self._writable]
+            await asyncio.to_thread(hand_over, self._inst.owner, self._conf.parent.parent,
+                                    list(self._writable), traversed)
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
         with self._log_file.open("ab") as out:  # a local file: opening it does not block
             self._proc = await asyncio.create_subprocess_exec(

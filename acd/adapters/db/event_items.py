@@ -1,6 +1,6 @@
-"""The events of the event-information lines in the database (the truth; AstDB only
-holds what the dialplan announces). Deleting an item marks it deleted: who changed what
-and when stays on record."""
+"""The events of the event-information lines in the database (the truth; Asterisk's
+global variables only hold what the dialplan announces). Deleting an item marks it
+deleted: who changed what and when stays on record."""
 
 from __future__ import annotations
 

@@ -20,13 +20,14 @@ from tests.support.sipp.process import (
 
 async def register_agents(agents: list[tuple[str, str]], asterisk_port: int,
                           contact_ports: dict[str, int], workdir: Path, expires: int = 3600,
-                          timeout: float = 20.0, attempts: int = 3) -> None:
+                          timeout: float = 20.0, attempts: int = 3,
+                          address: str = AGENT_ADDRESS) -> None:
     """:func:`_register_agents`, tried again (with fresh local ports) when a SIPp run lost
     the race for its port to another process ("Address already in use")."""
     for attempt in range(1, attempts + 1):
         try:
             return await _register_agents(agents, asterisk_port, contact_ports, workdir,
-                                          expires, timeout)
+                                          expires, timeout, address)
         except SippError as exc:
             if "Address already in use" not in str(exc) or attempt == attempts:
                 raise
@@ -34,14 +35,15 @@ async def register_agents(agents: list[tuple[str, str]], asterisk_port: int,
 
 async def _register_agents(agents: list[tuple[str, str]], asterisk_port: int,
                            contact_ports: dict[str, int], workdir: Path, expires: int = 3600,
-                           timeout: float = 20.0) -> None:
+                           timeout: float = 20.0, address: str = AGENT_ADDRESS) -> None:
     """REGISTER each ``(agent_id, password)`` with Asterisk, all at once.
 
-    One short SIPp run per agent (``-m 1``) from 127.0.0.1 and a free port: REGISTER,
-    401 challenge, REGISTER with digest ``[authentication username=<id> password=...]``,
-    200. The Contact is ``sip:<id>@127.0.0.1:<contact_ports[id]>``, where that agent's
-    :class:`SippAgent` listens (it need not run yet; Asterisk rings the Contact, not the
-    REGISTER's source, unless the endpoint has ``rewrite_contact=yes``).
+    One short SIPp run per agent (``-m 1``) from ``address`` (127.0.0.1) and a free port:
+    REGISTER, 401 challenge, REGISTER with digest
+    ``[authentication username=<id> password=...]``, 200. The Contact is
+    ``sip:<id>@<address>:<contact_ports[id]>``, where that agent's :class:`SippAgent`
+    listens (it need not run yet; Asterisk rings the Contact, not the REGISTER's source,
+    unless the endpoint has ``rewrite_contact=yes``).
 
     ``expires=0`` removes the registrations. Raises :class:`SippError` naming every
     agent whose registration failed, with SIPp's error output; every SIPp run ends
@@ -58,7 +60,7 @@ async def _register_agents(agents: list[tuple[str, str]], asterisk_port: int,
                   "contact_port": contact_ports[agent_id], "expires": int(expires)}
         runs.append((agent_id, SippProcess(
             f"register-{agent_id}", workdir, "register.xml", values,
-            [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-m", "1"], AGENT_ADDRESS)))
+            [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-m", "1"], address)))
 
     async def one(run: SippProcess) -> int | None:
         try:
