@@ -36,6 +36,7 @@ from acd.domain.events import (
     QueueLeft,
     VoicemailLeft,
 )
+from acd.domain.numbers import national_number
 
 #: event_info: a call to an event-information line (announcements only, no queue).
 #: transferred: an IVR flow transferred the call out; ivr: it ended in the IVR (a hang-up
@@ -161,7 +162,8 @@ def step(calls: Calls, event: Event) -> tuple[Calls, list[Command]]:
         case LineEntered():
             if event.uniqueid in calls.active or event.uniqueid in calls.recently_closed:
                 return calls, [DomainProblem("line entered twice", event.uniqueid)]
-            entered = CallState(event.uniqueid, event.line, event.queue, event.caller,
+            entered = CallState(event.uniqueid, event.line, event.queue,
+                                national_number(event.caller),
                                 event.at, event.recording_file, flow=event.flow)
             return calls._with(entered), []
         case ChannelHungUp():
