@@ -155,8 +155,8 @@ class Overflowed:
 
     at: float
     uniqueid: str
-    reason: str  # timeout | full | no_agents
-    destination: str  # voicemail | queue:<name> | message
+    reason: str  # timeout | full | no_agents | channels (the line's max_channels)
+    destination: str  # voicemail | queue:<name> | message | busy
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,7 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                         f"{MIN_EVENT_STATUSES} statuses under 'event_statuses:' (status id: "
                         f"prompt), there are {len(event_statuses)}")
             need_prompt(doc, here + ("notice",), line.notice)
+            need_prompt(doc, here + ("busy_prompt",), line.busy_prompt)
             _check_line_calendar(doc, here, line, calendars, problems)
             for key in CLOSED_PROMPT_KEYS.values():
                 need_prompt(doc, here + (key,), getattr(line, key))

@@ -137,6 +137,12 @@ class Line(Strict):
         "details) are kept after the call; the daily purge erases them then. Default: the "
         "setting recording_retention_days (90)")
     notice: str | None = Field(default=None, description="prompt played before the queue")
+    max_channels: int = Field(default=0, ge=0, le=10_000, description="calls this line "
+                              "carries at once (the contracted lines of the number; 0: no "
+                              "limit); one more hears busy_prompt (or a busy tone) and is "
+                              "counted as overflow, reason 'channels'")
+    busy_prompt: str | None = Field(default=None, description="played to a call beyond "
+                                    "max_channels")
     calendar: str | None = Field(default=None, description="opening hours (a calendar's "
                                  "name); none: the line is always open")
     closed_prompt: str | None = Field(default=None, description="played when the line is "
