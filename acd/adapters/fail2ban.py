@@ -45,6 +45,16 @@ def ban_problem() -> str | None:
     return None
 
 
+def left_over_server(pid_file: Path) -> int | None:
+    """The pid of the fail2ban server the pid file names, if it still runs."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if any(part.endswith(b"fail2ban-server") for part in command) else None
+
+
 class BanGuard:
     """The fail2ban server of one stack: its configuration, process and bans."""
 
@@ -74,6 +84,9 @@ class BanGuard:
         return ["fail2ban-client", "-c", str(self.dir), *args]
 
     async def start(self) -> None:
+        """Start the server; one an earlier controller left running (it was killed) is
+        stopped first (its bans come back from its database)."""
+        await self._stop_left_over()
         await asyncio.to_thread(self.render)
         with (self.dir / "server.out").open("ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
@@ -94,6 +107,20 @@ class BanGuard:
             proc.kill()
             await proc.wait()
         log.info("bans.stopped", returncode=proc.returncode)
+
+    async def _stop_left_over(self) -> None:
+        pid = left_over_server(self.dir / "fail2ban.pid")
+        if pid is None:
+            return
+        log.warning("bans.left_over_stopped", pid=pid)
+        with contextlib.suppress(TimeoutError, OSError):
+            await asyncio.wait_for(self._run(*self._client("stop")), 10)
+        for _ in range(50):
+            if left_over_server(self.dir / "fail2ban.pid") != pid:
+                return
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
 
     async def run(self) -> None:
         """Start the server and keep it running (restarted with backoff when it dies)."""
