@@ -11,8 +11,9 @@ import ipaddress
 import socket
 import struct
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -108,6 +109,15 @@ class Settings(BaseSettings):
     carrier_port: int = Field(
         default=5060, ge=1, le=65535, description="SIP port of the carrier at "
         "carrier_address, for outgoing calls (transfers, interpreters in three-way calls)")
+    carrier_registrar: str | None = Field(
+        default=None, description="host[:port] the carrier trunk registers with (outbound "
+        "registration with digest credentials); empty: the carrier is known by its address")
+    carrier_username: str | None = Field(default=None, description="the trunk's digest "
+                                         "user (often the contract's number)")
+    carrier_password: SecretStr | None = Field(
+        default=None, description="the trunk's digest password: from the environment "
+        "(MADOGUCHI_CARRIER_PASSWORD) or the systemd environment file, never from git")
+    carrier_transport: Literal["udp", "tcp", "tls"] = "udp"
     gateway_address: str = Field(
         default="127.0.0.1", description="where the agent gateway (consoles, API) listens: "
         "an address, 0.0.0.0 or an interface name")
@@ -181,10 +191,35 @@ class Settings(BaseSettings):
             ipaddress.IPv4Address(value)
         return value
 
+    @field_validator("carrier_registrar")
+    @classmethod
+    def _address_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.partition(":")
+            ipaddress.IPv4Address(host)  # an address: the trunk is identified by it
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"bad port in {value!r}")
+        return value
+
     @field_validator("local_networks", "agent_networks", "console_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.IPv4Network(net, strict=False)) for net in value]
+
+    @model_validator(mode="after")
+    def _registration_credentials(self) -> Settings:
+        if self.carrier_registrar and not (self.carrier_username and self.carrier_password):
+            raise ValueError("carrier_registrar needs carrier_username and carrier_password "
+                             "(MADOGUCHI_CARRIER_USERNAME, MADOGUCHI_CARRIER_PASSWORD)")
+        return self
+
+    @property
+    def carrier_host(self) -> str:
+        """Where outgoing calls go: the registrar when the trunk registers, else the
+        carrier's address."""
+        if self.carrier_registrar:
+            return self.carrier_registrar
+        return f"{self.carrier_address}:{self.carrier_port}"
 
     @model_validator(mode="after")
     def _key_with_cert(self) -> Settings:

@@ -90,3 +90,23 @@ def test_pjsip_renders_the_transports_nat_acl_and_srtp_for_agents(tmp_path):
     assert (tmp_path / "state" / "tls" / "ca.pem").exists()  # the local CA issued it
     agent = pjsip.split("[1001](endpoint-defaults)\n", 1)[1].split("\n\n", 1)[0]
     assert "transport = transport-tls\nmedia_encryption = sdes\n" in agent
+
+
+def test_a_registering_trunk_needs_its_credentials_and_an_address(tmp_path):
+    with pytest.raises(ValidationError, match="needs carrier_username and carrier_password"):
+        settings(tmp_path, carrier_registrar="203.0.113.9:5060")
+    with pytest.raises(ValidationError, match="carrier_registrar"):
+        settings(tmp_path, carrier_registrar="sip.example.jp", carrier_username="u",
+                 carrier_password="p")
+    s = settings(tmp_path, carrier_registrar="203.0.113.9:5080", carrier_username="0312345678",
+                 carrier_password="s3cret", carrier_transport="tcp")
+    assert s.carrier_host == "203.0.113.9:5080"
+    assert "s3cret" not in repr(s)  # a secret is never printed with the settings
+    site = load_site(s.flows_dir)
+    prompts = {name: {"ja": f"/sounds/{name}"} for name in site.prompts}
+    pjsip = render(s, site, AsteriskInstallation(None, "Asterisk 22.0.0", "/m", "/d"),
+                   SecretStore(tmp_path / "secrets.json"), prompts, [])["pjsip.conf"]
+    assert "server_uri = sip:203.0.113.9:5080;transport=tcp\n" in pjsip
+    assert "outbound_auth = carrier-auth\n" in pjsip and "password = s3cret\n" in pjsip
+    assert "match = 127.0.0.2\nmatch = 203.0.113.9\n" in pjsip
+    assert "contact = sip:203.0.113.9:5080\n" in pjsip
