@@ -250,7 +250,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                              roster_changed=controller.update_roster,
                              flows_applied=event_lines.push_days)
         call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
-                                     event_log.append, lambda: set(controller.agents.by_id))
+                                     event_log.append, lambda: set(controller.agents.by_id),
+                                     presented=running.presented_number)
         services = gateway_services(
             engine, db, controller, roster, secrets.get("api"), flows.apply_roster,
             running.current_site, AuthPolicy.from_settings(settings), settings.reports_path,

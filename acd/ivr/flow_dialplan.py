@@ -49,6 +49,9 @@ from acd.ivr.flow_models import (
 PromptPath = Callable[[str, str], str]
 #: The trunk the transfers leave by (pjsip.conf's carrier endpoint).
 TRUNK = "carrier"
+#: Dial's pre-dial handler that presents the line's number on the outgoing leg only
+#: (extensions_calls.conf.j2 has the handler).
+PRESENTED_OPTION = "b(mdg-presented^s^1)"
 
 
 def node_context(flow: str, node: str, language: str) -> str:
@@ -138,7 +141,8 @@ class _Compiler:
                 # records the transferred conversation into the call's recording, as an
                 # operator's transfer does (the recording covers the whole conversation).
                 body += [f" same => n,{_exit(node_name, 'transfer', number)}",
-                         f" same => n,Dial(PJSIP/{number}@{TRUNK},{node.timeout})",
+                         f" same => n,Dial(PJSIP/{number}@{TRUNK},{node.timeout},"
+                         f"{PRESENTED_OPTION})",
                          " same => n,Hangup()"]
             case EventsNode():
                 body = self.events(node_name, node)

@@ -137,6 +137,10 @@ class Line(Strict):
         "details) are kept after the call; the daily purge erases them then. Default: the "
         "setting recording_retention_days (90)")
     notice: str | None = Field(default=None, description="prompt played before the queue")
+    caller_id: str | None = Field(
+        default=None, pattern=r"^0[0-9]{8,10}$", description="the number presented "
+        "(番号通知, From and P-Asserted-Identity) on calls that leave for this line's "
+        "callers (transfers, interpreters); default: the line's own number")
     max_channels: int = Field(default=0, ge=0, le=10_000, description="calls this line "
                               "carries at once (the contracted lines of the number; 0: no "
                               "limit); one more hears busy_prompt (or a busy tone) and is "
@@ -176,6 +180,10 @@ class Line(Strict):
             if getattr(self, key) is not None:
                 raise ValueError(f"'{key}' is not used on an event line; remove it")
         return self
+
+    @property
+    def presented_number(self) -> str:
+        return self.caller_id or self.did
 
     @property
     def is_event_line(self) -> bool:

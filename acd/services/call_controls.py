@@ -110,12 +110,14 @@ class CallControls:
     def __init__(self, ami: AmiClient, calls: Callable[[], Any],
                  policy: Callable[[], TransferPolicy],
                  log_event: Callable[[str, float, str | None, dict[str, Any]], Any],
-                 endpoints: Callable[[], set[str]]) -> None:
+                 endpoints: Callable[[], set[str]],
+                 presented: Callable[[str], str] = lambda line: line) -> None:
         self._ami = ami
         self._calls = calls  # () -> the controller's Calls (uniqueid -> CallState)
         self._policy = policy
         self._log_event = log_event
         self._endpoints = endpoints  # () -> roster ids (PJSIP endpoints)
+        self._presented = presented  # line -> the number its outgoing calls present
         self._held: dict[str, str] = {}  # caller uniqueid -> the hold music channel
         self._attended: dict[str, str] = {}  # caller uniqueid -> agent channel consulting
 
@@ -245,11 +247,12 @@ class CallControls:
     async def add_party(self, uniqueid: str, target: str, who: Actor) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             number = self._number(uniqueid, target, who, "conference")
-            _call, found, _agent = await self._connected(uniqueid, who)
+            call, found, _agent = await self._connected(uniqueid, who)
             await self._action(actions.originate(
                 f"Local/{number}@{TRANSFER_CONTEXT}", "BridgeAdd", found.caller,
                 timeout_seconds=ORIGINATE_SECONDS,
-                variables={"_MDG_PURPOSE": "conference", "_MDG_CALL": uniqueid}))
+                variables={"_MDG_PURPOSE": "conference", "_MDG_CALL": uniqueid,
+                           "_MDG_PRESENTED": self._presented(call.line)}))
             return {"number": number}
         return await self._run(uniqueid, who, "conference", {"target": target}, work)
 

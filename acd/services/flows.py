@@ -142,6 +142,11 @@ class RunningFlows:
     def line(self, did: str) -> Line | None:
         return next((line for line in self.deployment.site.lines if line.did == did), None)
 
+    def presented_number(self, did: str) -> str:
+        """The number the line's outgoing calls present (its own for an unknown line)."""
+        line = self.line(did)
+        return did if line is None else line.presented_number
+
     def recording_policy(self, did: str) -> str | None:
         """The line's recording policy (always, on_demand, off), None for an unknown line."""
         line = self.line(did)

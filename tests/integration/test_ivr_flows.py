@@ -366,6 +366,7 @@ async def test_ivr_transfer_voicemail_and_calendar_nodes_on_asterisk(
                      wait=8.0, hang_up=True),
                 dial(HOURS_LINE, state_dir, "closed-day", []))
             counts = kankyo.counts()
+            identity = kankyo.identities()
         for done in (transferred, closed):
             assert done.remote_hangups == 1, done.describe()
         assert (message.successful, message.local_hangups) == (1, 1), message.describe()
@@ -384,6 +385,10 @@ async def test_ivr_transfer_voicemail_and_calendar_nodes_on_asterisk(
         assert (exited["node"], exited["kind"], exited["target"]) == \
             ("kankyo", "transfer", KANKYO)
         assert out["recording_file"], out
+        # the department sees the line's number (番号通知), not the caller's: in From and in
+        # P-Asserted-Identity
+        [seen] = identity
+        assert seen.count(f"sip:{DESK_LINE}@") == 2 and "0312340000" not in seen, seen
         # the recording holds the transferred conversation: the department's 7 s of
         # speech (nothing is recorded in the menus, before the transfer)
         for _ in range(100):

@@ -138,7 +138,7 @@ def test_the_municipal_examples_validate_and_compile():
     assert " same => n,Goto(fl-kamakura-main-hours-en,s,1)" in text
     assert "Background(/s/kama_departments.en)" in text
     # transfers dial the department's number; event menus read AstDB at choice time
-    assert "Dial(PJSIP/0467000203@carrier,60)" in text
+    assert "Dial(PJSIP/0467000203@carrier,60,b(mdg-presented^s^1))" in text
     assert "Set(EVSTATUS=${GLOBAL(${EVFAM}${EXTEN}_status)})" in text
     assert "Background(${PRESS${EVN}})" in text
     assert site.event_lines()["kamakura-events"].language == "ja"

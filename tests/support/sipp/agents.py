@@ -196,6 +196,11 @@ class SippAgent:
         offered, answered, completed, remote-hangup or cancelled."""
         return [e[1] for e in self._run.events() if e[0] == outcome and len(e) > 1]
 
+    def identities(self) -> list[str]:
+        """For each INVITE: its From and P-Asserted-Identity headers (the caller ID the
+        agent, or a department behind the carrier, was shown)."""
+        return [" ".join(e[2:]) for e in self._run.events() if e[:1] == ["identity"]]
+
     async def wait_for(self, answered: int, timeout: float) -> AgentCounts:
         """Wait until the agent has answered ``answered`` calls in total; raise
         TimeoutError (with diagnostics) if not within ``timeout`` seconds."""
