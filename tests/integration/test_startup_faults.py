@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,8 +15,18 @@ from tests.conftest import TEST_PORTS, stack_env
 
 
 def run_up(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "acd.cli.main", "up"], env=env, timeout=timeout,
-                          capture_output=True, text=True)
+    """`acd up` that is expected to refuse; one that starts after all is stopped (with all
+    it started) and fails the test rather than holding the test ports."""
+    process = subprocess.Popen([sys.executable, "-m", "acd.cli.main", "up"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+        pytest.fail(f"acd up did not refuse within {timeout} s; it printed:\n{stderr}")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def asterisk_processes(state_dir: Path) -> list[str]:
@@ -54,11 +66,22 @@ def test_malformed_setting_is_named(state_dir: Path):
     assert "MADOGUCHI_SIP_PORT" in done.stderr
 
 
-def test_non_loopback_bind_is_refused(state_dir: Path):
-    env = stack_env(state_dir, "sqlite+aiosqlite:///x.db", MADOGUCHI_BIND_ADDRESS="0.0.0.0")
+def test_ami_beyond_loopback_is_refused(state_dir: Path):
+    env = stack_env(state_dir, "sqlite+aiosqlite:///x.db", MADOGUCHI_AMI_ADDRESS="0.0.0.0")
     done = run_up(env)
     assert done.returncode != 0
-    assert "MADOGUCHI_BIND_ADDRESS" in done.stderr and "loopback" in done.stderr
+    assert "MADOGUCHI_AMI_ADDRESS" in done.stderr and "loopback" in done.stderr
+
+
+def test_sip_beyond_loopback_without_safeguards_names_what_is_missing(state_dir: Path):
+    env = stack_env(state_dir, f"sqlite+aiosqlite:///{state_dir}/db.sqlite",
+                    MADOGUCHI_SIP_ADDRESS="0.0.0.0", MADOGUCHI_AGENT_TLS="false")
+    done = run_up(env)
+    assert done.returncode == 2
+    assert "refusing to listen beyond loopback" in done.stderr
+    assert "agent_tls is off" in done.stderr and "agent_networks" in done.stderr
+    assert "media_address" in done.stderr
+    assert asterisk_processes(state_dir) == []
 
 
 @pytest.mark.parametrize("broken, expected", [

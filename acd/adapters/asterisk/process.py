@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -44,7 +45,8 @@ class AsteriskConsoleError(RuntimeError):
     """An Asterisk console command could not be run."""
 
 
-#: The unprivileged user Asterisk runs as (created by its Debian package).
+#: The unprivileged user Asterisk runs as (its Debian package creates it; make setup gives
+#: it a uid of its own on the host when Asterisk runs from the cached root).
 RUN_USER = "asterisk"
 
 
@@ -143,8 +145,9 @@ def ensure_ports_free(listeners: list[Listener]) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((address, port))
         except OSError as exc:
-            raise OSError(f"{what} port {address}:{port}/{kind} cannot be opened: "
-                          f"{exc.strerror}") from exc
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE \
+                else f"cannot be opened: {exc.strerror}"
+            raise OSError(f"{what} port {address}:{port}/{kind} {reason}") from exc
         finally:
             sock.close()
 
