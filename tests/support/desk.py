@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.conftest import TEST_PORTS
+
 
 def _ip(*args: str, netns: str | None = None) -> None:
     command = ["ip", *(["netns", "exec", netns, "ip"] if netns else []), *args]
@@ -31,9 +33,11 @@ class Desk:
 
 
 @contextlib.contextmanager
-def desk_host(subnet: str = "10.77.0") -> Iterator[Desk]:
+def desk_host(subnet: str | None = None) -> Iterator[Desk]:
     """A second host: namespace ``mdg-desk-<pid>`` reached over a veth pair,
-    ``<subnet>.1`` on this side and ``<subnet>.2`` on the desk's."""
+    ``<subnet>.1`` on this side and ``<subnet>.2`` on the desk's; the default subnet is
+    one per test port base (``10.77.<base / 1000>``), so that two runs never share it."""
+    subnet = subnet or f"10.77.{TEST_PORTS['sip_port'] // 1000 % 256}"
     name = f"mdg-desk-{os.getpid()}"
     outside, inside = f"mdgh{os.getpid() % 100000}", f"mdgd{os.getpid() % 100000}"
     desk = Desk(name, f"{subnet}.1", f"{subnet}.2")
