@@ -47,6 +47,7 @@ from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
 from acd.adapters.fail2ban import BanGuard, ban_problem
 from acd.adapters.secrets import SecretStore
+from acd.adapters.tls import server_context, site_tls_files
 from acd.auth.policy import AuthPolicy
 from acd.domain.agents import AgentProfile
 from acd.ivr.loader import FlowError, load_site
@@ -259,7 +260,9 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             call_controls=call_controls)
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, settings.gateway_address, settings.gateway_port).start()
+        https = server_context(site_tls_files(settings)) if settings.gateway_https else None
+        await web.TCPSite(runner, settings.gateway_address, settings.gateway_port,
+                          ssl_context=https).start()
         log.info("stack.up", sip=f"{settings.sip_address}:{settings.sip_port}",
                  sip_tls=f"{settings.sip_address}:{settings.sip_tls_port}",
                  ami=f"{settings.ami_address}:{settings.ami_port}",

@@ -30,7 +30,7 @@ from acd.runtime import Controller
 from acd.services.call_controls import CallControls
 from acd.services.event_line import EventLines
 from agent_gateway import keys
-from agent_gateway.auth.middleware import authenticate
+from agent_gateway.auth.middleware import allowed_sources, authenticate
 from agent_gateway.auth.pages import setup_auth_routes
 from agent_gateway.consoles.data import ConsoleData
 from agent_gateway.consoles.live import LiveHub
@@ -79,7 +79,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(services: GatewayServices) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, authenticate])
+    app = web.Application(middlewares=[error_middleware, allowed_sources, authenticate])
     s = services
     app[keys.CONTROLLER] = s.controller
     app[keys.API_TOKEN] = s.api_token

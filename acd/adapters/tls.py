@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from acd.settings import Settings
 
 CA_DAYS = 3650
 SERVER_DAYS = 825
@@ -31,6 +34,15 @@ class TlsFiles:
     cert: Path  # the server certificate (with its chain)
     key: Path
     ca: Path | None  # the local CA that issued it, None for a site's own certificate
+
+
+def site_tls_files(settings: Settings) -> TlsFiles:
+    """The certificate SIP over TLS and the consoles use: the site's, or the local CA's
+    for ``tls_names`` (default: the SIP and gateway addresses, loopback, the host name)."""
+    listening = [a for a in (settings.sip_address, settings.gateway_address) if a != "0.0.0.0"]
+    names = [*settings.tls_names] or [*listening, "127.0.0.1", "localhost",
+                                      socket.gethostname()]
+    return tls_files(settings.tls_dir, names, settings.tls_cert_file, settings.tls_key_file)
 
 
 def tls_files(tls_dir: Path, names: list[str], cert: Path | None = None,
@@ -111,9 +123,20 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
-def client_context(files: TlsFiles) -> ssl.SSLContext:
-    """A client context that trusts the local CA (or the system's for a site's own)."""
-    return ssl.create_default_context(cafile=str(files.ca) if files.ca else None)
+def local_client_context(settings: Settings) -> ssl.SSLContext:
+    """How this machine's own clients (the `acd` commands) check the gateway: the chain
+    (the local CA, or the system's for a site's own certificate), not the name -- they
+    reach it on a local address the certificate need not name."""
+    ca = None if settings.tls_cert_file else settings.tls_dir / "ca.pem"
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    context.check_hostname = False
+    return context
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """The SHA-256 fingerprint of a PEM certificate (the first one), as softphones show it."""
+    digest = x509.load_pem_x509_certificate(cert_pem).fingerprint(hashes.SHA256())
+    return ":".join(f"{byte:02X}" for byte in digest)
 
 
 def _current(cert_path: Path, names: list[str]) -> bool:

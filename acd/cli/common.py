@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.roster import Roster
+from acd.adapters.tls import local_client_context
 from acd.settings import Settings
 from acd.stack import migrate_database, secret_store
 
@@ -44,8 +45,9 @@ def gateway(settings: Settings, method: str, path: str, body: dict[str, Any] | N
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {secret_store(settings).get('api')}",
                  "Content-Type": "application/json"})
+    context = local_client_context(settings) if settings.gateway_https else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")

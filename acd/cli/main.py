@@ -11,6 +11,7 @@ from acd.cli.ivr import add_ivr_commands
 from acd.cli.recordings import add_recording_commands
 from acd.cli.reports import add_report_commands
 from acd.cli.run import add_run_commands
+from acd.cli.tls import add_tls_commands
 from acd.cli.users import add_user_commands
 
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recording_commands(sub)
     add_user_commands(sub)
     add_report_commands(sub)
+    add_tls_commands(sub)
     return parser
 
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import getpass
 import sys
-import time
 
 from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.engine import make_engine
@@ -95,9 +94,9 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     async def work(users, sessions):
-        now = time.time()
+        locked_logins = await users.locked_logins()
         for u in await users.all():
-            locked = users.policy.locked(u.locked_until, now)
+            locked = u.id in locked_logins
             print("\t".join([u.id, u.display_name, u.role, u.agent_id or "-",
                              u.extension or "-", "enabled" if u.enabled else "disabled",
                              "locked" if locked else "-"]))

@@ -506,6 +506,18 @@ def _call_ended(agents: Agents, state: AgentState, message: AgentCallEnded, now:
     return wrapup, [PauseMember(state.id, True, "wrapup")]
 
 
+def _ended_before_the_answer_was_seen(agents: Agents, state: AgentState,
+                                      message: AgentCallEnded, now: float) -> Transition:
+    """The call the phone rang for ended as answered (Asterisk says so: the answer was
+    missed, e.g. while the controller was down and the queue log is read back): it counts
+    as answered and goes to wrap-up. The end of another call changes nothing."""
+    if message.uniqueid is None or message.uniqueid != state.call:
+        return state, []
+    answered, _ = _answered(agents, state, AgentAnswered(
+        message.at, message.uniqueid, message.queue, state.id, 0, 0), now)
+    return _call_ended(agents, answered, message, now)
+
+
 def _tick(agents: Agents, at: float) -> tuple[Agents, list[Command]]:
     commands: list[Command] = []
     for state in list(agents.by_id.values()):
@@ -545,6 +557,7 @@ TRANSITIONS: dict[tuple[Status, type], Handler] = {
     (S.RINGING, AgentRingNoAnswer): _no_answer,
     (S.RINGING, AgentAnswered): _answered,
     (S.ON_CALL, AgentCallEnded): _call_ended,
+    (S.RINGING, AgentCallEnded): _ended_before_the_answer_was_seen,
 }
 
 

@@ -9,6 +9,8 @@ policy (:mod:`agent_gateway.auth.access`), and the security headers of the pages
   POST/PUT/PATCH/DELETE from a session needs the session's CSRF token, in the
   ``X-CSRF-Token`` header (scripts) or the ``csrf_token`` form field (forms).
 - Without either: ``/api/`` and ``/ws`` answer 401, pages redirect to ``/login``.
+- Before all of it: a source outside the site's ``console_networks`` gets 403
+  ``SOURCE_NOT_ALLOWED`` (:func:`allowed_sources`); over https every answer carries HSTS.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ SECURITY_HEADERS = {
                                "img-src 'self' data:; connect-src 'self'; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
+
+
+#: Browsers that saw the consoles over https refuse plain http to them for a year.
+HSTS = "max-age=31536000"
 
 
 def is_public(path: str) -> bool:
@@ -148,10 +154,22 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 @web.middleware
+async def allowed_sources(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only the networks the site names reach the consoles and the API (403 otherwise);
+    ``/healthz`` answers monitoring from anywhere."""
+    if request.path != "/healthz" and \
+            not request.app[AUTH_POLICY].source_allowed(client_address(request)):
+        log.warning("auth.source_refused", remote=client_address(request), path=request.path)
+        raise ApiError(403, "SOURCE_NOT_ALLOWED", "this address may not use the consoles or "
+                       "the API", {"remote": client_address(request)})
+    return await handler(request)
+
+
+@web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if is_public(request.path):
         response = await handler(request)
-        _secure(response)
+        _secure(request, response)
         return response
     who, session = await _principal(request)
     is_api = request.path.startswith("/api/") or request.path == "/ws"
@@ -176,20 +194,22 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                                             subject=f"{request.method} {request.path}")
         if is_api:
             raise ApiError(403, exc.error_id, str(exc), {"role": who.role}) from None
-        return _secure(_forbidden_page(request, str(exc)))
+        return _secure(request, _forbidden_page(request, str(exc)))
     response = await handler(request)
     subject = personal_data_subject(request)
     if subject and response.status < 400 and session is not None:
         await request.app[ACCESS_LOG].write(actions.PERSONAL_DATA, who.user,
                                             remote=client_address(request),
                                             subject=subject, detail=request.path_qs[:200])
-    return _secure(response)
+    return _secure(request, response)
 
 
-def _secure(response: web.StreamResponse) -> web.StreamResponse:
+def _secure(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     if not response.prepared:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.app[AUTH_POLICY].secure_cookies:  # served over https: only ever https
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if response.content_type == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -63,8 +63,8 @@ async def login_submit(request: web.Request) -> web.Response:
         token, _session = await request.app[SESSIONS].create(user, client_address(request))
     except SignInRefused as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
-        message = (t("locked", minutes=details.get("minutes")) if exc.error_id == "LOCKED"
-                   else t("bad_credentials"))
+        message = (t(exc.error_id.lower(), minutes=details.get("minutes"))
+                   if exc.error_id in ("LOCKED", "SOURCE_LOCKED") else t("bad_credentials"))
         return _login_form(request, message, status=401)
     except UNREACHABLE:  # signed-in consoles go on from memory; a new sign-in waits
         return _login_form(request, t("database_away"), status=503)

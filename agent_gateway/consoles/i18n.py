@@ -29,6 +29,10 @@ WORDS: dict[str, tuple[str, str]] = {
                 "再度お試しいただくか、管理者に連絡してください。"),
                ("This account is locked after repeated wrong passwords; try again in "
                 "{minutes} min or ask an admin.")),
+    "source_locked": (("この端末からのサインインの失敗が続いたため、{minutes}分間サインインで"
+                       "きません。"),
+                      ("Too many failed sign-ins from this address; signing in from it is "
+                       "refused for {minutes} min.")),
     "database_away": (("データベースに接続できないため、いまはサインインできません。通話は"
                        "続いています。しばらくしてから再度お試しください。"),
                       ("Signing in is not possible just now: the database cannot be "

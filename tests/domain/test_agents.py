@@ -126,6 +126,17 @@ def test_wrapup_times_out_and_can_be_extended_once():
     assert [type(c) for c in late] == [DispositionRecorded] and late[0].after_wrapup
 
 
+def test_a_call_that_ended_before_its_answer_was_seen_counts_and_goes_to_wrapup():
+    state, [*_, other, end] = drive(agents(), Login("1001"), RING,
+                                    AgentCallEnded(T0, "c2", "main", "1001", 60, "caller"),
+                                    END)
+    assert other == []  # another call's end: the phone still rings for c1
+    after = state.by_id["1001"]
+    assert (after.status, after.last_call, after.calls_on(after.calls_day)) == \
+        (Status.WRAPUP, "c1", 1)
+    assert PauseMember("1001", True, "wrapup") in end
+
+
 def test_no_wrapup_configured_means_ready_at_once():
     state, _ = drive(agents(wrapup=0), Login("1001"), RING, ANSWER, END)
     assert status(state) is Status.READY

@@ -57,7 +57,7 @@ async def stores(database_url):
     await engine.dispose()
 
 
-async def test_five_wrong_passwords_lock_the_account_for_15_minutes(stores):
+async def test_five_wrong_passwords_lock_the_account_from_that_source_for_15_minutes(stores):
     users, _sessions, access, clock = stores
     await users.add("yamada", "山田花子", "agent", STRONG, agent_id="1001")
     for attempt in range(4):
@@ -67,20 +67,55 @@ async def test_five_wrong_passwords_lock_the_account_for_15_minutes(stores):
     with pytest.raises(SignInRefused) as refused:
         await users.sign_in("yamada", "wrong-password-5", "127.0.0.9")
     assert refused.value.error_id == "LOCKED"
-    clock.t += 14 * 60  # still locked: even the right password is refused
+    clock.t += 14 * 60  # still locked there: even the right password is refused
     with pytest.raises(SignInRefused) as refused:
-        await users.sign_in("yamada", STRONG)
+        await users.sign_in("yamada", STRONG, "127.0.0.9")
     assert refused.value.error_id == "LOCKED"
+    assert await users.locked_logins() == {"yamada"}
+    # the owner at their own desk is not locked out by whoever guessed elsewhere
+    assert (await users.sign_in("yamada", STRONG, "127.0.0.10")).id == "yamada"
     clock.t += 61  # 15 min later it opens again
-    assert (await users.sign_in("yamada", STRONG)).id == "yamada"
+    assert (await users.sign_in("yamada", STRONG, "127.0.0.9")).id == "yamada"
+    assert await users.locked_logins() == set()
     actions = [e["action"] for e in reversed(await access.recent())]
     assert actions == ["user_added", *["sign_in_failed"] * 5, "locked", "sign_in_locked",
-                       "sign_in"]
+                       "sign_in", "sign_in"]
     # a success resets the count: 4 more failures do not lock
     for _ in range(4):
         with pytest.raises(SignInRefused):
-            await users.sign_in("yamada", "wrong-again-wrong")
-    assert (await users.sign_in("yamada", STRONG)).id == "yamada"
+            await users.sign_in("yamada", "wrong-again-wrong", "127.0.0.9")
+    assert (await users.sign_in("yamada", STRONG, "127.0.0.9")).id == "yamada"
+
+
+async def test_a_source_guessing_many_accounts_is_refused_for_every_account(stores):
+    users, _sessions, access, clock = stores
+    await users.add("yamada", "山田花子", "agent", STRONG, agent_id="1001")
+    for n in range(19):
+        with pytest.raises(SignInRefused) as refused:
+            await users.sign_in(f"guess{n}", "hunter22hunter22", "127.0.0.7")
+        assert refused.value.error_id == "BAD_CREDENTIALS"
+    with pytest.raises(SignInRefused) as refused:
+        await users.sign_in("guess19", "hunter22hunter22", "127.0.0.7")
+    assert refused.value.error_id == "SOURCE_LOCKED"
+    with pytest.raises(SignInRefused) as refused:  # even a right password from there
+        await users.sign_in("yamada", STRONG, "127.0.0.7")
+    assert refused.value.error_id == "SOURCE_LOCKED"
+    assert (await users.sign_in("yamada", STRONG, "127.0.0.8")).id == "yamada"
+    assert await users.locked_logins() == set()  # no account is locked by it
+    locks = await access.recent(action="locked")
+    assert [e["detail"] for e in locks] == ["source: 20 wrong sign-ins"]
+    clock.t += 15 * 60
+    assert (await users.sign_in("yamada", STRONG, "127.0.0.7")).id == "yamada"
+
+
+async def test_failures_older_than_the_lockout_time_are_forgotten(stores):
+    users, _sessions, _access, clock = stores
+    await users.add("yamada", "山田花子", "agent", STRONG, agent_id="1001")
+    for _ in range(12):  # a typing mistake every 20 minutes, all day, never locks
+        with pytest.raises(SignInRefused) as refused:
+            await users.sign_in("yamada", "typo-typo-typo", "127.0.0.9")
+        assert refused.value.error_id == "BAD_CREDENTIALS"
+        clock.t += 20 * 60
 
 
 async def test_unknown_and_disabled_users_fail_like_a_wrong_password(stores):
@@ -101,6 +136,9 @@ async def test_admin_unlock_and_user_rules(stores):
     for _ in range(5):
         with pytest.raises(SignInRefused):
             await users.sign_in("suzuki", "not-the-password")
+    with pytest.raises(SignInRefused) as refused:
+        await users.sign_in("suzuki", STRONG)
+    assert refused.value.error_id == "LOCKED"
     await users.unlock("suzuki")
     assert (await users.sign_in("suzuki", STRONG)).extension == "2001"
     with pytest.raises(UserError) as exists:

@@ -55,6 +55,38 @@ async def test_secure_cookie_when_served_over_https(state_dir):
             assert "Secure" in resp.headers["Set-Cookie"]
 
 
+async def test_https_pages_carry_hsts_and_plain_http_ones_do_not(state_dir, gateway):
+    async with gateway.browser() as b, b.http.get(f"{gateway.base}/login") as resp:
+        assert "Strict-Transport-Security" not in resp.headers
+    async with Gateway(f"sqlite+aiosqlite:///{state_dir}/h.sqlite", state_dir,
+                       AuthPolicy(secure_cookies=True)) as gw:
+        async with gw.browser() as b, b.http.get(f"{gw.base}/login") as resp:
+            assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+async def test_a_source_failing_on_many_accounts_is_told_it_is_locked(state_dir):
+    async with Gateway(f"sqlite+aiosqlite:///{state_dir}/l.sqlite", state_dir,
+                       AuthPolicy(source_max_failures=3)) as gw:
+        await gw.add_user("yamada", "agent", "1001")
+        async with gw.browser() as b:
+            for login in ("admin", "root", "guest"):
+                resp = await b.sign_in(login, "guessing-away-123")
+            assert resp.status == 401 and "この端末から" in resp.body_text
+            resp = await b.sign_in("yamada")  # the right password, from that source
+            assert resp.status == 401 and "この端末から" in resp.body_text
+
+
+@pytest.mark.parametrize("networks, source, allowed", [
+    ((), "192.0.2.7", True),  # no list: every source
+    (("192.0.2.0/24",), "192.0.2.7", True),
+    (("192.0.2.0/24",), "198.51.100.7", False),
+    (("192.0.2.0/24",), "127.0.0.1", True),  # this machine (the acd commands)
+    (("192.0.2.0/24",), "", False),  # a source that cannot be placed
+])
+def test_the_console_allow_list(networks, source, allowed):
+    assert AuthPolicy(console_networks=networks).source_allowed(source) is allowed
+
+
 async def test_five_wrong_passwords_lock_the_account(gateway):
     async with gateway.browser() as b:
         for attempt in range(5):

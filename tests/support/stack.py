@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -39,10 +40,12 @@ class StackFailed(AssertionError):
 
 
 class RunningStack:
-    def __init__(self, env: dict[str, str], state_dir: Path, gateway_port: int) -> None:
+    def __init__(self, env: dict[str, str], state_dir: Path, gateway_port: int,
+                 host: str = "127.0.0.1") -> None:
         self.env = env
         self.state_dir = state_dir
-        self.gateway = f"http://127.0.0.1:{gateway_port}"
+        self.https = env.get("MADOGUCHI_HTTPS") == "true"
+        self.gateway = f"{'https' if self.https else 'http'}://{host}:{gateway_port}"
         self.log_path = state_dir / "acd-up.log"
         self.proc: asyncio.subprocess.Process | None = None
         self.returncode: int | None = None
@@ -71,15 +74,20 @@ class RunningStack:
         """``/healthz`` whatever its status (503 while Asterisk is away)."""
         return await self._health(healthy_only=False)
 
+    def trust(self) -> ssl.SSLContext | None:
+        """Over https: a client context that trusts only the stack's local CA."""
+        ca = self.state_dir / "tls" / "ca.pem"
+        return ssl.create_default_context(cafile=str(ca)) if self.https else None
+
     async def _health(self, healthy_only: bool) -> dict | None:
         try:
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"{self.gateway}/healthz",
+                async with http.get(f"{self.gateway}/healthz", ssl=self.trust(),
                                     timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     if healthy_only and resp.status != 200:
                         return None
                     return await resp.json()
-        except (TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, aiohttp.ClientError, FileNotFoundError):  # no CA yet
             return None
 
     async def wait_healthy(self, timeout: float) -> dict:
@@ -137,7 +145,7 @@ class RunningStack:
         headers = {"Authorization": f"Bearer {self.secrets()['api']}"}
         async with aiohttp.ClientSession() as http:
             async with http.request(method, f"{self.gateway}{path}", json=body,
-                                    headers=headers) as resp:
+                                    headers=headers, ssl=self.trust()) as resp:
                 data = await resp.json()
                 if expect is not None and resp.status != expect:
                     raise StackFailed(f"{method} {path}: {resp.status} {data}")

@@ -7,7 +7,6 @@ installed Asterisk configuration is never touched.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ import jinja2
 from acd.adapters.ami.events import USED_EVENTS
 from acd.adapters.asterisk.process import AsteriskInstallation
 from acd.adapters.secrets import SecretStore
-from acd.adapters.tls import tls_files
+from acd.adapters.tls import site_tls_files
 from acd.domain.agents import AgentProfile
 from acd.domain.clock import TOKYO
 from acd.domain.policies import site_policy
@@ -166,7 +165,5 @@ def write_config(settings: Settings, files: dict[str, str],
 def tls_texts(settings: Settings) -> dict[str, str]:
     """SIP's certificate (with its chain) and key, as files of the configuration (Asterisk,
     once it has dropped root, reads only its own files)."""
-    host = [a for a in (settings.sip_address, settings.gateway_address) if a != "0.0.0.0"]
-    names = [*settings.tls_names] or [*host, "127.0.0.1", "localhost", socket.gethostname()]
-    files = tls_files(settings.tls_dir, names, settings.tls_cert_file, settings.tls_key_file)
+    files = site_tls_files(settings)
     return {TLS_CERT: files.cert.read_text(), TLS_KEY: files.key.read_text()}

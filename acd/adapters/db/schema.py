@@ -165,11 +165,21 @@ users = Table(
     Column("agent_id", String(16), unique=True),
     Column("extension", String(32)),
     Column("password_hash", Text, nullable=False),
-    Column("failed_count", Integer, nullable=False, server_default="0"),
-    Column("locked_until", Double),
     Column("password_changed_at", Double, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
+)
+
+
+#: Wrong sign-ins counted per (account, source) — so that knowing a login does not let
+#: anyone lock its owner out — and per source for every account (login ``*``).
+sign_in_failures = Table(
+    "sign_in_failures", metadata,
+    Column("login", String(40), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("failed_count", Integer, nullable=False),
+    Column("last_failed_at", Double, nullable=False),
+    Column("locked_until", Double),
 )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from acd.adapters.db import access_log as actions
 from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.schema import users
+from acd.adapters.db.sign_in_failures import Lock, SignInFailures
 from acd.auth.passwords import (
     DUMMY_HASH,
     hash_password,
@@ -47,8 +48,6 @@ class User:
     agent_id: str | None
     extension: str | None
     enabled: bool
-    failed_count: int
-    locked_until: float | None
     password_changed_at: float
     created_at: float
 
@@ -76,6 +75,7 @@ class UserStore:
         self.policy = policy
         self.access = access
         self._clock = clock
+        self.failures = SignInFailures(engine, policy)
 
     # ------------------------------------------------------------ admin
 
@@ -103,7 +103,7 @@ class UserStore:
                 raise UserError("AGENT_TAKEN", f"agent {agent_id} already has a user")
             await conn.execute(insert(users).values(
                 id=login, display_name=display_name.strip(), role=role, agent_id=agent_id,
-                extension=extension, password_hash=digest, failed_count=0, locked_until=None,
+                extension=extension, password_hash=digest,
                 password_changed_at=now, enabled=True, created_at=now))
         await self.access.write(actions.USER_ADDED, by, subject=f"user:{login}",
                                 detail=f"role={role}")
@@ -135,9 +135,7 @@ class UserStore:
 
     async def unlock(self, login: str, by: str | None = None) -> None:
         await self._require(login)
-        async with self.engine.begin() as conn:
-            await conn.execute(update(users).where(users.c.id == login).values(
-                failed_count=0, locked_until=None))
+        await self.failures.forget(login)
         await self.access.write(actions.USER_UNLOCKED, by, subject=f"user:{login}")
 
     def _check_strength(self, password: str, login: str, name: str) -> None:
@@ -163,8 +161,8 @@ class UserStore:
         digest = await asyncio.to_thread(hash_password, new)
         async with self.engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == login).values(
-                password_hash=digest, password_changed_at=self._clock(), failed_count=0,
-                locked_until=None))
+                password_hash=digest, password_changed_at=self._clock()))
+        await self.failures.forget(login)
         await self.access.write(actions.PASSWORD_CHANGED, by or login, remote=remote,
                                 subject=f"user:{login}")
 
@@ -172,51 +170,55 @@ class UserStore:
 
     async def sign_in(self, login: str, password: str, remote: str | None = None) -> User:
         """The user, if the password is right and the account usable; else
-        :class:`SignInRefused` (``BAD_CREDENTIALS`` or ``LOCKED``), logged either way.
-        ``max_failures`` wrong passwords in a row lock the account for
-        ``lockout_seconds``; while locked even the right password is refused."""
-        now = self._clock()
+        :class:`SignInRefused` (``BAD_CREDENTIALS``, ``LOCKED`` or ``SOURCE_LOCKED``),
+        logged either way. ``max_failures`` wrong passwords in a row for one account from
+        one source lock that account *from that source* for ``lockout_seconds``, and
+        ``source_max_failures`` from one source (any accounts) lock the source; while
+        locked even the right password is refused."""
+        now, source = self._clock(), remote or ""
+        lock = await self.failures.lock(login, source, now)
+        if lock is not None:
+            await self.access.write(actions.SIGN_IN_LOCKED, login[:40], remote=remote,
+                                    detail=lock.kind)
+            raise self._locked_error(lock)
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.id == login))
                    ).mappings().first()
         stored = row["password_hash"] if row else DUMMY_HASH
-        if row and self.policy.locked(row["locked_until"], now):
-            await self.access.write(actions.SIGN_IN_LOCKED, login, remote=remote)
-            raise self._locked_error(row["locked_until"] - now)
         right = await asyncio.to_thread(verify_password, stored, password)
         if row is None or not row["enabled"] or not right:
             why = ("unknown login" if row is None else "disabled" if not row["enabled"]
                    else "wrong password")
             await self.access.write(actions.SIGN_IN_FAILED, login[:40], remote=remote,
                                     detail=why)
-            if row is not None and row["enabled"]:
-                await self._count_failure(login, now, remote)
+            usable = row is not None and row["enabled"]
+            started = await self.failures.count(login if usable else None, source, now)
+            for new_lock in started:
+                limit = (self.policy.max_failures if new_lock.kind == "account"
+                         else self.policy.source_max_failures)
+                await self.access.write(actions.LOCKED, login[:40], remote=remote,
+                                        detail=f"{new_lock.kind}: {limit} wrong sign-ins")
+            if started:
+                raise self._locked_error(started[-1])
             raise SignInRefused("BAD_CREDENTIALS", "wrong login or password")
-        values: dict = {"failed_count": 0, "locked_until": None}
+        await self.failures.forget(login, source)
         if needs_rehash(stored):
-            values["password_hash"] = await asyncio.to_thread(hash_password, password)
-        async with self.engine.begin() as conn:
-            await conn.execute(update(users).where(users.c.id == login).values(**values))
+            digest = await asyncio.to_thread(hash_password, password)
+            async with self.engine.begin() as conn:
+                await conn.execute(update(users).where(users.c.id == login).values(
+                    password_hash=digest))
         await self.access.write(actions.SIGN_IN, login, remote=remote)
         return await self._require(login)
 
-    async def _count_failure(self, login: str, now: float, remote: str | None) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(users).where(users.c.id == login).values(
-                failed_count=users.c.failed_count + 1))
-            failures = (await conn.execute(select(users.c.failed_count).where(
-                users.c.id == login))).scalar_one()
-            if failures < self.policy.max_failures:
-                return
-            await conn.execute(update(users).where(users.c.id == login).values(
-                failed_count=0, locked_until=now + self.policy.lockout_seconds))
-        await self.access.write(actions.LOCKED, login, remote=remote,
-                                detail=f"{failures} wrong passwords in a row")
-        raise self._locked_error(self.policy.lockout_seconds)
+    async def locked_logins(self) -> set[str]:
+        """Accounts locked from at least one source now."""
+        return await self.failures.locked_logins(self._clock())
 
-    @staticmethod
-    def _locked_error(seconds_left: float) -> SignInRefused:
-        minutes = max(1, round(seconds_left / 60))
+    def _locked_error(self, lock: Lock) -> SignInRefused:
+        minutes = max(1, round((lock.until - self._clock()) / 60))
+        if lock.kind == "source":
+            return SignInRefused("SOURCE_LOCKED", f"too many wrong sign-ins from this "
+                                 f"address; try again in {minutes} min", {"minutes": minutes})
         return SignInRefused("LOCKED", f"this account is locked after repeated wrong "
                              f"passwords; try again in {minutes} min or ask an admin",
                              {"minutes": minutes})
