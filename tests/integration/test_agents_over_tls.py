@@ -19,7 +19,7 @@ from acd.adapters.db.schema import call_records
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.desk import Baresip, WireCapture, byte_entropy, desk_host
 from tests.support.recordings import sealed_audio, seconds_and_rms, write_wav
-from tests.support.sipp import run_callers
+from tests.support.sipp import CallerResult, free_udp_port, run_callers
 from tests.support.stack import RunningStack
 from tests.support.waiting import until
 
@@ -41,6 +41,18 @@ async def records(url: str) -> list[dict]:
         await engine.dispose()
 
 
+async def call_the_phone(phone: Baresip, registered: str, state_dir: Path
+                         ) -> tuple[CallerResult, float]:
+    """One carrier call to the line, once the softphone says ``registered``; the caller's
+    result and how long the call took from the INVITE to the caller's hang-up."""
+    await until(lambda: registered in phone.output(), 15, f"the softphone's {registered}")
+    loop = asyncio.get_running_loop()
+    placed = loop.time()
+    result = await run_callers(DID, TEST_PORTS["sip_port"], 1, 1.0, state_dir / "sipp",
+                               max_seconds=60, hangup_after=TALK)
+    return result, loop.time() - placed
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_agent_on_another_host_answers_over_tls_with_srtp(
         state_dir: Path, database_url: str):
@@ -55,20 +67,15 @@ async def test_an_agent_on_another_host_answers_over_tls_with_srtp(
             health = await stack.health()
             assert health is not None
             password = (await stack.add_agents(["1001"]))["1001"]
-            phone = Baresip(desk, state_dir, "1001", password, desk.host_address,
-                            TEST_PORTS["sip_tls_port"], state_dir / "tls" / "ca.pem", tone)
+            phone = Baresip(state_dir, "1001", password, desk.host_address,
+                            TEST_PORTS["sip_tls_port"], tone, desk=desk,
+                            ca_file=state_dir / "tls" / "ca.pem")
             wire = WireCapture(desk, state_dir / "wire.bin")
             await wire.start()
             await phone.start()
             try:
-                await until(lambda: "{0/TLS/v4} 200 OK" in phone.output(), 15,
-                            "the softphone's registration over TLS")
-                loop = asyncio.get_running_loop()
-                placed = loop.time()
-                result = await run_callers(DID, TEST_PORTS["sip_port"], 1, 1.0,
-                                           state_dir / "sipp", max_seconds=60,
-                                           hangup_after=TALK)
-                call_seconds = loop.time() - placed
+                result, call_seconds = await call_the_phone(phone, "{0/TLS/v4} 200 OK",
+                                                            state_dir)
             finally:
                 payloads = await wire.stop()
                 await phone.stop()
@@ -96,3 +103,28 @@ async def test_an_agent_on_another_host_answers_over_tls_with_srtp(
           f"{call['wait_seconds']:.3f} s in the queue, call {call_seconds:.1f} s; "
           f"{len(to_desk)} SRTP packets of {sizes} bytes, payload entropy "
           f"{entropy:.2f} bits/byte; recording {seconds:.1f} s, RMS {rms:.0f}")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_same_softphone_over_udp_on_loopback_for_comparison(
+        state_dir: Path, database_url: str):
+    """The set-up time of the TLS call above against plain UDP and RTP, same softphone."""
+    tone = state_dir / "tone.wav"
+    write_wav(tone, 30, freq=700)
+    env = stack_env(state_dir, database_url)
+    async with RunningStack(env, state_dir, TEST_PORTS["gateway_port"]) as stack:
+        password = (await stack.add_agents(["1001"]))["1001"]
+        phone = Baresip(state_dir, "1001", password, "127.0.0.1", TEST_PORTS["sip_port"],
+                        tone, listen=f"127.0.0.1:{free_udp_port('127.0.0.1')}")
+        await phone.start()
+        try:
+            result, call_seconds = await call_the_phone(phone, "{0/UDP/v4} 200 OK",
+                                                        state_dir)
+        finally:
+            await phone.stop()
+        assert (result.successful, result.failed) == (1, 0), result.describe()
+        (call,) = await until(lambda: records(database_url), 15, "the call record")
+    assert stack.returncode == 0, stack.log_tail()
+    assert (call["agent"], call["outcome"]) == ("1001", "answered")
+    print(f"\nUDP + RTP agent on loopback: answered after {call['wait_seconds']:.3f} s in "
+          f"the queue, call {call_seconds:.1f} s")

@@ -57,34 +57,40 @@ def desk_host(subnet: str | None = None) -> Iterator[Desk]:
 
 
 class Baresip:
-    """baresip in the desk's namespace: one account over TLS with mandatory SRTP, answering
-    every call at once and sending ``tone`` (a WAV, 8 kHz mono) as its voice."""
+    """baresip, a real softphone, with one account answering every call at once and
+    sending ``tone`` (a WAV, 8 kHz mono) as its voice: on the desk (its namespace) over
+    TLS with mandatory SRTP when ``ca_file`` is given, else over plain UDP and RTP on
+    ``listen`` (this machine's loopback)."""
 
-    def __init__(self, desk: Desk, workdir: Path, agent: str, password: str,
-                 server: str, tls_port: int, ca_file: Path, tone: Path) -> None:
+    def __init__(self, workdir: Path, agent: str, password: str, server: str, port: int,
+                 tone: Path, *, desk: Desk | None = None, ca_file: Path | None = None,
+                 listen: str = "127.0.0.1:5070") -> None:
         self.desk = desk
         self.dir = workdir / "baresip"
         self.dir.mkdir(parents=True, exist_ok=True)
+        tls = ca_file is not None
         (self.dir / "config").write_text("\n".join([
             "poll_method epoll",
-            f"sip_listen {desk.desk_address}:5060",
-            f"sip_cafile {ca_file}",
+            f"sip_listen {f'{desk.desk_address}:5060' if desk else listen}",
+            *([f"sip_cafile {ca_file}"] if tls else []),
             f"audio_source aufile,{tone}",
             f"audio_alert aufile,{tone}",
             "rtp_ports 30000-30100",
             "module_path /usr/lib/baresip/modules",
             "module g711.so", "module aufile.so", "module srtp.so",
             "module_app account.so", "module_app menu.so", ""]))
+        transport, media = ("tls", "mediaenc=srtp-mand;") if tls else ("udp", "")
         (self.dir / "accounts").write_text(
-            f"<sip:{agent}@{server}:{tls_port};transport=tls>;auth_pass={password};"
-            "mediaenc=srtp-mand;answermode=auto;regint=600;audio_codecs=PCMA\n")
+            f"<sip:{agent}@{server}:{port};transport={transport}>;auth_pass={password};"
+            f"{media}answermode=auto;regint=600;audio_codecs=PCMA\n")
         self.log = self.dir / "baresip.log"
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        where = ["ip", "netns", "exec", self.desk.netns] if self.desk else []
         with self.log.open("wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                "ip", "netns", "exec", self.desk.netns, "baresip", "-f", str(self.dir),
+                *where, "baresip", "-f", str(self.dir),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
 
