@@ -19,6 +19,10 @@ need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
+# pg_dump/pg_restore: `acd backup`/`acd restore` on PostgreSQL; systemd-analyze: the tests
+# of `acd install-service` verify its units
+command -v pg_dump >/dev/null || need_apt+=(postgresql-client)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 # PostgreSQL for the tests: use a server on 127.0.0.1:5432 if one runs, else install
 # Debian's so the tests can start a private instance.
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -6,11 +6,13 @@ import argparse
 import sys
 
 from acd.cli.agents import add_agent_commands
+from acd.cli.backup import add_backup_commands
 from acd.cli.events import add_event_commands
 from acd.cli.ivr import add_ivr_commands
 from acd.cli.recordings import add_recording_commands
 from acd.cli.reports import add_report_commands
 from acd.cli.run import add_run_commands
+from acd.cli.service import add_service_commands
 from acd.cli.tls import add_tls_commands
 from acd.cli.users import add_user_commands
 
@@ -26,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_report_commands(sub)
     add_tls_commands(sub)
+    add_backup_commands(sub)
+    add_service_commands(sub)
     return parser
 
 
