@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     ami_port: int = Field(default=5038, ge=1, le=65535)
     carrier_address: str = Field(
         default="127.0.0.2",
-        description="Source address that identifies the carrier trunk (inbound calls).",
+        description="Source address that identifies the carrier trunk (inbound calls); "
+        "the carrier_* settings are the trunk of a site YAML without 'trunks:'",
     )
     carrier_port: int = Field(
         default=5060, ge=1, le=65535, description="SIP port of the carrier at "
@@ -279,6 +280,11 @@ class Settings(BaseSettings):
     @property
     def tls_dir(self) -> Path:
         return self.state_dir / "tls"
+
+    @property
+    def trunks_dir(self) -> Path:
+        """Passwords of the site YAML's trunks, one ``<name>.password`` file (0600) each."""
+        return self.state_dir / "trunks"
 
     @property
     def resolved_database_url(self) -> str:

@@ -35,6 +35,7 @@ from acd.adapters.asterisk.process import (
 )
 from acd.adapters.asterisk.prompts import PromptError, build_prompts
 from acd.adapters.asterisk.queue_log import QueueLog
+from acd.adapters.asterisk.trunks import TrunkSecretError
 from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.engine import Database, make_engine
@@ -128,7 +129,10 @@ def prepare(settings: Settings, roster: list[AgentProfile]) -> Deployment:
         raise StartupError(str(exc)) from exc
     deployment = Deployment(settings, site, installation, secret_store(settings), prompts,
                             RuntimeDirs(settings.asterisk_dir))
-    deployment.render(roster)
+    try:
+        deployment.render(roster)
+    except TrunkSecretError as exc:
+        raise StartupError(str(exc)) from exc
     return deployment
 
 
@@ -252,7 +256,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
                              flows_applied=event_lines.push_days)
         call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
                                      event_log.append, lambda: set(controller.agents.by_id),
-                                     presented=running.presented_number)
+                                     presented=running.presented_number,
+                                     trunk=running.outgoing_trunk)
         services = gateway_services(
             engine, db, controller, roster, secrets.get("api"), flows.apply_roster,
             running.current_site, AuthPolicy.from_settings(settings), settings.reports_path,

@@ -47,7 +47,7 @@ from acd.ivr.flow_models import (
 
 #: (prompt name, language) -> the audio path Playback wants.
 PromptPath = Callable[[str, str], str]
-#: The trunk the transfers leave by (pjsip.conf's carrier endpoint).
+#: The trunk the transfers leave by (pjsip.conf's endpoint) when no other is given.
 TRUNK = "carrier"
 #: Dial's pre-dial handler that presents the line's number on the outgoing leg only
 #: (extensions_calls.conf.j2 has the handler).
@@ -87,9 +87,9 @@ def _exit(node_name: str, kind: str, target: str) -> str:
 
 class _Compiler:
     def __init__(self, name: str, flow: Flow, language: str, prompt: PromptPath,
-                 policy: TransferPolicy) -> None:
+                 policy: TransferPolicy, trunk: str) -> None:
         self.name, self.flow, self.language = name, flow, language
-        self.prompt, self.policy = prompt, policy
+        self.prompt, self.policy, self.trunk = prompt, policy, trunk
 
     def goto(self, node: str, language: str | None = None) -> str:
         return f"Goto({node_context(self.name, node, language or self.language)},s,1)"
@@ -141,7 +141,7 @@ class _Compiler:
                 # records the transferred conversation into the call's recording, as an
                 # operator's transfer does (the recording covers the whole conversation).
                 body += [f" same => n,{_exit(node_name, 'transfer', number)}",
-                         f" same => n,Dial(PJSIP/{number}@{TRUNK},{node.timeout},"
+                         f" same => n,Dial(PJSIP/{number}@{self.trunk},{node.timeout},"
                          f"{PRESENTED_OPTION})",
                          " same => n,Hangup()"]
             case EventsNode():
@@ -243,12 +243,13 @@ def _key(key: str) -> str:
 
 
 def compile_flows(flows: dict[str, Flow], languages: Iterable[str], prompt: PromptPath,
-                  policy: TransferPolicy) -> list[str]:
-    """Every node of every flow in every language, as dialplan lines."""
+                  policy: TransferPolicy, trunk: str = TRUNK) -> list[str]:
+    """Every node of every flow in every language, as dialplan lines; transfers leave by
+    ``trunk`` (a pjsip endpoint, or a channel variable naming the line's)."""
     lines: list[str] = []
     for name, flow in flows.items():
         for language in sorted(languages):
-            compiler = _Compiler(name, flow, language, prompt, policy)
+            compiler = _Compiler(name, flow, language, prompt, policy, trunk)
             lines.append(f"; flow {name} ({language}), starting at {flow.start}")
             for node_name, node in flow.nodes.items():
                 lines.extend(compiler.node(node_name, node))

@@ -23,6 +23,7 @@ from acd.ivr.models import (
     Site,
     SiteFile,
 )
+from acd.ivr.trunk_models import SETTINGS_TRUNK, Trunk
 from acd.ivr.yaml_source import Position, SourceDocument, YamlSyntaxError, load_source
 
 
@@ -59,6 +60,9 @@ def live_change_problems(running: Site, new: Site) -> list[str]:
                 changes.append(f"queue '{name}': {key} changed from {old} to {value}")
     if running.away_reasons != new.away_reasons:
         changes.append("away_reasons changed")
+    if running.trunks != new.trunks or [running.line_trunk(line) for line in running.lines] \
+            != [new.line_trunk(line) for line in new.lines]:
+        changes.append("trunks changed")
     return [f"{change}: restart the stack (acd up) to apply it" for change in changes]
 
 
@@ -114,7 +118,9 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
     transfers_at: Position | None = None
     report_targets: ReportTargets | None = None
     report_targets_at: Position | None = None
+    trunks: dict[str, Trunk] = {}
     for doc, content in parsed:
+        problems += _collect_trunks(doc, content.trunks, trunks)
         for name, flow in content.flows.items():
             where = doc.position_of(("flows", name), key=True)
             if name in flows:
@@ -170,6 +176,7 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
             problems.append(f"{doc.position_of(loc)}: unknown queue '{name}' "
                             f"(known: {', '.join(sorted(queues)) or 'none'})")
 
+    known_trunks = list(trunks) or [SETTINGS_TRUNK]  # without trunks: the settings' one
     for doc, content in parsed:
         for index, line in enumerate(content.lines):
             here = ("lines", index)
@@ -194,6 +201,9 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                         f"prompt), there are {len(event_statuses)}")
             need_prompt(doc, here + ("notice",), line.notice)
             need_prompt(doc, here + ("busy_prompt",), line.busy_prompt)
+            if line.trunk is not None and line.trunk not in known_trunks:
+                problems.append(f"{doc.position_of(here + ('trunk',))}: unknown trunk "
+                                f"'{line.trunk}' (known: {', '.join(known_trunks)})")
             _check_line_calendar(doc, here, line, calendars, problems)
             for key in CLOSED_PROMPT_KEYS.values():
                 need_prompt(doc, here + (key,), getattr(line, key))
@@ -230,7 +240,31 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
         transfers=transfers or Transfers(),
         categories=tuple(dict.fromkeys(c for _, content in parsed for c in content.categories)),
         report_targets=report_targets,
+        trunks=tuple(trunks.values()),
     )
+
+
+def _collect_trunks(doc: SourceDocument, found: list[Trunk], trunks: dict[str, Trunk]
+                    ) -> list[str]:
+    """Add the trunks of one file to ``trunks``: the problems of a name defined twice and
+    of an address or network that identifies two trunks."""
+    problems = []
+    for index, trunk in enumerate(found):
+        if trunk.name in trunks:
+            problems.append(f"{doc.position_of(('trunks', index, 'name'))}: trunk "
+                            f"'{trunk.name}' is defined twice")
+            continue
+        for position, (entry, network) in enumerate(zip(trunk.identified_by(),
+                                                        trunk.networks(), strict=True)):
+            other = next((t.name for t in trunks.values()
+                          if any(network.overlaps(n) for n in t.networks())), None)
+            if other is not None:
+                loc = (("trunks", index, "match", position) if position < len(trunk.match)
+                       else ("trunks", index, "registrar"))
+                problems.append(f"{doc.position_of(loc)}: {entry} also identifies trunk "
+                                f"'{other}': each caller's address must belong to one trunk")
+        trunks[trunk.name] = trunk
+    return problems
 
 
 def _check_line_calendar(doc: SourceDocument, here: tuple, line: Line,

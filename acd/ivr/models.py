@@ -17,6 +17,7 @@ from acd.domain.calendar import Calendar, CalendarStatus
 from acd.domain.policies import TransferPolicy
 from acd.ivr.calendar_models import CalendarSpec
 from acd.ivr.flow_models import EventsNode, Flow, Language, Transfers
+from acd.ivr.trunk_models import SETTINGS_TRUNK, Trunk
 
 RecordingPolicy = Literal["always", "on_demand", "off"]
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
@@ -146,7 +147,10 @@ class Line(Strict):
                               "limit); one more hears busy_prompt (or a busy tone) and is "
                               "counted as overflow, reason 'channels'")
     busy_prompt: str | None = Field(default=None, description="played to a call beyond "
-                                    "max_channels")
+                                    "max_channels (or beyond its trunk's)")
+    trunk: str | None = Field(default=None, description="the trunk the line's outgoing "
+                              "calls (transfers, interpreters) leave by; default: the "
+                              "first of 'trunks:'")
     calendar: str | None = Field(default=None, description="opening hours (a calendar's "
                                  "name); none: the line is always open")
     closed_prompt: str | None = Field(default=None, description="played when the line is "
@@ -229,6 +233,8 @@ class SiteFile(Strict):
     report_targets: ReportTargets | None = Field(
         default=None, description="the KPI targets of the overall reports and of lines "
         "without their own 'targets:'; default: the contract figures")
+    trunks: list[Trunk] = Field(default=[], description="the carrier trunks; none: one "
+                                "trunk 'carrier' made of the carrier_* settings")
 
 
 class Site(Strict):
@@ -242,6 +248,7 @@ class Site(Strict):
     transfers: Transfers = Transfers()
     categories: tuple[str, ...] = ()
     report_targets: ReportTargets | None = None
+    trunks: tuple[Trunk, ...] = ()
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
@@ -250,6 +257,26 @@ class Site(Strict):
         """The site's transfer allow-list (``transfers:``), for flows and operators."""
         return TransferPolicy(allow=tuple(self.transfers.allow),
                               departments=dict(self.transfers.departments))
+
+    def trunk_names(self) -> tuple[str, ...]:
+        """The trunks' names in order; the settings' trunk when the YAML has none."""
+        return tuple(t.name for t in self.trunks) or (SETTINGS_TRUNK,)
+
+    def line_trunk(self, line: Line) -> str:
+        """The trunk the line's outgoing calls leave by."""
+        return line.trunk or self.trunk_names()[0]
+
+    @model_validator(mode="after")
+    def _trunks_known(self) -> Site:
+        """What the loader reports with file:line:column, checked again for a Site built
+        in code: unique trunk names, and every line's trunk exists."""
+        names = self.trunk_names()
+        if len(set(names)) != len(names):
+            raise ValueError(f"trunk names must be unique: {', '.join(names)}")
+        for line in self.lines:
+            if line.trunk is not None and line.trunk not in names:
+                raise ValueError(f"line {line.did}: unknown trunk '{line.trunk}'")
+        return self
 
     @model_validator(mode="after")
     def _calendars_complete(self) -> Site:

@@ -47,6 +47,7 @@ import structlog
 
 from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
+from acd.adapters.asterisk.trunks import OUTGOING_TRUNK_VARIABLE
 from acd.domain.actor import Actor
 from acd.domain.policies import TransferPolicy, TransferRefused
 from acd.domain.problems import Refused
@@ -111,13 +112,15 @@ class CallControls:
                  policy: Callable[[], TransferPolicy],
                  log_event: Callable[[str, float, str | None, dict[str, Any]], Any],
                  endpoints: Callable[[], set[str]],
-                 presented: Callable[[str], str] = lambda line: line) -> None:
+                 presented: Callable[[str], str] = lambda line: line,
+                 trunk: Callable[[str], str] = lambda line: "") -> None:
         self._ami = ami
         self._calls = calls  # () -> the controller's Calls (uniqueid -> CallState)
         self._policy = policy
         self._log_event = log_event
         self._endpoints = endpoints  # () -> roster ids (PJSIP endpoints)
         self._presented = presented  # line -> the number its outgoing calls present
+        self._trunk = trunk  # line -> the trunk its outgoing calls leave by ("": first)
         self._held: dict[str, str] = {}  # caller uniqueid -> the hold music channel
         self._attended: dict[str, str] = {}  # caller uniqueid -> agent channel consulting
 
@@ -252,7 +255,8 @@ class CallControls:
                 f"Local/{number}@{TRANSFER_CONTEXT}", "BridgeAdd", found.caller,
                 timeout_seconds=ORIGINATE_SECONDS,
                 variables={"_MDG_PURPOSE": "conference", "_MDG_CALL": uniqueid,
-                           "_MDG_PRESENTED": self._presented(call.line)}))
+                           "_MDG_PRESENTED": self._presented(call.line),
+                           f"_{OUTGOING_TRUNK_VARIABLE}": self._trunk(call.line)}))
             return {"number": number}
         return await self._run(uniqueid, who, "conference", {"target": target}, work)
 

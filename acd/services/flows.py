@@ -147,6 +147,12 @@ class RunningFlows:
         line = self.line(did)
         return did if line is None else line.presented_number
 
+    def outgoing_trunk(self, did: str) -> str:
+        """The trunk the line's outgoing calls leave by (the first for an unknown line)."""
+        site = self.deployment.site
+        line = self.line(did)
+        return site.trunk_names()[0] if line is None else site.line_trunk(line)
+
     def recording_policy(self, did: str) -> str | None:
         """The line's recording policy (always, on_demand, off), None for an unknown line."""
         line = self.line(did)

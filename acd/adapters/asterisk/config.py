@@ -15,6 +15,12 @@ import jinja2
 
 from acd.adapters.ami.events import USED_EVENTS
 from acd.adapters.asterisk.process import AsteriskInstallation
+from acd.adapters.asterisk.trunks import (
+    OUTGOING_TRUNK_VARIABLE,
+    TrunkConfig,
+    acl_permits,
+    site_trunks,
+)
 from acd.adapters.secrets import SecretStore
 from acd.adapters.tls import site_tls_files
 from acd.domain.agents import AgentProfile
@@ -100,6 +106,7 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
+    trunks = site_trunks(settings, site)
     context = {
         "settings": settings,
         "install": installation,
@@ -116,13 +123,19 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
         "flows": "\n".join(compile_flows(
             site.flows, site_languages(site),
             lambda name, language: _prompt_path(prompts, name, language),
-            site.transfer_policy())),
+            site.transfer_policy(), trunk=dial_trunk(trunks))),
         "flow_start": lambda line: node_context(line.flow, site.flows[line.flow].start,
                                                 line.language),
         "transfer_extensions": site_policy(site).dialplan_extensions(),
         "dial_timeout": OUTBOUND_DIAL_SECONDS,
         "calendars": calendar_dialplan(site, now),
         "calendar_contexts": calendar_contexts(site),
+        "trunks": trunks,
+        "trunk_permits": acl_permits(trunks),
+        "trunk_limits": any(t.trunk.max_channels for t in trunks),
+        "dial_trunk": dial_trunk(trunks),
+        "line_trunk": site.line_trunk if len(trunks) > 1 else None,
+        "outgoing_trunk_variable": OUTGOING_TRUNK_VARIABLE,
         "recordings_dir": settings.recordings_dir.resolve(),
         "voicemail_dir": settings.voicemail_path.resolve(),
     }
@@ -130,6 +143,12 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
                 for template in sorted(env.list_templates(extensions=["j2"]))
                 if "/" not in template}  # fail2ban/ is the ban server's (adapters/fail2ban)
     return rendered | tls_texts(settings)
+
+
+def dial_trunk(trunks: list[TrunkConfig]) -> str:
+    """The trunk of ``Dial(PJSIP/<number>@<trunk>)``: the one trunk by name, or the
+    variable set from the call's line."""
+    return trunks[0].name if len(trunks) == 1 else f"${{{OUTGOING_TRUNK_VARIABLE}}}"
 
 
 def site_languages(site: Site) -> set[str]:

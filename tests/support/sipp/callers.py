@@ -105,22 +105,26 @@ class CallerResult:
 
 
 def caller_numbers(start: str, count: int) -> list[str]:
-    """``count`` numbers from ``start`` up, keeping its width: 0312340000, 0312340001..."""
-    if not start.isdigit():
+    """``count`` numbers from ``start`` up, keeping its width (and a leading ``+``, as
+    carriers send E.164): 0312340000, 0312340001..."""
+    plus, digits = ("+", start[1:]) if start.startswith("+") else ("", start)
+    if not digits.isdigit():
         raise ValueError(f"caller number {start!r} is not all digits")
-    return [str(int(start) + i).zfill(len(start)) for i in range(count)]
+    return [plus + str(int(digits) + i).zfill(len(digits)) for i in range(count)]
 
 
 async def run_callers(did: str, asterisk_port: int, calls: int, rate: float, workdir: Path,
                       caller_start: str = "0312340000", max_seconds: float = 180.0, *,
                       hangup_after: float | None = None, bye_timeout: float = 120.0,
-                      answer_timeout: float = 15.0, pcap: Path = AUDIO_PCAP) -> CallerResult:
+                      answer_timeout: float = 15.0, pcap: Path = AUDIO_PCAP,
+                      source: str = CARRIER_ADDRESS) -> CallerResult:
     """Place ``calls`` calls to line ``did`` at ``rate`` calls/s, as the carrier.
 
-    One SIPp UAC from 127.0.0.2 (a free port; Asterisk identifies the carrier by that
-    source address), ``-m calls -r rate -l calls``. Call *i* (from 0) comes from number
-    ``caller_start + i`` (same width, leading zeros kept; an injection file's field 0) and
-    is placed about ``i / rate`` s after the start. Each call: INVITE (PCMA/8) ->
+    One SIPp UAC from ``source``, 127.0.0.2 by default (a free port; Asterisk identifies
+    the trunk by that source address), ``-m calls -r rate -l calls``. Call *i* (from 0)
+    comes from number ``caller_start + i`` (same width, leading zeros and ``+`` kept; an
+    injection file's field 0) and is placed about ``i / rate`` s after the start. Each
+    call: INVITE (PCMA/8) ->
     optional 100/180/183 -> 200 within ``answer_timeout`` -> ACK -> plays g711a.pcap ->
     then either
 
@@ -166,7 +170,7 @@ async def run_callers(did: str, asterisk_port: int, calls: int, rate: float, wor
                 "for Asterisk's BYE")
     values = {"pcap": pcap, "answer_ms": _ms(answer_timeout), "wait_bye_ms": _ms(wait),
               "ontimeout": 'ontimeout="hangup"' if hangup_after is not None else ""}
-    run = SippProcess("callers", workdir, "caller.xml", values, [], CARRIER_ADDRESS)
+    run = SippProcess("callers", workdir, "caller.xml", values, [], source)
     # The injection file lives in the run's own directory, known only now.
     injection = run.dir / "callers.csv"
     injection.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers))
