@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.adapters.closes import CloseWatcher
 from acd.ivr.loader import FlowError, load_site
 from acd.recordings.keyring import Keyring
 from acd.recordings.models import DEFAULT_RETENTION_DAYS
@@ -63,6 +64,8 @@ def store_from_settings(settings: Any, engine: AsyncEngine, *,
     if getattr(settings, "recordings_dir", None) is not None:  # swept for plain files
         kwargs.setdefault("recordings_dir", Path(settings.recordings_dir))
         kwargs.setdefault("voicemail_dir", Path(settings.voicemail_path))
+        kwargs.setdefault("closes", CloseWatcher(
+            [kwargs["recordings_dir"], kwargs["voicemail_dir"]]))
     kwargs.setdefault("agents_play_own", bool(getattr(settings, "recording_agents_play_own",
                                                       False)))
     return RecordingStore(engine, Keyring(keys_dir), retention_days=days,

@@ -1,10 +1,13 @@
-"""The daily purge: every day at 03:00 JST, the recordings and the personal data whose
-retention has ended are erased, and what an earlier run left unsealed is sealed; and
-every few minutes the recordings directory is swept for plain files left behind."""
+"""The recordings' background work: every day at 03:00 JST, the recordings and the
+personal data whose retention has ended are erased, and what an earlier run left
+unsealed is sealed; every few minutes the recordings directory is swept for plain files
+left behind; and all the while the recordings directories are watched, so that each
+recording is sealed as soon as Asterisk has closed it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -36,6 +39,9 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
     of the calls whose retention has ended (:mod:`acd.recordings.personal_data`); in
     between, every ``sweep_every`` seconds, seal the plain files left on disk
     (:meth:`RecordingStore.sweep`).
+
+    Meanwhile the store's watcher follows the recordings directories
+    (:meth:`RecordingStore.watch`).
 
     Every failure is logged (``recording.purge_failed``, alarm) and the loop goes on.
     Cancelling it (the stack stopping) does not cut a purge short: the purge finishes in
@@ -70,12 +76,22 @@ async def run_daily_purge(store: RecordingStore, clock: Callable[[], float] = ti
             log.exception("personal_data.purge_failed", alarm=True)
         await recover()
 
-    await asyncio.shield(store.background(recover(), "recordings-recover"))
-    purge_at = clock() + seconds_until_next(clock(), hour)
-    while True:
-        await sleep(max(0.0, min(sweep_every, purge_at - clock())))
-        if clock() < purge_at:
-            await asyncio.shield(store.background(sweep(), "recordings-sweep"))
-            continue
-        await asyncio.shield(store.background(purge(), "recordings-purge"))
+    async def purge_daily() -> None:
+        await asyncio.shield(store.background(recover(), "recordings-recover"))
         purge_at = clock() + seconds_until_next(clock(), hour)
+        while True:
+            await sleep(max(0.0, min(sweep_every, purge_at - clock())))
+            if clock() < purge_at:
+                await asyncio.shield(store.background(sweep(), "recordings-sweep"))
+                continue
+            await asyncio.shield(store.background(purge(), "recordings-purge"))
+            purge_at = clock() + seconds_until_next(clock(), hour)
+
+    # owned here: cancelled with the purge (the watch logs its own failures, never raises)
+    watching = asyncio.get_running_loop().create_task(store.watch(), name="recordings-watch")
+    try:
+        await purge_daily()
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import structlog
 from sqlalchemy import and_, or_, select
 
+from acd.adapters.closes import CloseWatcher, Verdict
 from acd.adapters.db.schema import call_events, call_records, recordings
 from acd.adapters.files import (
     EMPTY_WAV_BYTES,
@@ -146,6 +147,8 @@ class Sealer:
 
     Sealing runs in worker threads, at most ``seal_concurrency`` at once. ``on_failure``
     is told of every recording that could not be sealed (a failing callback is logged).
+    ``closes`` tells when Asterisk has closed a file (run it with :meth:`watch`); without
+    it, or while it does not run, ``/proc`` is looked at instead.
     """
 
     def __init__(self, rows: RecordingRows, keyring: Keyring, *,
@@ -159,8 +162,11 @@ class Sealer:
                  recordings_dir: Path | None = None,
                  voicemail_dir: Path | None = None,
                  orphan_quiet_seconds: float = 120.0,
-                 on_failure: FailureCallback | None = None) -> None:
+                 on_failure: FailureCallback | None = None,
+                 closes: CloseWatcher | None = None) -> None:
         self._rows = rows
+        #: Tells when Asterisk has closed a recording (inotify); run by :meth:`watch`.
+        self.closes = closes
         self.recordings_dir = recordings_dir
         self.voicemail_dir = voicemail_dir
         self.orphan_quiet_seconds = orphan_quiet_seconds
@@ -177,6 +183,19 @@ class Sealer:
         self._busy: set[str] = set()
 
     # -------------------------------------------------------------- in the background
+
+    async def watch(self) -> None:
+        """Follow the recordings directories until cancelled, so that a recording is
+        sealed as soon as Asterisk has closed it (nothing to do without ``closes``). A
+        watcher that fails is an alarm, and the files are then checked in ``/proc``."""
+        if self.closes is None:
+            return
+        try:
+            await self.closes.run()
+        except Exception as exc:
+            log.exception("recording.watch_failed", alarm=True,
+                          error=f"{type(exc).__name__}: {exc}"[:300],
+                          detail="the end of recordings is checked in /proc instead")
 
     def submit(self, record: CallRecord) -> asyncio.Task | None:
         """Seal the call's recordings in the background (the controller does not wait).
@@ -301,24 +320,44 @@ class Sealer:
 
         MixMonitor goes on writing after the caller's channel has hung up (it drains its
         audio, then patches the WAV header when it closes the file), by more than a second
-        on a busy machine. So: wait until no process has the file open (read from
-        ``/proc/*/fd``; works when the controller may see Asterisk's descriptors: same
-        user, or root, as with ``acd up``), and in any case until its size and time have
-        not changed for ``settle_seconds`` (``unknown_writer_quiet_seconds`` when the
-        descriptors cannot be seen). Gives up after ``settle_timeout`` with a warning
-        (sealing then refuses a file that changes while it is being sealed).
+        on a busy machine. The watcher of the recordings directories (``closes``, inotify)
+        knows when that close comes for every file it saw created: then nothing else is
+        asked. Where it cannot know (not running, a file it did not see created, the
+        kernel's queue overflowed) or saw no close within ``settle_timeout``, the file is
+        checked as below (:meth:`_settled_by_looking`).
+        """
+        watcher = self.closes
+        if watcher is not None and watcher.running:
+            if not watcher.covers(path):
+                path = await asyncio.to_thread(path.resolve)
+            verdict = await watcher.wait_closed(path, self.settle_timeout)
+            if verdict is Verdict.CLOSED:
+                return
+            log.info("recording.close_unseen", path=str(path), verdict=verdict.value)
+        await self._settled_by_looking(path)
+
+    async def _settled_by_looking(self, path: Path) -> None:
+        """Wait until no process has the file open, looked up once in ``/proc/*/fd``
+        (works when the controller may see Asterisk's descriptors: same user, or root,
+        as with ``acd up``), and in any case until its size and time have not changed for
+        ``settle_seconds`` (``unknown_writer_quiet_seconds`` when the descriptors cannot
+        be seen). While ``/proc`` says a writer holds it, it is asked again at each
+        ``settle_seconds``. Gives up after ``settle_timeout`` with a warning (sealing then
+        refuses a file that changes while it is being sealed).
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.settle_timeout
         last, quiet_from = None, started
+        writer: bool | None = True
         while True:
             try:
                 st = await asyncio.to_thread(path.stat)
                 now = (st.st_size, st.st_mtime_ns)
             except FileNotFoundError:
                 return  # _seal_file decides (it may have been sealed before a crash)
-            writer = await asyncio.to_thread(open_elsewhere, path)
+            if writer is True:  # first, and again only while a writer was seen
+                writer = await asyncio.to_thread(open_elsewhere, path)
             if writer is True or now != last:
                 last, quiet_from = now, loop.time()
             elif loop.time() - quiet_from >= (self.settle_seconds if writer is False

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.adapters.closes import CloseWatcher
 from acd.recordings.archive import Archive
 from acd.recordings.certificate_issue import CertificateIssuer
 from acd.recordings.keyring import Keyring
@@ -46,7 +47,9 @@ class RecordingStore:
     search and play the recordings of their own calls (the HTTP API's rule; supervisors
     and admins may play every recording). ``recordings_dir`` and ``voicemail_dir`` are
     where Asterisk writes the plain files, swept by :meth:`recover` (without them only
-    the files the call records name are recovered). The other arguments tune the
+    the files the call records name are recovered). ``closes`` watches those directories
+    to tell when Asterisk has closed a recording (:meth:`watch` runs it). The other
+    arguments tune the
     :class:`~acd.recordings.sealing.Sealer`.
     """
 
@@ -64,7 +67,8 @@ class RecordingStore:
                  orphan_quiet_seconds: float = 120.0,
                  retention_for: Callable[[str], int | None] | None = None,
                  on_failure: FailureCallback | None = None,
-                 agents_play_own: bool = False) -> None:
+                 agents_play_own: bool = False,
+                 closes: CloseWatcher | None = None) -> None:
         self.engine = engine
         self.keyring = keyring
         self.clock = clock
@@ -79,7 +83,7 @@ class RecordingStore:
                              unknown_writer_quiet_seconds=unknown_writer_quiet_seconds,
                              recordings_dir=recordings_dir, voicemail_dir=voicemail_dir,
                              orphan_quiet_seconds=orphan_quiet_seconds,
-                             on_failure=on_failure)
+                             on_failure=on_failure, closes=closes)
         self.archive = Archive(rows, access, keyring)
         self.purger = Purger(rows, access, keyring, clock=clock)
         self.certificates = CertificateIssuer(rows, access, self.personal, clock=clock)
@@ -89,6 +93,8 @@ class RecordingStore:
         self.seal_after_call = self.sealer.seal_after_call
         self.recover = self.sealer.recover
         self.sweep = self.sealer.sweep
+        #: Follow the recordings directories (inotify) until cancelled.
+        self.watch = self.sealer.watch
         #: Run a coroutine (a sealing, a purge) as a task that :meth:`drain` waits for.
         self.background = self.sealer.track
         #: Wait until every sealing (and a daily purge) under way has finished: call it
