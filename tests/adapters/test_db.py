@@ -30,6 +30,7 @@ async def test_failed_writes_are_spooled_then_written_in_order(state_dir: Path,
         # the schema is missing: every write fails and must wait in the spool
         await db.append_event("LineEntered", T0, "1.1", {"n": 1})
         await db.append_event("QueueJoined", T0 + 1, "1.1", {"n": 2})
+        await db.flushed()  # the writes of this turn, in one transaction that failed
         assert spool.exists() and len(spool.read_text().splitlines()) == 2
 
         await upgrade(database_url)

@@ -57,6 +57,7 @@ async def test_segments_sealed_recovered_and_failures_told(state_dir: Path,
         await db.append_event("RecordingStarted", T0 + 40, other, {
             "line": "0570000500", "segment": 1, "file": str(left), "by": "佐藤",
             "role": "agent"})
+        await db.flushed()  # the writes are committed together
         handled = await store.recover(older_than=0)
         assert handled == 1
         recovered = await store.get(f"{other}-r1")

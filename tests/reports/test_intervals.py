@@ -42,6 +42,7 @@ async def test_live_writes_equal_the_derivation(database_url, state_dir: Path):
         for c in changes:
             await db.save_agent_interval(c.agent, c.status, c.previous, c.reason, c.at,
                                          c.uniqueid)
+        await db.flushed()  # the writes are committed together
         expected = sorted(((i.agent, i.status, i.reason, i.started_at, i.ended_at, i.login_at)
                            for i in intervals_from_events(changes)),
                           key=lambda r: (r[0], r[3]))
@@ -56,6 +57,7 @@ async def test_live_writes_equal_the_derivation(database_url, state_dir: Path):
         # an open interval counts until "now"
         await db.save_agent_interval("1004", "ready", "logged_out", None, at(9, 0), None)
         await db.save_agent_interval("1004", "away", "ready", "training", at(9, 30), None)
+        await db.flushed()
         k = await compute_kpis(engine, *day_range(DAY), now=at(10, 0))
         a4 = k.agents["1004"]
         assert (a4.logged_in_seconds, a4.ready_seconds, a4.away_seconds) == (

@@ -81,6 +81,7 @@ class Gateway:
         with contextlib.suppress(BaseException):
             await self._controller_task
         await self.runner.cleanup()
+        await self.db.flush(timeout=10)  # the writes still queued, before the engine goes
         await self.engine.dispose()
 
     async def add_user(self, login: str, role: str, agent_id: str | None = None,

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from sqlalchemy import (
     case,
+    event,
     func,
     insert,
     select,
@@ -50,22 +51,45 @@ DRAIN_BATCH = 100
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0
 
 
+#: Writes waiting for their transaction past which a writer waits for it (back-pressure).
+PENDING_LIMIT = 1000
+
+
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        return create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL (readers never wait for the writer, a commit appends to the log) with
+    ``synchronous=NORMAL``: a commit is not fsynced, the log is at each checkpoint; a
+    power cut may lose the last transactions but never corrupts the database, and a
+    crash of the process loses nothing."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 class Database:
     """Writes of the controller and the gateway, in order, never lost.
 
-    A write goes to the database; when that fails (or takes longer than
-    :data:`WRITE_TIMEOUT`) the database counts as away: that write and every later one go
-    straight to the spool file, in order, without waiting, and a background task writes
-    the spool back as soon as the database answers again (retrying with backoff). Only
-    then do writes go to the database directly again, so the order of the event log (its
-    ids) is the order of the writes. One lock keeps the writers of this process (the
-    controller, the gateway) and the drain from interleaving: every item lands once.
+    A write is queued and the writer goes on at once: the writes queued during one turn
+    of the event loop (an AMI burst, a call's end: its events, record and agent states)
+    go to the database together, in one transaction, in the order they were made. When
+    that fails (or takes longer than :data:`WRITE_TIMEOUT`) the database counts as away:
+    that batch and every later write go to the spool file, in order, and a background
+    task writes the spool back as soon as the database answers again (retrying with
+    backoff). Only then do writes go to the database directly again, so the order of the
+    event log (its ids) is the order of the writes. One lock keeps the batches and the
+    drain from interleaving: every item lands once. :meth:`flushed` waits until every
+    write made so far is committed or spooled (the reads of this class do it first);
+    past :data:`PENDING_LIMIT` queued writes a writer waits for that too.
 
     ``on_recovered``: called (async) after a spool was written back (recordings whose
     sealing waited for the database are sealed then).
@@ -82,6 +106,10 @@ class Database:
         self._write_timeout = write_timeout
         self._lock = asyncio.Lock()
         self._recovery: asyncio.Task[None] | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._writer: asyncio.Task[None] | None = None
+        #: Transactions committed by the writer (batches), and the items in them.
+        self.batches = self.batched_items = 0
 
     @property
     def away(self) -> bool:
@@ -108,8 +136,10 @@ class Database:
         await self._write({"op": "upsert", "table": "voicemails", "values": values})
 
     async def save_access(self, values: dict[str, Any]) -> None:
-        """An entry of the consoles' access log (:mod:`acd.adapters.db.access_log`)."""
+        """An entry of the consoles' access log (:mod:`acd.adapters.db.access_log`),
+        committed (or spooled) before this returns: the page that follows reads it."""
         await self._write({"op": "insert", "table": "access_log", "values": values})
+        await self.flushed()
 
     async def save_agent_interval(self, agent: str, status: str, previous: str,
                                   reason: str | None, at: float, uniqueid: str | None) -> None:
@@ -120,24 +150,66 @@ class Database:
             "at": at, "uniqueid": uniqueid}})
 
     async def _write(self, item: dict[str, Any]) -> None:
-        async with self._lock:
-            if not self._away:
-                try:
-                    await asyncio.wait_for(self._execute(item), self._write_timeout)
-                    return
-                except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                    log.error("db.unavailable", alarm=True, error=str(exc)[:200] or "timeout",
-                              spool=str(self._spool.path))
-            self._spool.append(item)
-            self._away = True
-        self._start_recovery()
+        self._pending.append(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_pending(), name="db-writer")
+        if len(self._pending) >= PENDING_LIMIT:
+            await self.flushed()
+
+    async def flushed(self) -> None:
+        """Wait until every write made so far is in the database or in the spool."""
+        while (writer := self._writer) is not None and not writer.done():
+            await asyncio.wait({writer})
+
+    async def _write_pending(self) -> None:
+        """The writer: the writes queued so far, in one transaction, until none is left."""
+        await asyncio.sleep(0)  # the rest of this turn of the loop joins the batch
+        while self._pending:
+            async with self._lock:
+                batch, self._pending = self._pending, []
+                if not self._away:
+                    try:
+                        await asyncio.wait_for(self._execute_batch(batch),
+                                               self._write_timeout)
+                        self.batches += 1
+                        self.batched_items += len(batch)
+                        continue
+                    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                        log.error("db.unavailable", alarm=True,
+                                  error=str(exc)[:200] or "timeout",
+                                  spool=str(self._spool.path), items=len(batch))
+                    except Exception:  # never lost: kept in the spool, looked at there
+                        log.exception("db.write_failed", alarm=True, items=len(batch))
+                self._spool.extend(batch)
+                self._away = True
+            self._start_recovery()
+
+    async def _execute_batch(self, batch: list[dict[str, Any]]) -> None:
+        """Every item of ``batch`` in order, in one transaction (a run of plain inserts
+        into one table as one executemany)."""
+        async with self.engine.begin() as conn:
+            dialect = conn.dialect.name
+            i = 0
+            while i < len(batch):
+                item = batch[i]
+                if item["op"] == "insert":
+                    j = i + 1
+                    while (j < len(batch) and batch[j]["op"] == "insert"
+                           and batch[j]["table"] == item["table"]
+                           and batch[j]["values"].keys() == item["values"].keys()):
+                        j += 1
+                    if j > i + 1:
+                        await conn.execute(insert(metadata.tables[item["table"]]),
+                                           [b["values"] for b in batch[i:j]])
+                        i = j
+                        continue
+                await _execute_item(conn, dialect, item)
+                i += 1
 
     async def _execute(self, item: dict[str, Any]) -> None:
         async with self.engine.begin() as conn:
-            if item["op"] == "agent_interval":
-                await _next_agent_interval(conn, **item["values"])
-            else:
-                await conn.execute(_statement(conn.dialect.name, item))
+            await _execute_item(conn, conn.dialect.name, item)
 
     def _start_recovery(self) -> None:
         if self._recovery is None or self._recovery.done():
@@ -188,7 +260,12 @@ class Database:
             self._start_recovery()
 
     async def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until the spool is written back (True) or ``timeout`` passes (False)."""
+        """Wait until the writes made so far and the spool are written back (True) or
+        ``timeout`` passes (False)."""
+        try:
+            await asyncio.wait_for(self.flushed(), timeout)
+        except TimeoutError:
+            return False
         self.resume()
         task = self._recovery
         if task is None or task.done():
@@ -203,6 +280,7 @@ class Database:
             "snapshot": json.dumps(snapshot, ensure_ascii=False)}})
 
     async def agent_snapshots(self) -> dict[str, dict[str, Any]]:
+        await self.flushed()
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(agent_states))).mappings().all()
         return {r["agent_id"]: json.loads(r["snapshot"]) for r in rows}
@@ -215,12 +293,14 @@ class Database:
                         call_events.c.uniqueid.is_not(None),
                         call_events.c.uniqueid.not_in(done))
                  .order_by(call_events.c.id))
+        await self.flushed()
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [dict(row) for row in rows]
 
     async def last_event_at(self) -> float | None:
         """When the newest event of the log happened (None: an empty log)."""
+        await self.flushed()
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.max(call_events.c.occurred_at)))).scalar()
 
@@ -228,6 +308,7 @@ class Database:
         """Which of these calls have a call record already."""
         if not uniqueids:
             return set()
+        await self.flushed()
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(call_records.c.uniqueid).where(
                 call_records.c.uniqueid.in_(uniqueids)))
@@ -235,6 +316,7 @@ class Database:
 
     async def call_records(self, limit: int = 100) -> list[dict[str, Any]]:
         query = select(call_records).order_by(call_records.c.entered_at.desc()).limit(limit)
+        await self.flushed()
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings().all()]
 
@@ -257,9 +339,13 @@ class SpoolFile:
         return self.path.exists()
 
     def append(self, item: dict[str, Any]) -> None:
+        self.extend([item])
+
+    def extend(self, items: list[dict[str, Any]]) -> None:
+        """Append ``items`` in order, in one write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            fh.write("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
 
     def _inode(self) -> int:
         try:
@@ -320,6 +406,13 @@ async def _next_agent_interval(conn, agent: str, status: str, previous: str,
     await conn.execute(insert(t).values(
         agent=agent, status=status, reason=reason if status == "away" else None,
         started_at=at, ended_at=None, login_at=login_at, uniqueid=uniqueid))
+
+
+async def _execute_item(conn, dialect: str, item: dict[str, Any]) -> None:
+    if item["op"] == "agent_interval":
+        await _next_agent_interval(conn, **item["values"])
+    else:
+        await conn.execute(_statement(dialect, item))
 
 
 def _statement(dialect: str, item: dict[str, Any]):
