@@ -241,18 +241,20 @@ class Controller:
 
     async def _catch_up(self, live: frozenset[str]) -> None:
         """What happened while nobody listened, from Asterisk's queue log, with
-        Asterisk's times: for the calls held open that are gone, their answer, end or
-        abandon (answered calls stay answered, talk times are true, agents go to wrap-up);
-        and the calls that entered since the last event heard and that the log does not
-        know at all, rebuilt from their entry (then closed below if they are over)."""
+        Asterisk's times: for the calls held open, what the event log missed (those that
+        are gone: their answer, end or abandon — answered calls stay answered, talk
+        times are true, agents go to wrap-up; those still up: an answer heard by a
+        controller that died before its write was committed); and the calls that entered
+        since the last event heard and that the log does not know at all, rebuilt from
+        their entry (then closed below if they are over)."""
         if self._queue_log is None:
             return
         gone = [uniqueid for uniqueid in self.calls.active if uniqueid not in live]
-        if not gone and self._heard_until is None:
+        if not self.calls.active and self._heard_until is None:
             return
         written = await asyncio.to_thread(self._queue_log.read)  # one read of the file
         replayed = 0
-        for event in queue_log.events_of(written, gone):
+        for event in queue_log.events_of(written, list(self.calls.active)):
             call = self.calls.active.get(getattr(event, "uniqueid", "") or "")
             if call is not None and calls_domain.news(call, event):
                 replayed += await self._handle_read_back(event)

@@ -42,6 +42,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far per thread name of a process (threads of one name summed)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789-_ ")
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return out
+
+
 async def sealed_count(stack: RunningStack) -> int:
     page = await stack.api("GET", "/api/recordings?status=all&limit=500")
     return sum(i["status"] == "sealed" for i in page["items"])
@@ -71,11 +85,13 @@ async def run(args: argparse.Namespace) -> dict:
         if args.profile:
             spy = await asyncio.create_subprocess_exec(
                 str(Path(sys.executable).with_name("py-spy")), "record", "--threads",
+                *(["--gil"] if args.gil else []),
                 "--pid", str(controller), "--output", args.profile,
                 "--format", "speedscope" if args.profile.endswith(".json") else "flamegraph",
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             await asyncio.sleep(1.0)
         c0, a0, t0 = cpu_seconds(controller), cpu_seconds(asterisk), time.monotonic()
+        threads0 = thread_cpu(controller)
         try:
             callers = await run_callers(DID, TEST_PORTS["sip_port"], args.calls,
                                         rate=args.rate, workdir=sipp_dir,
@@ -92,6 +108,7 @@ async def run(args: argparse.Namespace) -> dict:
             await asyncio.sleep(0.2)
         t1 = time.monotonic()
         c1, a1 = cpu_seconds(controller), cpu_seconds(asterisk)
+        threads1 = thread_cpu(controller)
         if spy is not None:
             spy.send_signal(2)
             await spy.wait()
@@ -103,7 +120,10 @@ async def run(args: argparse.Namespace) -> dict:
             controller_cpu_s=round(c1 - c0, 3), asterisk_cpu_s=round(a1 - a0, 3),
             controller_ms_per_call=round((c1 - c0) * 1000 / answered, 1),
             asterisk_ms_per_call=round((a1 - a0) * 1000 / answered, 1),
-            sipp_overload_warnings=len(callers.overload_warnings))
+            sipp_overload_warnings=len(callers.overload_warnings),
+            controller_ms_per_call_by_thread={
+                name: round((cpu - threads0.get(name, 0.0)) * 1000 / answered, 1)
+                for name, cpu in sorted(threads1.items())})
         result["ratio"] = round(result["controller_ms_per_call"]
                                 / max(result["asterisk_ms_per_call"], 0.1), 2)
     if args.keep:
@@ -120,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=30)
     parser.add_argument("--talk", type=float, default=3.0)
     parser.add_argument("--profile", help="py-spy output (.svg flame graph, .json speedscope)")
+    parser.add_argument("--gil", action="store_true",
+                        help="profile only the thread holding the GIL (Python work)")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
     return parser.parse_args(argv)
