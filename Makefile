@@ -24,7 +24,8 @@ validate:             ## check ivr_flows/*.yaml
 clean:                ## remove generated files (rendered config, synthesized prompts); secrets,
 	rm -rf var/asterisk var/sounds   # recording keys and the SQLite database are kept
 
-bench:                ## KPI month over 1,000,000 calls (PostgreSQL, SQLite); concurrent recorded calls
+bench:                ## the stack beside bare Asterisk; KPI month over 1,000,000 calls; concurrent recorded calls
+	MDG_PORT_BASE=$${MDG_PORT_BASE:-15000} .venv/bin/python benchmarks/against_asterisk.py --json var/bench-against-asterisk.json
 	.venv/bin/python benchmarks/kpi_month.py --postgres --full
 	.venv/bin/python benchmarks/kpi_month.py --sqlite --full
 	MDG_PORT_BASE=$${MDG_PORT_BASE:-15000} .venv/bin/python benchmarks/recorded_calls.py
