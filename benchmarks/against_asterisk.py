@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acd.adapters.asterisk.process import AsteriskProcess, find_installation
 from acd.adapters.files import files_open_elsewhere
-from benchmarks.controller_cost import cpu_seconds
+from benchmarks.controller_cost import cpu_seconds, port_base_set
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
@@ -192,14 +192,12 @@ class Bare:
 
     async def stored(self, answered: int) -> int:
         """Recordings Asterisk has closed (at most one per answered call)."""
-        files = [p for p in self.recordings.glob("*.wav")]
         open_now = await asyncio.to_thread(files_open_elsewhere)
-        closed = 0
-        for path in files:
-            st = path.stat()
-            if open_now is not None and open_now.holds((st.st_dev, st.st_ino)) is False:
-                closed += 1
-        return closed
+        if open_now is None:
+            return 0
+        inodes = ((st.st_dev, st.st_ino)
+                  for st in (p.stat() for p in self.recordings.glob("*.wav")))
+        return sum(open_now.holds(inode) is False for inode in inodes)
 
 
 class Stack:
@@ -393,9 +391,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    if "MDG_PORT_BASE" not in os.environ:
-        print("set MDG_PORT_BASE (e.g. 11000) so that the systems do not collide",
-              file=sys.stderr)
+    if not port_base_set():
         return 2
     result = asyncio.run(run(args))
     print(table(result))

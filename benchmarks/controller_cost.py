@@ -42,6 +42,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def port_base_set() -> bool:
+    """Whether MDG_PORT_BASE says where the benchmark's systems listen (told if not)."""
+    if "MDG_PORT_BASE" in os.environ:
+        return True
+    print("set MDG_PORT_BASE (e.g. 11000) so that the benchmark's systems do not collide "
+          "with another run", file=sys.stderr)
+    return False
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds so far per thread name of a process (threads of one name summed)."""
     out: dict[str, float] = {}
@@ -149,9 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    if "MDG_PORT_BASE" not in os.environ:
-        print("set MDG_PORT_BASE (e.g. 11000) so that the stack does not collide",
-              file=sys.stderr)
+    if not port_base_set():
         return 2
     result = asyncio.run(run(args))
     print(f"{result['answered']}/{result['calls']} calls answered at {result['rate']}/s, "
