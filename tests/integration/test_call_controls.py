@@ -173,9 +173,8 @@ async def test_three_way_hold_and_listen_whisper_barge(state_dir: Path):
 
         # hold: music whispered into the caller's channel; the call stays bridged
         await stack.api("POST", f"{path}/hold", {"on": True})
-        held = await stack.api("GET", f"{path}/channels")
-        assert any(s["channel"].startswith("Local/s@mdg-hold-music-")
-                   and s["spying"] == f"{before['caller']},qwE" for s in held["spies"])
+        held = await until(lambda: _on_hold(stack, path, before["caller"]), 5,
+                           "the hold music whispering into the caller's channel")
         assert held["agent"] == before["agent"]
         assert (await stack.api("POST", f"{path}/hold", {"on": True}, expect=409)
                 )["error_id"] == "HOLD_UNCHANGED"
@@ -341,6 +340,14 @@ async def _with_others(stack: RunningStack, path: str, count: int) -> dict | Non
     found = await stack.api("GET", f"{path}/channels")
     settled = not any(other.startswith("Local/") for other in found["others"])
     return found if len(found["others"]) == count and settled else None
+
+
+async def _on_hold(stack: RunningStack, path: str, caller: str) -> dict | None:
+    """The call's channels once the hold music (originated asynchronously, so a moment
+    after the answer to the hold request) whispers into the caller's channel."""
+    found = await stack.api("GET", f"{path}/channels")
+    return found if any(s["channel"].startswith("Local/s@mdg-hold-music-")
+                        and s["spying"] == f"{caller},qwE" for s in found["spies"]) else None
 
 
 async def _remote_hangups(sipp: SippAgent, count: int) -> bool:
