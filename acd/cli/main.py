@@ -9,6 +9,7 @@ from acd.cli.agents import add_agent_commands
 from acd.cli.backup import add_backup_commands
 from acd.cli.events import add_event_commands
 from acd.cli.ivr import add_ivr_commands
+from acd.cli.plan import add_plan_commands
 from acd.cli.recordings import add_recording_commands
 from acd.cli.reports import add_report_commands
 from acd.cli.run import add_run_commands
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recording_commands(sub)
     add_user_commands(sub)
     add_report_commands(sub)
+    add_plan_commands(sub)
     add_tls_commands(sub)
     add_backup_commands(sub)
     add_service_commands(sub)

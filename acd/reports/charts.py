@@ -102,6 +102,42 @@ def calls_chart(series: Series, title: str, words: dict[str, str], fmt: str = "s
         return _save(fig, fmt)
 
 
+def staffing_chart(labels: Sequence[str], agents: Sequence[int], lines: Sequence[int],
+                   answer_rates: Sequence[float | None], title: str, words: dict[str, str],
+                   fmt: str = "svg", target: float | None = 90.0) -> bytes:
+    """A staffing plan: operators needed per half-hour (bars), lines needed (steps) and
+    the predicted answer rate (line, right axis) with its target (dashed)."""
+    x = list(range(len(labels)))
+    with _lock, rc_context(_rc()):
+        fig = Figure(figsize=(max(6.0, min(14.0, 0.32 * len(x) + 2)), 3.2))
+        ax = fig.add_subplot()
+        ax.bar(x, agents, color=ANSWERED, label=words["agents"], width=0.75)
+        ax.step(x, lines, where="mid", color=UNANSWERED, linewidth=1.5, label=words["lines"])
+        ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+        ax.set_ylabel(words["people"])
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        step = max(1, -(-len(x) // 24))
+        ax.set_xticks(x[::step], [labels[i] for i in x[::step]], rotation=90)
+        ax.set_xlim(-0.6, len(x) - 0.4)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        rate_ax = ax.twinx()
+        rate_ax.spines["top"].set_visible(False)
+        rate_ax.plot(x, [math.nan if r is None else r for r in answer_rates], color=RATE,
+                     marker="o", markersize=3, linewidth=1.5, label=words["answer_rate"])
+        if target is not None:
+            rate_ax.axhline(target, color=TARGET, linestyle="--", linewidth=0.9,
+                            label=words["target"].format(target=target))
+        rate_ax.set_ylim(0, 105)
+        rate_ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        rate_ax.set_ylabel(words["answer_rate"])
+        handles, names = ax.get_legend_handles_labels()
+        more, more_names = rate_ax.get_legend_handles_labels()
+        ax.legend(handles + more, names + more_names, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.28), ncol=4, frameon=False, fontsize=8)
+        return _save(fig, fmt)
+
+
 def category_chart(categories: Sequence[tuple[str, int]], title: str, words: dict[str, str],
                    fmt: str = "svg", width: float = 9.0) -> bytes:
     """Horizontal bars, the largest category on top, the count at the end of each bar."""
@@ -124,4 +160,4 @@ def category_chart(categories: Sequence[tuple[str, int]], title: str, words: dic
         return _save(fig, fmt)
 
 
-__all__ = ["Series", "calls_chart", "category_chart"]
+__all__ = ["Series", "calls_chart", "category_chart", "staffing_chart"]

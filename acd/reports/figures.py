@@ -48,7 +48,7 @@ class Targets:
     quick_answer_rate: float = 90.0
     first_contact_resolution: float = 40.0
     first_response_rate: float = 95.0
-    quick_answer_seconds: int = QUICK_ANSWER_SECONDS
+    quick_answer_seconds: float = QUICK_ANSWER_SECONDS
     source: str = "default"
 
     RATES = ("answer_rate", "quick_answer_rate", "first_contact_resolution",

@@ -122,9 +122,9 @@ def _w(key: str, lang: str) -> str:
     return en if lang == "en" else ja
 
 
-def label(key: str, lang: str, quick_seconds: int = QUICK_ANSWER_SECONDS) -> str:
+def label(key: str, lang: str, quick_seconds: float = QUICK_ANSWER_SECONDS) -> str:
     ja, en = LABELS[key]
-    return (en if lang == "en" else ja).format(seconds=quick_seconds)
+    return (en if lang == "en" else ja).format(seconds=f"{quick_seconds:g}")
 
 
 def targets_text(kpis: Kpis, lang: str) -> str:

@@ -1,0 +1,1 @@
+"""Sizing a contact centre: queueing formulas and the replay of real traffic (pure)."""
