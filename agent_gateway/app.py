@@ -43,6 +43,7 @@ from agent_gateway.routes.events import setup_event_routes
 from agent_gateway.routes.followups import setup_followup_routes
 from agent_gateway.routes.ivr import setup_ivr_routes
 from agent_gateway.routes.recordings import setup_recording_routes
+from agent_gateway.routes.plans import setup_plan_routes
 from agent_gateway.routes.reports import setup_report_routes
 
 
@@ -99,6 +100,7 @@ def create_app(services: GatewayServices) -> web.Application:
     setup_openapi_route(app)
     setup_agent_routes(app)
     setup_report_routes(app)
+    setup_plan_routes(app)
     setup_auth_routes(app)
     setup_followup_routes(app)
     data = ConsoleData(s.controller, s.call_records, s.site)

@@ -29,7 +29,7 @@ from acd.adapters.db.engine import make_engine
 from acd.cli.common import load_settings
 from acd.cli.reports import _safe, flows_site
 from acd.domain.clock import as_jst
-from acd.domain.sizing.plan import Forecast, SizingTargets, size, working_days
+from acd.domain.sizing.plan import Forecast, size
 from acd.planning.check import replay_check
 from acd.planning.forecast_file import ForecastError, load_forecast
 from acd.planning.history import read_history
@@ -42,7 +42,7 @@ from acd.planning.outputs import (
     render_table,
     render_xlsx,
 )
-from acd.reports.targets import targets_for
+from acd.planning.site import line_working_days, sizing_targets
 
 FORMATS = ("table", "csv", "xlsx", "json", "svg", "png")
 
@@ -65,18 +65,7 @@ def _period(args: argparse.Namespace) -> tuple[datetime, datetime]:
 
 def _working(settings, line: str | None):
     site = flows_site(settings)
-    found = next((x for x in site.lines if x.did == line), None) if site and line else None
-    calendar = (site.domain_calendars().get(found.calendar)
-                if site is not None and found is not None and found.calendar else None)
-    return working_days(calendar), site
-
-
-def _targets(args: argparse.Namespace, site, line: str | None) -> SizingTargets:
-    if args.target:
-        return SizingTargets.parse(args.target)
-    report = targets_for(site, line)
-    return SizingTargets(report.answer_rate / 100.0, report.quick_answer_rate / 100.0,
-                         float(report.quick_answer_seconds))
+    return line_working_days(site, line), site
 
 
 def _fail(message: str, status: int = 1) -> int:
@@ -88,7 +77,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = load_settings()
     working, site = _working(settings, args.line)
     try:
-        targets = _targets(args, site, args.line)
+        targets = sizing_targets(site, args.line, args.target)
         if args.forecast:
             forecast: Forecast = load_forecast(Path(args.forecast))
         else:
@@ -158,7 +147,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         start, end = _period(args)
         plan = read_plan_csv(Path(args.plan)) if args.plan else None
-        within = _targets(args, site, args.line).answer_within
+        within = sizing_targets(site, args.line, args.target).answer_within
     except (ValueError, PlanFileError) as exc:
         return _fail(str(exc))
 

@@ -158,7 +158,7 @@ class Agent:
     async def dispose(self, outcome: str, category: str | None, *, complaint: bool = False,
                       escalation: bool = False, faq: bool = True) -> str:
         """The disposition of the call the agent is wrapping up; its uniqueid."""
-        for _ in range(100):
+        for _ in range(300):  # the call still to be offered, talked and ended: ample time
             state = await self.state()
             if state["status"] == "wrapup":
                 break

@@ -5,6 +5,9 @@ it was sized for; forecast files and plan CSVs are read with file:line / row:col
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 import math
 import random
 from datetime import date, datetime, time, timedelta
@@ -16,6 +19,7 @@ from sqlalchemy import insert
 import acd.adapters.db.migrate
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.schema import agent_intervals, call_records
+from acd.cli.plan import add_plan_commands
 from acd.domain.clock import JST
 from acd.domain.sizing.plan import SizingTargets, day_type, size, working_days
 from acd.domain.sizing.replay import Caller, StaffingStep, replay
@@ -174,3 +178,44 @@ def load_forecast_text(tmp_path: Path, text: str):
     path = tmp_path / "f.yaml"
     path.write_text(text, encoding="utf-8")
     return load_forecast(path)
+
+
+def _acd(argv: list[str]) -> int:
+    """`acd plan ...` with ``argv``, in this process; its exit status."""
+    parser = argparse.ArgumentParser(prog="acd")
+    add_plan_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_the_commands_plan_from_history_and_replay_the_plan(tmp_path: Path, monkeypatch,
+                                                           capsys):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+
+    async def fill() -> None:
+        await acd.adapters.db.migrate.upgrade(url)
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(insert(call_records), _month_of_calls()[0])
+        await engine.dispose()
+
+    asyncio.run(fill())
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("MADOGUCHI_STATE_DIR", str(tmp_path))
+    plan = tmp_path / "plan.csv"
+    period = ["--from", "2026-11-01", "--to", "2026-11-30", "--line", LINE]
+    assert _acd(["plan", *period, "--target", "answer_rate=0.9,quick_answer=0.8@20",
+                 "--format", "csv", "--out", str(plan)]) == 0
+    assert read_plan_csv(plan)[("weekday", 600)] in (5, 6, 7, 8)
+    capsys.readouterr()
+    assert _acd(["plan", "replay", "--plan", str(plan), *period,
+                 "--target", "quick_answer=0.8@20", "--format", "json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert replayed["staffing"] == str(plan) and replayed["replay"]["answer_rate"] >= 88
+    assert replayed["report"]["offered"] == replayed["queue_calls"] > 3000
+
+    plan.write_text("day_type,slot,agents\nweekday,09:15,3\n", encoding="utf-8")
+    assert _acd(["plan", "replay", "--plan", str(plan), *period]) == 1
+    assert "row 2, column 2" in capsys.readouterr().err
+    assert _acd(["plan", "--from", "2026-11-30", "--to", "2026-11-01"]) == 1
+    assert "is not after" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from acd.domain.sizing.erlang import (
 )
 
 SLOT_SECONDS = 1800
+MAX_AGENTS = 1000  # the most operators a half-hour is sized for
 DayType = Literal["weekday", "after_holiday", "saturday", "sunday_holiday"]
 DAY_TYPES: tuple[DayType, ...] = ("weekday", "after_holiday", "saturday", "sunday_holiday")
 DAY_TYPE_NAMES_JA = {"weekday": "平日", "after_holiday": "休み明け", "saturday": "土曜",
@@ -131,9 +132,10 @@ class SizingTargets:
             except ValueError as exc:
                 raise ValueError(f"target {part!r}: {exc}") from None
         targets = cls(**values)  # type: ignore[arg-type]
-        if targets.minimum_agents < 0 or targets.answer_within < 0:
-            raise ValueError(f"targets {text!r}: min_agents and the quick-answer seconds "
-                             "must be >= 0")
+        if not 0 <= targets.minimum_agents <= MAX_AGENTS:
+            raise ValueError(f"targets {text!r}: min_agents must be 0 to {MAX_AGENTS}")
+        if not 0 <= targets.answer_within <= 3600:
+            raise ValueError(f"targets {text!r}: the quick answer's seconds must be 0 to 3600")
         return targets
 
     def __str__(self) -> str:
@@ -188,7 +190,8 @@ def size_slot(slot: SlotForecast, patience_seconds: float | None, targets: Sizin
         prediction = agents_needed(rate, slot.handle_seconds, patience_seconds,
                                    answer_rate=targets.answer_rate,
                                    quick_answer_rate=targets.quick_answer_rate,
-                                   answer_within=targets.answer_within, minimum=minimum)
+                                   answer_within=targets.answer_within, minimum=minimum,
+                                   maximum=MAX_AGENTS)
     else:
         prediction = predict(agents, rate, slot.handle_seconds, patience_seconds,
                              targets.answer_within)
@@ -216,6 +219,6 @@ def peak(rows: Iterable[PlanRow]) -> dict[DayType, tuple[int, int]]:
     return found
 
 
-__all__ = ["DAY_TYPES", "DAY_TYPE_NAMES_JA", "SLOT_SECONDS", "DayType", "Forecast", "PlanRow",
+__all__ = ["DAY_TYPES", "DAY_TYPE_NAMES_JA", "MAX_AGENTS", "SLOT_SECONDS", "DayType", "Forecast", "PlanRow",
            "SizingTargets", "SlotForecast", "day_type", "peak", "size", "size_slot",
            "slot_label", "working_days"]
