@@ -42,8 +42,8 @@ from agent_gateway.routes.calls import setup_call_routes
 from agent_gateway.routes.events import setup_event_routes
 from agent_gateway.routes.followups import setup_followup_routes
 from agent_gateway.routes.ivr import setup_ivr_routes
-from agent_gateway.routes.recordings import setup_recording_routes
 from agent_gateway.routes.plans import setup_plan_routes
+from agent_gateway.routes.recordings import setup_recording_routes
 from agent_gateway.routes.reports import setup_report_routes
 
 

@@ -20,7 +20,7 @@ queue carries over from one half-hour to the next.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -210,15 +210,6 @@ def size(forecast: Forecast, targets: SizingTargets, agents: int | None = None,
     return [size_slot(s, forecast.patience_seconds, targets, agents, lines) for s in slots]
 
 
-def peak(rows: Iterable[PlanRow]) -> dict[DayType, tuple[int, int]]:
-    """Per day type, the most operators and the most lines any half-hour needs."""
-    found: dict[DayType, tuple[int, int]] = {}
-    for row in rows:
-        agents, lines = found.get(row.forecast.day_type, (0, 0))
-        found[row.forecast.day_type] = (max(agents, row.agents), max(lines, row.lines))
-    return found
-
-
-__all__ = ["DAY_TYPES", "DAY_TYPE_NAMES_JA", "MAX_AGENTS", "SLOT_SECONDS", "DayType", "Forecast", "PlanRow",
-           "SizingTargets", "SlotForecast", "day_type", "peak", "size", "size_slot",
-           "slot_label", "working_days"]
+__all__ = ["DAY_TYPES", "DAY_TYPE_NAMES_JA", "MAX_AGENTS", "SLOT_SECONDS", "DayType",
+           "Forecast", "PlanRow", "SizingTargets", "SlotForecast", "day_type", "size",
+           "size_slot", "slot_label", "working_days"]
