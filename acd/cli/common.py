@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -21,6 +22,13 @@ from acd.settings import Settings
 from acd.stack import migrate_database, secret_store
 
 T = TypeVar("T")
+
+
+def database_unusable(url: str, exc: BaseException) -> str:
+    """``database <url without its password> unusable: <the first line of the cause>``."""
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+    shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    return f"database {shown} unusable: {detail}"
 
 
 def load_settings() -> Settings:

@@ -26,8 +26,8 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.adapters.db.engine import make_engine
-from acd.cli.common import load_settings
-from acd.cli.reports import _safe, flows_site
+from acd.cli.common import database_unusable, load_settings
+from acd.cli.reports import flows_site
 from acd.domain.clock import as_jst
 from acd.domain.sizing.plan import Forecast, size
 from acd.planning.check import replay_check
@@ -92,8 +92,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     except (OSError, SQLAlchemyError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        return _fail(f"database {_safe(settings.resolved_database_url)} unusable: {detail}", 2)
+        return _fail(database_unusable(settings.resolved_database_url, exc), 2)
     if not rows:
         print(f"{forecast.source}: no calls to plan for", file=sys.stderr)
     if args.format == "table":
@@ -165,8 +164,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     except (OSError, SQLAlchemyError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        return _fail(f"database {_safe(settings.resolved_database_url)} unusable: {detail}", 2)
+        return _fail(database_unusable(settings.resolved_database_url, exc), 2)
     if args.format == "json":
         sys.stdout.write(json.dumps({
             "staffing": check.staffing, "queue_calls": check.replayed.offered,

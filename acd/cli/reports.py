@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.adapters.db.engine import make_engine
-from acd.cli.common import load_settings
+from acd.cli.common import database_unusable, load_settings
 from acd.domain.clock import parse_period
 from acd.ivr.loader import FlowError, load_site
 from acd.reports.figures import Kpis, ReportError, Targets
@@ -31,11 +30,6 @@ from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import compute_kpis
 from acd.reports.scheduler import ReportScheduler
 from acd.reports.targets import targets_for
-
-
-def _safe(url: str) -> str:
-    """The URL without its password."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def flows_site(settings):
@@ -93,9 +87,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"acd: error: {exc}", file=sys.stderr)
         return 1
     except (OSError, SQLAlchemyError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        print(f"acd: error: database {_safe(settings.resolved_database_url)} unusable: "
-              f"{detail}", file=sys.stderr)
+        print(f"acd: error: {database_unusable(settings.resolved_database_url, exc)}",
+              file=sys.stderr)
         return 2
     data = render(kpis, args.format, args.lang)
     if args.out:
@@ -135,9 +128,8 @@ def cmd_run_schedule(args: argparse.Namespace) -> int:
     try:
         written = asyncio.run(run())
     except (OSError, SQLAlchemyError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        print(f"acd: error: database {_safe(settings.resolved_database_url)} unusable: "
-              f"{detail}", file=sys.stderr)
+        print(f"acd: error: {database_unusable(settings.resolved_database_url, exc)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
