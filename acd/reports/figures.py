@@ -130,6 +130,10 @@ class Figures:
 
     @property
     def first_contact_resolution(self) -> float | None:
+        """None (shown "—", judged neither met nor missed) while no answered call has a
+        disposition: nothing to judge yet."""
+        if self.dispositions <= 0:
+            return None
         return _pct(self.completed, self.fcr_denominator)
 
     @property

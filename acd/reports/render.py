@@ -154,6 +154,10 @@ def duration(seconds: float) -> str:
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
+#: A summary figure with nothing to judge yet (e.g. 一次完結率 without dispositions).
+NOTHING_TO_JUDGE = "—"
+
+
 def fmt(v: Any, kind: str, none: str = "", percent: bool = False) -> str:
     """As text; ``percent`` adds the % sign to rates (HTML, PDF; CSV keeps bare numbers)."""
     if v is None:
@@ -286,7 +290,8 @@ def summary_rows(kpis: Kpis, lang: str, targets: Mapping[str, float] | None = No
         ok = judge(v, target)
         rows.append({"key": key, "label": label(key, lang, kpis.targets.quick_answer_seconds),
                      "raw": v, "kind": KINDS[key],
-                     "value": fmt(v, KINDS[key], percent=percent), "target_value": target,
+                     "value": fmt(v, KINDS[key], NOTHING_TO_JUDGE, percent=percent),
+                     "target_value": target,
                      "target": f"≥ {target:g}%" if target is not None else "",
                      "met": ok, "judgement": "" if ok is None else
                      _w("met" if ok else "missed", lang)})

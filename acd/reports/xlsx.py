@@ -94,7 +94,8 @@ def render_xlsx(kpis: Kpis, lang: str = "ja",
     for item in summary_rows(kpis, lang, targets):
         row += 1
         ws.cell(row, 1, item["label"]).border = BOX
-        cell = ws.cell(row, 2, _cell_value(item["raw"], item["kind"]))
+        cell = ws.cell(row, 2, item["value"] if item["raw"] is None
+                       else _cell_value(item["raw"], item["kind"]))
         cell.number_format, cell.border = FORMATS.get(item["kind"], "General"), BOX
         target = ws.cell(row, 3, None if item["target_value"] is None
                          else item["target_value"] / 100.0)

@@ -119,3 +119,21 @@ async def test_formats_over_http_for_readers_only(client):
         assert r.status == 403 and (await r.json())["error_id"] == "FORBIDDEN"
     async with client.get(url + "docx", headers={"X-Role": "viewer"}) as r:
         assert r.status == 422 and (await r.json())["error_id"] == "BAD_FORMAT"
+
+
+async def test_a_figure_with_nothing_to_judge_reads_a_dash_in_every_format(engine):
+    from acd.reports.render import render_csv
+    from tests.support.kpi_mix import LINE2
+
+    k = await compute_kpis(engine, *day_range(DAY), LINE2, None, now=FAR_FUTURE)
+    assert k.overall.answered == 1 and k.overall.dispositions == 0  # answered, not disposed
+    csv_row = next(line for line in render_csv(k).decode("utf-8-sig").splitlines()
+                   if line.startswith("一次完結率"))
+    assert "—" in csv_row and "未達" not in csv_row
+    wb = load_workbook(io.BytesIO(render_xlsx(k)))
+    summary = {row[0]: row[1:] for row in wb["概要"].iter_rows(values_only=True) if row[0]}
+    assert summary["一次完結率"][0] == "—" and summary["一次完結率"][2] is None
+    html = render_html(k).decode()
+    assert "未達" not in html.split("一次完結率", 1)[1].split("</tr>", 1)[0]
+    pdf_line = next(line for line in pdf_text(render_pdf(k)).splitlines() if "一次完結率" in line)
+    assert pdf_line.split("一次完結率")[1].split()[0] in ("—", "－")

@@ -118,7 +118,7 @@ async def test_line_and_queue_filters(engine):
     k = await compute_kpis(engine, *day_range(DAY), LINE2, None, now=FAR_FUTURE)
     assert (k.overall.offered, k.overall.answered, k.overall.quick_answered,
             k.overall.dispositions) == (1, 1, 1, 0)
-    assert k.overall.first_contact_resolution == approx(0.0)
+    assert k.overall.first_contact_resolution is None  # no disposition: "—", not 0 %
     assert k.overall.first_response_rate is None  # no disposition: no rate
     k = await compute_kpis(engine, *day_range(DAY), LINE, "main", now=FAR_FUTURE)
     assert (k.overall.offered, k.overall.answered, k.overall.after_hours) == (11, 7, 2)
