@@ -302,6 +302,8 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
     state = agents.by_id.get(message.agent)
     if state is None:
         return agents, [Rejected("AGENT_UNKNOWN", f"no agent {message.agent}")]
+    if _already_holds(state, message):
+        return agents, []  # a repeated request: done, nothing to change
     handler = TRANSITIONS.get((state.status, type(message)))
     if isinstance(message, AgentRinging) and state.status in (Status.AWAY, Status.LOGGED_OUT) \
             and message.at <= state.since:
@@ -324,6 +326,19 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
     return agents, [*commands, *renumbered]
 
 
+def _already_holds(state: AgentState, message: Message) -> bool:
+    """A request whose outcome already holds (ready when ready, logged in when logged in,
+    logged out when logged out): a no-op success, so that a repeated click or command is
+    not an error. A request that would really change the state is never one."""
+    if isinstance(message, SetReady):
+        return state.status is Status.READY
+    if isinstance(message, Login):
+        return state.status is not Status.LOGGED_OUT
+    if isinstance(message, Logout):
+        return state.status is Status.LOGGED_OUT
+    return False
+
+
 def _illegal(state: AgentState, message: Message, now: float) -> Command:
     if isinstance(message, AgentRinging):
         return OfferViolation(now, state.id, message.uniqueid, state.status)
@@ -335,9 +350,6 @@ def _illegal(state: AgentState, message: Message, now: float) -> Command:
                         f"agent {state.id} is in wrap-up: send the disposition to be ready")
     if isinstance(message, SubmitDisposition):
         return Rejected("NOT_YOUR_CALL", f"agent {state.id} did not take call {message.uniqueid}")
-    if isinstance(message, Login):
-        return Rejected("ALREADY_LOGGED_IN", f"agent {state.id} is already logged in "
-                        f"({state.status})")
     return Rejected("ILLEGAL_TRANSITION",
                     f"agent {state.id} cannot {type(message).__name__} while {state.status}")
 
