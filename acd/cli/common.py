@@ -18,10 +18,20 @@ from pydantic import ValidationError
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.roster import Roster
 from acd.adapters.tls import local_client_context
+from acd.ivr.loader import FlowError, load_site
 from acd.settings import Settings
 from acd.stack import migrate_database, secret_store
 
 T = TypeVar("T")
+
+
+def flows_site(settings):
+    """The flows (:class:`~acd.ivr.models.Site`), or None when they cannot be read."""
+
+    try:
+        return load_site(settings.flows_dir)
+    except (FlowError, OSError, ValueError):  # reports and plans work from the database
+        return None
 
 
 def database_unusable(url: str, exc: BaseException) -> str:

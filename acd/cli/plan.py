@@ -26,8 +26,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.adapters.db.engine import make_engine
-from acd.cli.common import database_unusable, load_settings
-from acd.cli.reports import flows_site
+from acd.cli.common import database_unusable, flows_site, load_settings
 from acd.domain.clock import as_jst
 from acd.domain.sizing.plan import Forecast, size
 from acd.planning.check import replay_check

@@ -22,23 +22,13 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.adapters.db.engine import make_engine
-from acd.cli.common import database_unusable, load_settings
+from acd.cli.common import database_unusable, flows_site, load_settings
 from acd.domain.clock import parse_period
-from acd.ivr.loader import FlowError, load_site
 from acd.reports.figures import Kpis, ReportError, Targets
 from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import compute_kpis
 from acd.reports.scheduler import ReportScheduler
 from acd.reports.targets import targets_for
-
-
-def flows_site(settings):
-    """The flows (:class:`~acd.ivr.models.Site`), or None when they cannot be read."""
-
-    try:
-        return load_site(settings.flows_dir)
-    except (FlowError, OSError, ValueError):  # the report works from the database alone
-        return None
 
 
 def configured(settings, site=None) -> tuple[set[str] | None, set[str] | None]:

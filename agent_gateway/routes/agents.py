@@ -19,6 +19,7 @@ from agent_gateway.keys import (
     CONTROLLER,
     ESCALATIONS,
     ROSTER,
+    SITE,
     VOICEMAILS,
 )
 
@@ -157,6 +158,12 @@ async def _away(request: web.Request, agent: str) -> domain.Request:
 
 async def _disposition(request: web.Request, agent: str) -> domain.Request:
     body = await parse_body(request, DispositionBody)
+    site = request.app[SITE]() if SITE in request.app else None
+    if site is not None and site.categories and body.category is not None \
+            and body.category not in site.categories:
+        raise ApiError(422, "CATEGORY_UNKNOWN", f"category {body.category!r} is not one of "
+                       f"the flows' categories: {', '.join(site.categories)}",
+                       {"field": "category", "categories": list(site.categories)})
     request[DISPOSITION] = body
     return domain.SubmitDisposition(agent, body.uniqueid, body.outcome, body.category,
                                     body.complaint, body.escalation or body.outcome == ESCALATION,

@@ -123,3 +123,11 @@ def test_control_bytes_in_a_flow_file_are_named_with_file_line_column(tmp_path, 
                          env={**os.environ, "MADOGUCHI_STATE_DIR": str(tmp_path / "state")})
     assert cli.returncode == 1 and where in cli.stderr, cli.stderr
     assert "Traceback" not in cli.stderr
+
+
+async def test_a_disposition_category_outside_the_flows_categories_is_422(api):
+    body = {"uniqueid": "u1", "outcome": "完了", "category": "住民票・戸籍"}  # not 住民票
+    async with api.post("/api/agents/1001/disposition", json=body) as r:
+        answer = await r.json()
+    assert (r.status, answer["error_id"]) == (422, "CATEGORY_UNKNOWN")
+    assert "住民票" in answer["details"]["categories"]

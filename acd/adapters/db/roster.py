@@ -63,6 +63,14 @@ class Roster:
             await conn.execute(delete(agent_queues).where(agent_queues.c.agent_id == profile.id))
             await self._write_queues(conn, profile)
 
+    async def remove(self, agent_id: str) -> None:
+        """Take the agent off the roster (their calls' records keep the id)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(agent_queues).where(agent_queues.c.agent_id == agent_id))
+            done = await conn.execute(delete(agents).where(agents.c.id == agent_id))
+            if done.rowcount == 0:
+                raise RosterError("AGENT_UNKNOWN", f"no agent {agent_id}")
+
     @staticmethod
     async def _write_queues(conn, profile: AgentProfile) -> None:
         if profile.queues:
