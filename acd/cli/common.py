@@ -38,6 +38,8 @@ def database_unusable(url: str, exc: BaseException) -> str:
     """``database <url without its password> unusable: <the first line of the cause>``."""
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
     shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    if "no such table" in detail or re.search(r'relation "[^"]+" does not exist', detail):
+        detail += " (the database has no tables yet: run 'acd migrate', or start 'acd up')"
     return f"database {shown} unusable: {detail}"
 
 

@@ -13,15 +13,15 @@ from acd.ivr.loader import FlowError, load_site
 
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
-    flows_dir = Path(args.dir) if args.dir else settings.flows_dir
+    sources = [Path(p) for p in args.paths] if args.paths else [settings.flows_dir]
     try:
-        site = load_site(flows_dir)
+        site = load_site(sources)
     except FlowError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    print(f"{flows_dir}: ok ({len(site.lines)} lines, {len(site.queues)} queues, "
-          f"{len(site.prompts)} prompts)")
+    print(f"{' '.join(map(str, sources))}: ok ({len(site.lines)} lines, {len(site.queues)} "
+          f"queues, {len(site.prompts)} prompts)")
     return 0
 
 
@@ -70,7 +70,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def add_ivr_commands(sub: argparse._SubParsersAction) -> None:
     ivr = sub.add_parser("ivr", help="IVR flows").add_subparsers(dest="ivr_command", required=True)
     validate = ivr.add_parser("validate", help="check ivr_flows/*.yaml")
-    validate.add_argument("dir", nargs="?", help="flows directory (default: settings)")
+    validate.add_argument("paths", nargs="*", metavar="PATH",
+                          help="flows directories or files, read together as one site "
+                          "(default: the flows directory of the settings)")
     validate.set_defaults(func=cmd_validate)
     ivr.add_parser("apply", help="validate the flows and load them into the running stack "
                    "(dialplan reload; calls in progress go on), or render them when it is "

@@ -100,7 +100,9 @@ def check_flows(flows: Mapping[str, Flow], where: Mapping[str, FlowAt], *,
             if isinstance(node, CalendarNode) and node.calendar not in calendars:
                 problems.append(f"{at.position_of(here + ('calendar',))}: unknown calendar "
                                 f"'{node.calendar}' (known: "
-                                f"{', '.join(sorted(calendars)) or 'none'})")
+                                f"{', '.join(sorted(calendars)) or 'none'}; validating one "
+                                "file, give the calendars' file too: acd ivr validate "
+                                "FILE calendars.yaml)")
             if isinstance(node, TransferNode):
                 try:
                     policy.resolve(node.to)

@@ -6,6 +6,7 @@ files are collected before failing, so an admin sees the whole list at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -66,10 +67,14 @@ def live_change_problems(running: Site, new: Site) -> list[str]:
     return [f"{change}: restart the stack (acd up) to apply it" for change in changes]
 
 
-def load_site(flows_dir: Path) -> Site:
-    files = [flows_dir] if flows_dir.is_file() else sorted(flows_dir.glob("*.yaml"))
+def load_site(flows: Path | Sequence[Path]) -> Site:
+    """The site of a flows directory (its ``*.yaml``), of one file, or of several files and
+    directories given together (e.g. a municipality's example and the calendars it uses)."""
+    sources = [flows] if isinstance(flows, Path) else list(flows)
+    files = [f for source in sources
+             for f in ([source] if source.is_file() else sorted(source.glob("*.yaml")))]
     if not files:
-        raise FlowError([f"{flows_dir}: no *.yaml flow files found"])
+        raise FlowError([f"{', '.join(map(str, sources))}: no *.yaml flow files found"])
     problems: list[str] = []
     parsed: list[tuple[SourceDocument, SiteFile]] = []
     for path in files:
@@ -282,7 +287,9 @@ def _check_line_calendar(doc: SourceDocument, here: tuple, line: Line,
     if line.calendar not in calendars:
         problems.append(f"{doc.position_of(here + ('calendar',))}: unknown calendar "
                         f"'{line.calendar}' (known: {', '.join(sorted(calendars)) or 'none'}; "
-                        "define it under 'calendars:' in any flows file)")
+                        "define it under 'calendars:' in any flows file; validating one "
+                        "file, give the calendars' file too: acd ivr validate FILE "
+                        "calendars.yaml)")
     if line.closed_prompt is None:
         problems.append(f"{doc.position_of(here + ('calendar',), key=True)}: a line with a "
                         f"calendar needs 'closed_prompt', played when calendar "

@@ -46,3 +46,9 @@ def test_the_roster_commands_check_queues_and_edit_and_remove_agents(state_dir: 
     assert _acd(state_dir, "agents", "list").stdout == ""
     again = _acd(state_dir, "agents", "remove", "7001")
     assert again.returncode == 1 and "no agent 7001" in again.stderr
+
+
+def test_a_report_on_a_database_without_tables_says_to_migrate(state_dir: Path):
+    done = _acd(state_dir, "report", "daily", "--date", "2026-11-20")
+    assert done.returncode == 2
+    assert "no tables yet: run 'acd migrate'" in done.stderr

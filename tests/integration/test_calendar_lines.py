@@ -128,7 +128,8 @@ async def test_ivr_apply_refuses_a_broken_file_and_reloads_a_good_one_under_a_li
         assert refused["error_id"] == "FLOWS_INVALID"
         assert refused["details"] == [
             f"{flows / 'site.yaml'}:12:15: unknown calendar 'nosuch' (known: closed-today; "
-            "define it under 'calendars:' in any flows file)",
+            "define it under 'calendars:' in any flows file; validating one file, give the "
+            "calendars' file too: acd ivr validate FILE calendars.yaml)",
             f"{flows / 'site.yaml'}:12:5: a line with a calendar needs 'closed_prompt', "
             "played when calendar 'nosuch' says the line is not open"]
         assert extensions.read_bytes() == running
