@@ -61,6 +61,11 @@ log = structlog.get_logger(__name__)
 REBUILD_WINDOW_SECONDS = 12 * 3600
 RESYNC_RETRY_SECONDS = 2.0
 RESYNC_ATTEMPTS = 10
+#: After a (re)connect the first resync waits for Asterisk's FullyBooted (sent to a new
+#: AMI session at once when Asterisk is up, else when its modules are loaded); this long
+#: at most.
+BOOT_WAIT_SECONDS = 10.0
+FRESH_BOOT_SECONDS = 2.0  # a FullyBooted heard this shortly before the connect is its own
 
 
 class RequestRejected(Refused):
@@ -87,6 +92,7 @@ class _Tick:
 @dataclass(frozen=True)
 class _Resync:
     attempt: int
+    connection: int  # the connection it was scheduled for (a later one makes it stale)
 
 
 class Controller:
@@ -113,6 +119,9 @@ class Controller:
         #: When the last event heard from Asterisk happened: what came after it and was
         #: not heard is read back from the queue log at the next (re)connect.
         self._heard_until: float | None = None
+        self._connections = 0  # AMI connections so far
+        self._booted = True  # FullyBooted heard since the last connect (or not awaited)
+        self._fully_booted_at = -1e9  # (monotonic) when the last FullyBooted was heard
 
     @property
     def calls(self) -> Calls:
@@ -195,10 +204,26 @@ class Controller:
             case Connected(at=at):
                 log.info("ami.connected")
                 await self.handle(AmiConnected(at))
-                await self._resync(attempt=1)
-            case _Resync(attempt=attempt):
-                if self.connected:
+                self._connections += 1
+                # the first resync waits for FullyBooted, or the timeout; the event of this
+                # session may already have been heard (it can overtake the login's answer)
+                self._booted = time.monotonic() - self._fully_booted_at < FRESH_BOOT_SECONDS
+                if self._booted:
+                    await self._resync(attempt=1)
+                else:
+                    asyncio.get_running_loop().call_later(
+                        BOOT_WAIT_SECONDS, self._queue.put_nowait,
+                        _Resync(1, self._connections))
+            case _Resync(attempt=attempt, connection=connection):
+                if self.connected and connection == self._connections and (
+                        attempt > 1 or not self._booted):
+                    self._booted = True
                     await self._resync(attempt)
+            case RawEvent(message=message) if message.get("Event") == "FullyBooted":
+                self._fully_booted_at = time.monotonic()
+                if not self._booted:
+                    self._booted = True
+                    await self._resync(attempt=1)
             case Disconnected(at=at, reason=reason):
                 log.warning("ami.disconnected", reason=reason)
                 await self.handle(AmiDisconnected(at, reason))
@@ -228,16 +253,20 @@ class Controller:
             members = await self._ami.queue_members()
         except (TimeoutError, AmiError) as exc:
             # e.g. Asterisk still booting: try again shortly (the callback only enqueues)
-            log.error("controller.resync_failed", error=str(exc), attempt=attempt)
-            if attempt < RESYNC_ATTEMPTS:
+            if attempt < RESYNC_ATTEMPTS:  # retried: worth a warning, not an error yet
+                log.warning("controller.resync_retry", error=str(exc), attempt=attempt,
+                            retry_in=RESYNC_RETRY_SECONDS)
                 asyncio.get_running_loop().call_later(
-                    RESYNC_RETRY_SECONDS, self._queue.put_nowait, _Resync(attempt + 1))
+                    RESYNC_RETRY_SECONDS, self._queue.put_nowait,
+                    _Resync(attempt + 1, self._connections))
+            else:
+                log.error("controller.resync_failed", error=str(exc), attempts=attempt)
             return
         await self._catch_up(live)
         await self.handle(ChannelsSnapshot(time.time(), live))
         await self.handle(MembersSnapshot(time.time(), members))
         log.info("controller.resynchronised", live_channels=len(live), open_calls=len(self.calls),
-                 queue_members=len(members))
+                 queue_members=len(members), attempt=attempt)
 
     async def _catch_up(self, live: frozenset[str]) -> None:
         """What happened while nobody listened, from Asterisk's queue log, with

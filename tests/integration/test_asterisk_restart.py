@@ -84,13 +84,19 @@ async def test_controller_survives_an_asterisk_crash_and_resynchronises(
         await first.stop()
 
     async with engine.connect() as conn:
-        kinds = [r.kind for r in (await conn.execute(
-            select(call_events.c.kind).order_by(call_events.c.id)))]
+        events = (await conn.execute(select(call_events.c.kind, call_events.c.occurred_at)
+                                     .order_by(call_events.c.id))).all()
+        kinds = [r.kind for r in events]
         [record] = (await conn.execute(select(call_records))).mappings().all()
     await engine.dispose()
     assert kinds.count("AmiConnected") == 2 and kinds.count("AmiDisconnected") == 1
     assert kinds.index("LineEntered") < kinds.index("AmiDisconnected")
     assert kinds.count("ChannelsSnapshot") == 2
+    # each resync followed Asterisk's FullyBooted at once (not the 10-s fallback)
+    connects = [e.occurred_at for e in events if e.kind == "AmiConnected"]
+    snapshots = [e.occurred_at for e in events if e.kind == "ChannelsSnapshot"]
+    assert all(0 <= s - c < 3 for c, s in zip(connects, snapshots, strict=True)), (
+        connects, snapshots)
     assert record["close_reason"] == "resync" and record["outcome"] == "abandoned"
     assert record["queue_joined_at"] is not None
     assert controller.agents.by_id["1001"].status.value == "away"  # kept across the crash
