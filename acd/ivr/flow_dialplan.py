@@ -114,11 +114,12 @@ class _Compiler:
                         " same => n,UserEvent(MadoguchiCalendar,Status: ${CALSTATUS})"]
                 body += [f" same => n,GotoIf($[\"${{CALSTATUS}}\" = \"{status}\"]?{status})"
                          for status in CALENDAR_BRANCHES[1:]]
-                body += [f" same => n(open),{self.goto(node.open)}"]
+                body += [" same => n(open),Gosub(mdg-open,s,1)",  # notice, recording
+                         f" same => n,{self.goto(node.open)}"]
                 body += [f" same => n({status}),{self.goto(node.branch(status))}"
                          for status in CALENDAR_BRANCHES[1:]]
             case QueueNode():
-                body = [f"exten => s,1,NoOp(queue {node.queue})"]
+                body = ["exten => s,1,Gosub(mdg-open,s,1)"]  # notice, recording if pending
                 if node.prompt:
                     body.append(f" same => n,Playback({self.say(node.prompt)})")
                 body += [f" same => n,{_exit(node_name, 'queue', node.queue)}",
@@ -134,7 +135,7 @@ class _Compiler:
                         " same => n,Hangup()"]
             case TransferNode():
                 number = self.policy.resolve(node.to)
-                body = [f"exten => s,1,NoOp(transfer to {node.to})"]
+                body = ["exten => s,1,Gosub(mdg-open,s,1)"]  # notice, recording if pending
                 if node.prompt:
                     body.append(f" same => n,Playback({self.say(node.prompt)})")
                 # The caller's MixMonitor (a line recorded 'always') goes on: it

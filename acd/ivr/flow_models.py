@@ -166,6 +166,12 @@ class Flow(_Strict):
     start: str
     nodes: dict[Annotated[str, Field(pattern=NODE_NAME)], Node] = Field(min_length=1)
 
+    @property
+    def decides_hours(self) -> bool:
+        """The flow has a calendar node: a line running it plays its recording notice and
+        starts recording only once the calendar says open (or an operator is reached)."""
+        return any(isinstance(node, CalendarNode) for node in self.nodes.values())
+
 
 class Transfers(_Strict):
     """Where flows and operators may transfer calls (see acd.domain.policies)."""

@@ -126,6 +126,10 @@ def render(settings: Settings, site: Site, installation: AsteriskInstallation,
             site.transfer_policy(), trunk=dial_trunk(trunks))),
         "flow_start": lambda line: node_context(line.flow, site.flows[line.flow].start,
                                                 line.language),
+        # a flow that decides the opening hours itself: the notice and the recording wait
+        # until its calendar node says open (or the call reaches an operator)
+        "opens_in_flow": lambda line: (line.flow is not None
+                                       and site.flows[line.flow].decides_hours),
         "transfer_extensions": site_policy(site).dialplan_extensions(),
         "dial_timeout": OUTBOUND_DIAL_SECONDS,
         "calendars": calendar_dialplan(site, now),
