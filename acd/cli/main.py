@@ -14,6 +14,7 @@ from acd.cli.recordings import add_recording_commands
 from acd.cli.reports import add_report_commands
 from acd.cli.run import add_run_commands
 from acd.cli.service import add_service_commands
+from acd.cli.test_call import add_test_call_command
 from acd.cli.tls import add_tls_commands
 from acd.cli.users import add_user_commands
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_report_commands(sub)
     add_plan_commands(sub)
+    add_test_call_command(sub)
     add_tls_commands(sub)
     add_backup_commands(sub)
     add_service_commands(sub)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import textwrap
 import time
 from datetime import datetime, timedelta
@@ -21,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from acd.adapters.db.schema import call_events
+from acd.adapters.test_call import dtmf_capture, speech_capture
 from acd.domain.clock import TOKYO
 from tests.support.flows import write_flows
 from tests.support.recordings import recording_rows, sealed_audio, seconds_and_rms
 from tests.support.sipp import (
     ASTERISK_ADDRESS,
-    AUDIO_PCAP,
     CARRIER_ADDRESS,
     CallerResult,
     SippAgent,
@@ -41,7 +40,6 @@ pytestmark = pytest.mark.integration
 
 MENU_LINE = "0467000700"
 EVENT_LINE = "0467000800"
-PCAP = "/usr/share/sip-tester/dtmf_2833_{key}.pcap"
 STATUSES = ["held", "cancelled", "next_day", "postponed", "venue_changed", "time_changed",
             "full", "registration_closed", "rain_or_shine", "undecided"]
 
@@ -110,45 +108,6 @@ def flows_yaml(menu_prompt: str = "税は1、その他は2。", extra_choice: st
         """) + prompts
 
 
-def dtmf_pcap(key: str, step: int, directory: Path) -> Path:
-    """The sip-tester capture of ``key`` with RTP sequence numbers and timestamps moved
-    past those of the previous keys of the call: Asterisk takes a telephone-event with an
-    older timestamp (the captures of 1 after 2, or 1 twice) for the same, old event."""
-    data = bytearray(Path(PCAP.format(key=key)).read_bytes())
-    offset, packet = 24, 0
-    while offset < len(data):
-        length = struct.unpack_from("<I", data, offset + 8)[0]
-        udp, rtp = offset + 16 + 14 + 20, offset + 16 + 42
-        struct.pack_into(">H", data, udp + 6, 0)  # no UDP checksum (IPv4 allows it)
-        struct.pack_into(">HI", data, rtp + 2, 20000 + step * 100 + min(packet, 7),
-                         1_000_000 + step * 80_000)
-        offset += 16 + length
-        packet += 1
-    path = directory / f"dtmf-{step}-{key}.pcap"
-    path.write_bytes(bytes(data))
-    return path
-
-
-def speech_pcap(directory: Path) -> Path:
-    """``g711a.pcap`` (7 s of speech) with RTP sequence numbers and timestamps after those
-    of the DTMF captures :func:`dtmf_pcap` wrote, so that Asterisk takes it as what
-    follows the keys."""
-    data = bytearray(AUDIO_PCAP.read_bytes())
-    offset, packet, first_ts = 24, 0, None
-    while offset < len(data):
-        length = struct.unpack_from("<I", data, offset + 8)[0]
-        udp, rtp = offset + 16 + 14 + 20, offset + 16 + 42
-        struct.pack_into(">H", data, udp + 6, 0)
-        ts = struct.unpack_from(">I", data, rtp + 4)[0]
-        first_ts = ts if first_ts is None else first_ts
-        struct.pack_into(">HI", data, rtp + 2, 40000 + packet, 3_000_000 + ts - first_ts)
-        offset += 16 + length
-        packet += 1
-    path = directory / "speech.pcap"
-    path.write_bytes(bytes(data))
-    return path
-
-
 async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str]],
                wait: float = 40, speak_after: float | None = None,
                hang_up: bool = False) -> CallerResult:
@@ -159,11 +118,11 @@ async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str
     pcaps.mkdir(parents=True, exist_ok=True)
     steps = "".join(
         f'  <pause milliseconds="{round(pause * 1000)}"/>\n'
-        f'  <nop><action><exec play_pcap_audio="{dtmf_pcap(key, n, pcaps)}"/></action></nop>\n'
+        f'  <nop><action><exec play_pcap_audio="{dtmf_capture(key, n, pcaps)}"/></action></nop>\n'
         for n, (pause, key) in enumerate(keys))
     if speak_after is not None:
         steps += (f'  <pause milliseconds="{round(speak_after * 1000)}"/>\n'
-                  f'  <nop><action><exec play_pcap_audio="{speech_pcap(pcaps)}"/></action>'
+                  f'  <nop><action><exec play_pcap_audio="{speech_capture(pcaps)}"/></action>'
                   '</nop>\n')
     run = SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
                        {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
