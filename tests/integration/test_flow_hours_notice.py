@@ -13,7 +13,7 @@ import pytest
 
 from acd.domain.clock import TOKYO
 from tests.conftest import TEST_PORTS, stack_env
-from tests.support.rtp_sniff import RtpSniffer, best_match, synthesized_prompt
+from tests.support.rtp_sniff import RtpSniffer, best_match_in, synthesized_prompt
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 from tests.support.tables import record_for
@@ -61,12 +61,6 @@ def flows_yaml() -> str:
         """)
 
 
-def _streams(sniffer: RtpSniffer) -> list:
-    """The audio received on each media port (other calls to the carrier's address may
-    run beside this test's)."""
-    return [sniffer.audio(port=port) for port in {p.dst_port for p in sniffer.packets}]
-
-
 async def test_the_notice_and_the_recording_wait_for_the_flows_calendar(state_dir: Path):
     flows = state_dir / "flows"
     flows.mkdir()
@@ -85,18 +79,18 @@ async def test_the_notice_and_the_recording_wait_for_the_flows_calendar(state_di
             shut = await run_callers(CLOSED_LINE, TEST_PORTS["sip_port"], 1, 1.0,
                                      sipp / "closed", caller_start="0311112222",
                                      max_seconds=40)
-            heard_closed = _streams(sniffer)
+            heard_closed = sniffer.streams()
             sniffer.packets.clear()
             async with SippAgent("8101", contact["8101"], sipp, talk_seconds=4):
                 served = await run_callers(OPEN_LINE, TEST_PORTS["sip_port"], 1, 1.0,
                                            sipp / "open", caller_start="0311113333",
                                            max_seconds=40)
-            heard_open = _streams(sniffer)
+            heard_open = sniffer.streams()
     shut.check()
     served.check()
-    assert max(best_match(heard, closed) for heard in heard_closed) > 0.9
-    assert max(best_match(heard, notice) for heard in heard_closed) < 0.5  # no notice
-    assert max(best_match(heard, notice) for heard in heard_open) > 0.9
+    assert best_match_in(heard_closed, closed) > 0.9
+    assert best_match_in(heard_closed, notice) < 0.5  # no notice for a closed line
+    assert best_match_in(heard_open, notice) > 0.9
 
     [after_hours] = await record_for(url, CLOSED_LINE)
     assert (after_hours["outcome"], after_hours["recording_file"]) == ("after_hours", None)

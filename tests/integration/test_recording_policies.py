@@ -31,7 +31,7 @@ from acd.adapters.db.engine import make_engine
 from acd.adapters.db.schema import call_events
 from tests.conftest import FIXTURES, TEST_PORTS, stack_env
 from tests.support.recordings import seconds_and_rms
-from tests.support.rtp_sniff import RtpSniffer, best_match, synthesized_prompt
+from tests.support.rtp_sniff import RtpSniffer, best_match_in, synthesized_prompt
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
@@ -150,13 +150,12 @@ async def test_notice_before_answer_and_on_demand_recording(state_dir: Path):
         # the notice reached the caller of the always line before the agent answered
         answered = {kind: at for kind, at, _ in await events_of(url, always_call)}
         sniffer.packets = heard_always
-        before_answer = sniffer.audio(until=answered["AgentAnswered"])
-        score_always = best_match(before_answer, notice)
+        score_always = best_match_in(sniffer.streams(until=answered["AgentAnswered"]), notice)
         assert score_always > 0.9, f"notice not heard before the answer ({score_always:.2f})"
         sniffer.packets = heard_on_demand
         od_events = await events_of(url, call)
         od_answered = next(at for kind, at, _ in od_events if kind == "AgentAnswered")
-        score_on_demand = best_match(sniffer.audio(), notice)
+        score_on_demand = best_match_in(sniffer.streams(), notice)
         assert score_on_demand < 0.5, f"a notice was heard on demand ({score_on_demand:.2f})"
         assert len(sniffer.audio(until=od_answered)) > 0  # the caller did hear something
         print(f"\nnotice match: always {score_always:.3f}, on demand {score_on_demand:.3f}")

@@ -104,6 +104,14 @@ class RtpSniffer:
         return alaw_decode(b"".join(chosen))
 
 
+    def streams(self, until: float | None = None, since: float | None = None
+                ) -> list[np.ndarray]:
+        """The received audio per media port (each call's own stream: other calls to the
+        same address, e.g. of another test run, stay apart)."""
+        return [self.audio(until, since, port) for port in sorted(
+            {p.dst_port for p in self.packets})]
+
+
 def alaw_decode(data: bytes) -> np.ndarray:
     """G.711 A-law bytes to linear samples (ITU-T G.711)."""
     a = np.frombuffer(data, dtype=np.uint8).astype(np.int32) ^ 0x55
@@ -113,6 +121,11 @@ def alaw_decode(data: bytes) -> np.ndarray:
     magnitude = np.where(exponent == 0, (mantissa << 4) + 8,
                          ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0))
     return np.where(sign != 0, magnitude, -magnitude).astype(np.float64)
+
+
+def best_match_in(streams: list[np.ndarray], prompt: np.ndarray) -> float:
+    """The best :func:`best_match` of ``prompt`` over several streams (0 when none)."""
+    return max((best_match(heard, prompt) for heard in streams), default=0.0)
 
 
 def best_match(heard: np.ndarray, prompt: np.ndarray) -> float:

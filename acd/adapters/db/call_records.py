@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, bindparam, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
@@ -16,6 +16,25 @@ from acd.adapters.db.schema import call_records, dispositions
 
 log = structlog.get_logger(__name__)
 
+
+
+def _previous_contacts_query():
+    """A caller's calls, newest first, each joined to its latest disposition; built once
+    (it runs for every screen-pop), with the caller and the limit bound at each run."""
+    r = call_records
+    d = aliased(dispositions, name="d")
+    later = aliased(dispositions, name="d_latest")
+    latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
+              .scalar_subquery())
+    return (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.outcome, r.c.agent,
+                   d.c.outcome.label("disposition"), d.c.category, d.c.note, d.c.complaint)
+            .select_from(r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid,
+                                             d.c.id == latest)))
+            .where(r.c.caller == bindparam("caller"))
+            .order_by(r.c.entered_at.desc()).limit(bindparam("limit", type_=Integer)))
+
+
+_PREVIOUS_CONTACTS = _previous_contacts_query()
 
 class CallRecords:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -42,20 +61,9 @@ class CallRecords:
             return None
 
     async def _previous_contacts(self, caller: str, limit: int) -> list[dict[str, Any]]:
-        r = call_records
-        d = aliased(dispositions, name="d")
-        later = aliased(dispositions, name="d_latest")
-        latest = (select(func.max(later.c.id)).where(later.c.uniqueid == r.c.uniqueid)
-                  .scalar_subquery())
-        query = (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.outcome, r.c.agent,
-                        d.c.outcome.label("disposition"), d.c.category, d.c.note,
-                        d.c.complaint)
-                 .select_from(r.outerjoin(d, and_(d.c.uniqueid == r.c.uniqueid,
-                                                  d.c.id == latest)))
-                 .where(r.c.caller == caller)
-                 .order_by(r.c.entered_at.desc()).limit(limit))
         async with self.engine.connect() as conn:
-            return [dict(row) for row in (await conn.execute(query)).mappings().all()]
+            rows = await conn.execute(_PREVIOUS_CONTACTS, {"caller": caller, "limit": limit})
+            return [dict(row) for row in rows.mappings().all()]
 
     async def counts_since(self, start: float, quick_answer_seconds: float,
                            not_offered: Collection[str]

@@ -9,6 +9,7 @@ tables here mirror it for queries.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import (
+    Double,
+    bindparam,
     case,
     event,
     func,
@@ -200,8 +203,9 @@ class Database:
                            and batch[j]["values"].keys() == item["values"].keys()):
                         j += 1
                     if j > i + 1:
-                        await conn.execute(insert(metadata.tables[item["table"]]),
-                                           [b["values"] for b in batch[i:j]])
+                        await conn.execute(
+                            _statement(dialect, "insert", item["table"], ()),
+                            [b["values"] for b in batch[i:j]])
                         i = j
                         continue
                 await _execute_item(conn, dialect, item)
@@ -393,35 +397,52 @@ class SpoolFile:
         self._done.unlink(missing_ok=True)
 
 
+def _interval_statements():
+    """The agent's open interval (its session start), closing it at a time, opening the
+    next: built once, the agent and the time bound at each run."""
+    t = agent_intervals
+    agent = bindparam("of_agent", type_=t.c.agent.type)
+    at = bindparam("closed_at", type_=Double)
+    still_open = (t.c.agent == agent, t.c.ended_at.is_(None))
+    return (select(t.c.login_at).where(*still_open).order_by(t.c.id.desc()).limit(1),
+            update(t).where(*still_open).values(
+                ended_at=case((t.c.started_at > at, t.c.started_at), else_=at)),
+            insert(t))
+
+
+_OPEN_INTERVAL, _CLOSE_INTERVAL, _NEW_INTERVAL = _interval_statements()
+
+
 async def _next_agent_interval(conn, agent: str, status: str, previous: str,
                                reason: str | None, at: float, uniqueid: str | None) -> None:
-    t = agent_intervals
-    open_ = (await conn.execute(select(t.c.login_at).where(
-        t.c.agent == agent, t.c.ended_at.is_(None)).order_by(t.c.id.desc()).limit(1))).first()
-    await conn.execute(update(t).where(t.c.agent == agent, t.c.ended_at.is_(None)).values(
-        ended_at=case((t.c.started_at > at, t.c.started_at), else_=at)))
+    open_ = (await conn.execute(_OPEN_INTERVAL, {"of_agent": agent})).first()
+    await conn.execute(_CLOSE_INTERVAL, {"of_agent": agent, "closed_at": at})
     if status == "logged_out":
         return
     login_at = open_.login_at if open_ is not None and previous != "logged_out" else at
-    await conn.execute(insert(t).values(
-        agent=agent, status=status, reason=reason if status == "away" else None,
-        started_at=at, ended_at=None, login_at=login_at, uniqueid=uniqueid))
+    await conn.execute(_NEW_INTERVAL, {
+        "agent": agent, "status": status, "reason": reason if status == "away" else None,
+        "started_at": at, "ended_at": None, "login_at": login_at, "uniqueid": uniqueid})
 
 
 async def _execute_item(conn, dialect: str, item: dict[str, Any]) -> None:
     if item["op"] == "agent_interval":
         await _next_agent_interval(conn, **item["values"])
     else:
-        await conn.execute(_statement(dialect, item))
+        values = item["values"]
+        await conn.execute(_statement(dialect, item["op"], item["table"], tuple(values)), values)
 
 
-def _statement(dialect: str, item: dict[str, Any]):
-    table = metadata.tables[item["table"]]
-    values = item["values"]
-    if item["op"] == "insert":
-        return insert(table).values(**values)
+@functools.lru_cache(maxsize=256)
+def _statement(dialect: str, op: str, table_name: str, columns: tuple[str, ...]):
+    """The insert or upsert of ``columns`` into a table, built once per shape (the values
+    are bound at each execution): building and compiling a statement per write cost more
+    than the write."""
+    table = metadata.tables[table_name]
+    if op == "insert":
+        return insert(table)
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(table).values(**values)
+    statement = upsert(table)
     key = [c.name for c in table.primary_key.columns]
     return statement.on_conflict_do_update(
-        index_elements=key, set_={k: statement.excluded[k] for k in values if k not in key})
+        index_elements=key, set_={k: statement.excluded[k] for k in columns if k not in key})
