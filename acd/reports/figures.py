@@ -97,10 +97,20 @@ class Figures:
     talk_completed_n: int = 0
     talk_transferred_sum: float = 0.0
     talk_transferred_n: int = 0
+    answered_wait_sum: float = 0.0  # the waits of the answered calls (ASA)
+    answered_wait_n: int = 0
+    longest_wait: float = 0.0  # of the calls that waited in a queue (combined by max)
 
     def add(self, other: Figures) -> None:
         for name in FIGURE_COLUMNS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, max(mine, theirs) if name in MAX_COLUMNS else mine + theirs)
+
+    @property
+    def average_speed_of_answer(self) -> float | None:
+        """平均応答時間: the mean wait of the answered calls (s), the congestion guidance
+        excluded as for 即応率."""
+        return _mean(self.answered_wait_sum, self.answered_wait_n)
 
     @property
     def calls(self) -> int:
@@ -167,6 +177,13 @@ class Figures:
 
 
 FIGURE_COLUMNS = [f.name for f in fields(Figures)]
+MAX_COLUMNS = frozenset({"longest_wait"})  # combined by max, not summed
+
+
+def combine(totals: list, values: list) -> list:
+    """The column-wise sum of two rows of figures (a max for :data:`MAX_COLUMNS`)."""
+    return [max(a, b) if name in MAX_COLUMNS else a + b
+            for name, a, b in zip(FIGURE_COLUMNS, totals, values, strict=True)]
 DISPOSITIONS_AT = FIGURE_COLUMNS.index("dispositions")
 
 @dataclass

@@ -29,7 +29,6 @@ import time as _time
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
-from operator import add
 
 from sqlalchemy import (
     select,
@@ -56,6 +55,7 @@ from acd.reports.figures import (
     Targets,
     UnknownLineError,
     UnknownQueueError,
+    combine,
 )
 from acd.reports.queries import (
     _agent_calls_query,
@@ -133,7 +133,7 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
         for acc in (acc_all, acc_day.setdefault(h // 24, list(zero)),
                     acc_hour.setdefault(h % 24, list(zero)), acc_line.setdefault(line_, list(zero)),
                     acc_queue.setdefault(queue_, list(zero))):
-            acc[:] = map(add, acc, values)
+            acc[:] = combine(acc, values)
 
     def as_figures(acc: list | None) -> Figures:
         return Figures(*acc) if acc is not None else Figures()

@@ -135,6 +135,10 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
             and_(disposed, d.c.outcome.in_((HANDED_OVER, TRANSFERRED))), talk),
         "talk_transferred_n": _count_if(and_(
             disposed, d.c.outcome.in_((HANDED_OVER, TRANSFERRED)), talk.is_not(None))),
+        "answered_wait_sum": _sum_if(answered, wait),
+        "answered_wait_n": _count_if(and_(answered, wait.is_not(None))),
+        "longest_wait": func.max(case((and_(r.c.queue_joined_at.is_not(None),
+                                            wait.is_not(None)), wait), else_=0.0)),
     }
     assert list(columns) == FIGURE_COLUMNS
     return (select(h.label("h"), r.c.line, r.c.queue, d.c.category,

@@ -41,6 +41,8 @@ SUMMARY = [
      "count"),
     ("quick_answered", "{seconds}秒以内応答件数", "Answered within {seconds} s", "count"),
     ("quick_answer_rate", "即応率", "Quick-answer rate", "pct"),
+    ("average_speed_of_answer", "平均応答時間（秒）", "Average speed of answer (s)", "sec"),
+    ("longest_wait", "最長待ち時間（秒）", "Longest wait (s)", "sec"),
     ("dispositions", "対応記録件数", "Dispositions", "count"),
     ("completed", "完了", "Completed", "count"),
     ("handed_over", "取次", "Handed over", "count"),

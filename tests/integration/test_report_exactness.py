@@ -337,3 +337,7 @@ def check_figures(figures: dict, congestion: float) -> None:
     assert 3.0 <= figures["abandoned_mean_wait"] <= 6.0
     assert figures["aht"] == pytest.approx(2.0, abs=1.0)
     assert figures["aht_completed"] == pytest.approx(2.0, abs=1.0)
+    # 平均応答時間 and the longest wait (the guidance excluded): Q1-Q3 at once, C after
+    # 4 s, S after 14 s (the agent ready again that long after the message)
+    assert figures["average_speed_of_answer"] == pytest.approx((4 + 14) / 5, abs=1.0)
+    assert figures["longest_wait"] == pytest.approx(14.0, abs=2.0)

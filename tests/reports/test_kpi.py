@@ -48,6 +48,10 @@ async def test_every_figure_of_the_day(engine):
     assert (o.overflow, o.voicemail) == (2, 1)
     assert o.quick_answered == 6  # A1 A2(10.0) A5 A6 A7 C1; not A3, A4(10.5)
     assert o.quick_answer_rate == approx(75.0)
+    # 平均応答時間: the answered calls' waits A1-A7, C1; the longest wait: O1's 600 s
+    assert o.average_speed_of_answer == approx((5 + 10 + 45 + 10.5 + 3 + 2 + 8 + 4) / 8)
+    assert o.longest_wait == approx(600.0)
+    assert k.by_hour[10].longest_wait == approx(30.0)  # B1 (hour 10), not A1/A2
     assert (o.dispositions, o.completed, o.handed_over, o.transferred, o.escalated,
             o.other) == (7, 3, 1, 1, 1, 1)
     assert o.first_contact_resolution == approx(100 * 3 / 7)
