@@ -30,6 +30,7 @@ COLUMNS = (
     ("handle_seconds", "平均処理時間（秒）", "handle time (s)"),
     ("load", "呼量（アーラン）", "load (Erlang)"),
     ("agents", "必要オペレーター数", "operators"),
+    ("scheduled", "要配置人数（離席率込み）", "to schedule (with shrinkage)"),
     ("answer_rate", "予測応答率", "answer rate"),
     ("quick_answer_rate", "予測即応率", "quick-answer rate"),
     ("wait_probability", "待ち発生率", "calls waiting"),
@@ -50,7 +51,7 @@ def row_values(row: PlanRow) -> dict[str, Any]:
     wait = p.mean_wait_seconds
     return {"day_type": f.day_type, "slot": slot_label(f.slot), "calls": round(f.calls, 2),
             "handle_seconds": round(f.handle_seconds, 1), "load": round(p.load, 3),
-            "agents": p.agents, "answer_rate": p.answer_rate,
+            "agents": p.agents, "scheduled": row.scheduled, "answer_rate": p.answer_rate,
             "quick_answer_rate": p.quick_answer_rate, "wait_probability": p.wait_probability,
             "mean_wait_seconds": None if math.isinf(wait) else round(wait, 1),
             "occupancy": p.occupancy, "lines": row.lines, "blocking": row.blocking}
@@ -91,7 +92,8 @@ def render_table(forecast: Forecast, targets: SizingTargets, rows: Sequence[Plan
         name = DAY_TYPE_NAMES_JA[kind] if lang == "ja" else kind
         lines.append(f"# {name}: {day['calls']:.0f} calls a day; at the peak "
                      f"{day['peak_agents']} operators and {day['peak_lines']} lines; "
-                     f"{day['operator_hours']:.1f} operator-hours; predicted over the day: "
+                     f"{day['operator_hours']:.1f} operator-hours on the phones ("
+                     f"{day['scheduled_hours']:.1f} to schedule); predicted over the day: "
                      f"answer rate {100 * day['answer_rate']:.1f}%, quick answer "
                      f"{100 * day['quick_answer_rate']:.1f}%")
     return "\n".join(lines) + "\n"
@@ -111,6 +113,7 @@ def day_summaries(rows: Sequence[PlanRow]) -> dict[str, dict[str, float]]:
             "calls": calls, "peak_agents": max(r.agents for r in mine),
             "peak_lines": max(r.lines for r in mine),
             "operator_hours": sum(r.agents for r in mine) / 2,
+            "scheduled_hours": sum(r.scheduled for r in mine) / 2,
             "answer_rate": answered / calls,
             "quick_answer_rate": sum(r.forecast.calls * r.prediction.answer_rate
                                      * r.prediction.quick_answer_rate for r in mine)

@@ -219,3 +219,18 @@ def test_the_commands_plan_from_history_and_replay_the_plan(tmp_path: Path, monk
     assert "row 2, column 2" in capsys.readouterr().err
     assert _acd(["plan", "--from", "2026-11-30", "--to", "2026-11-01"]) == 1
     assert "is not after" in capsys.readouterr().err
+
+
+def test_shrinkage_turns_operators_on_the_phones_into_operators_to_schedule(tmp_path: Path):
+    forecast = load_forecast_text(tmp_path, "days:\n  weekday:\n    calls: 200\n"
+                                  "    handle_seconds: 180\n    hours: \"09:00-12:00\"\n")
+    targets = SizingTargets.parse("answer_rate=0.9,shrinkage=0.3")
+    assert targets.shrinkage == 0.3 and "shrinkage=0.3" in str(targets)
+    rows = size(forecast, targets)
+    assert all(r.scheduled == math.ceil(r.agents / 0.7 - 1e-9) for r in rows)
+    assert any(r.scheduled > r.agents for r in rows)
+    assert [r.scheduled for r in size(forecast, SizingTargets())] == [
+        r.agents for r in size(forecast, SizingTargets())]
+    with pytest.raises(ValueError, match="shrinkage=1.2"):
+        SizingTargets.parse("shrinkage=1.2")
+    assert "to schedule" in render_table(forecast, targets, rows, "en")

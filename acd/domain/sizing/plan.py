@@ -20,6 +20,7 @@ queue carries over from one half-hour to the next.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -96,13 +97,16 @@ class Forecast:
 class SizingTargets:
     """What a plan must meet: 応答率 and 即応率 (fractions; None: not a target), the quick
     answer's seconds, the lines' blocking probability, the fewest seats in a half-hour with
-    calls."""
+    calls; and the shrinkage: the share of paid time operators are not on the phones
+    (breaks, training, meetings), which turns operators needed into operators to
+    schedule."""
 
     answer_rate: float | None = 0.9
     quick_answer_rate: float | None = 0.9
     answer_within: float = 10.0
     blocking: float = 0.01
     minimum_agents: int = 1
+    shrinkage: float = 0.0
 
     @classmethod
     def parse(cls, text: str) -> SizingTargets:
@@ -126,9 +130,13 @@ class SizingTargets:
                     values["blocking"] = _fraction(value)
                 elif key == "min_agents":
                     values["minimum_agents"] = int(value)
+                elif key == "shrinkage":
+                    values["shrinkage"] = float(value)
+                    if not 0.0 <= values["shrinkage"] < 1.0:  # type: ignore[operator]
+                        raise ValueError(f"{value} is not a share between 0 and 1 (e.g. 0.3)")
                 else:
                     raise ValueError("known keys: answer_rate, quick_answer, blocking, "
-                                     "min_agents")
+                                     "min_agents, shrinkage")
             except ValueError as exc:
                 raise ValueError(f"target {part!r}: {exc}") from None
         targets = cls(**values)  # type: ignore[arg-type]
@@ -145,7 +153,8 @@ class SizingTargets:
         if self.quick_answer_rate is not None:
             parts.append(f"quick_answer={self.quick_answer_rate:g}@{self.answer_within:g}")
         return ",".join([*parts, f"blocking={self.blocking:g}",
-                         f"min_agents={self.minimum_agents}"])
+                         f"min_agents={self.minimum_agents}"]
+                        + ([f"shrinkage={self.shrinkage:g}"] if self.shrinkage else []))
 
 
 def _fraction(text: str) -> float:
@@ -170,6 +179,7 @@ class PlanRow:
     prediction: Prediction  # the queue with ``agents`` operators
     lines: int  # channels for the line's traffic at the blocking target
     blocking: float  # Erlang B blocking with ``lines``
+    scheduled: int  # operators to schedule: ``agents`` grossed up by the shrinkage
 
     @property
     def agents(self) -> int:
@@ -198,7 +208,9 @@ def size_slot(slot: SlotForecast, patience_seconds: float | None, targets: Sizin
     load = slot.line_calls * slot.line_hold_seconds / SLOT_SECONDS
     if lines is None:
         lines = lines_for_blocking(load, targets.blocking)
-    return PlanRow(slot, prediction, lines, erlang_b(lines, load) if lines else float(load > 0))
+    scheduled = math.ceil(prediction.agents / (1.0 - targets.shrinkage) - 1e-9)
+    return PlanRow(slot, prediction, lines, erlang_b(lines, load) if lines else float(load > 0),
+                   scheduled)
 
 
 def size(forecast: Forecast, targets: SizingTargets, agents: int | None = None,
