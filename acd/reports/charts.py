@@ -57,6 +57,27 @@ def _rc() -> dict:
             "axes.spines.top": False, "axes.unicode_minus": False}
 
 
+def _rate_axis(ax, x: list[int], rates: Sequence[float | None], target: float | None,
+               words: dict[str, str], legend_below: float) -> None:
+    """The answer rate on a right-hand axis (broken where there is none, NaN), the target
+    dashed, and one legend for both axes below the chart."""
+    rate_ax = ax.twinx()
+    rate_ax.spines["top"].set_visible(False)
+    if any(r is not None for r in rates):
+        rate_ax.plot(x, [math.nan if r is None else r for r in rates], color=RATE,
+                     marker="o", markersize=3, linewidth=1.5, label=words["answer_rate"])
+    if target is not None:
+        rate_ax.axhline(target, color=TARGET, linestyle="--", linewidth=0.9,
+                        label=words["target"].format(target=target))
+    rate_ax.set_ylim(0, 105)
+    rate_ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    rate_ax.set_ylabel(words["answer_rate"])
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = rate_ax.get_legend_handles_labels()
+    ax.legend(handles + more, labels + more_labels, loc="upper center",
+              bbox_to_anchor=(0.5, -legend_below), ncol=4, frameon=False, fontsize=8)
+
+
 def calls_chart(series: Series, title: str, words: dict[str, str], fmt: str = "svg",
                 width: float = 9.0, target: float | None = 90.0) -> bytes:
     """Stacked answered / not answered bars, answer rate on the right axis."""
@@ -84,21 +105,7 @@ def calls_chart(series: Series, title: str, words: dict[str, str], fmt: str = "s
             ax.set_ylim(0, 1)
             ax.text(0.5, 0.5, words["no_calls"], transform=ax.transAxes, ha="center",
                     va="center", fontsize=12, color="#555555")
-        rate_ax = ax.twinx()
-        rate_ax.spines["top"].set_visible(False)
-        if any(r is not None for r in rates):  # broken where there was no call (NaN)
-            rate_ax.plot(x, [math.nan if r is None else r for r in rates], color=RATE,
-                         marker="o", markersize=3, linewidth=1.5, label=words["answer_rate"])
-        if target is not None:
-            rate_ax.axhline(target, color=TARGET, linestyle="--", linewidth=0.9,
-                            label=words["target"].format(target=target))
-        rate_ax.set_ylim(0, 105)
-        rate_ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
-        rate_ax.set_ylabel(words["answer_rate"])
-        handles, labels = ax.get_legend_handles_labels()
-        more, more_labels = rate_ax.get_legend_handles_labels()
-        ax.legend(handles + more, labels + more_labels, loc="upper center",
-                  bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False, fontsize=8)
+        _rate_axis(ax, x, rates, target, words, legend_below=0.13)
         return _save(fig, fmt)
 
 
@@ -121,20 +128,7 @@ def staffing_chart(labels: Sequence[str], agents: Sequence[int], lines: Sequence
         ax.set_xlim(-0.6, len(x) - 0.4)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        rate_ax = ax.twinx()
-        rate_ax.spines["top"].set_visible(False)
-        rate_ax.plot(x, [math.nan if r is None else r for r in answer_rates], color=RATE,
-                     marker="o", markersize=3, linewidth=1.5, label=words["answer_rate"])
-        if target is not None:
-            rate_ax.axhline(target, color=TARGET, linestyle="--", linewidth=0.9,
-                            label=words["target"].format(target=target))
-        rate_ax.set_ylim(0, 105)
-        rate_ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
-        rate_ax.set_ylabel(words["answer_rate"])
-        handles, names = ax.get_legend_handles_labels()
-        more, more_names = rate_ax.get_legend_handles_labels()
-        ax.legend(handles + more, names + more_names, loc="upper center",
-                  bbox_to_anchor=(0.5, -0.28), ncol=4, frameon=False, fontsize=8)
+        _rate_axis(ax, x, answer_rates, target, words, legend_below=0.28)
         return _save(fig, fmt)
 
 

@@ -255,9 +255,6 @@ def test_live_changes_that_need_a_restart_are_named(tmp_path):
 
 
 def test_a_file_and_the_calendars_it_uses_are_validated_together(capsys):
-    from acd.cli.main import main
-    from acd.settings import PROJECT_DIR
-
     examples = PROJECT_DIR / "ivr_flows" / "examples"
     assert main(["ivr", "validate", str(examples / "kamakura.yaml")]) == 1
     assert "acd ivr validate FILE calendars.yaml" in capsys.readouterr().err
