@@ -38,6 +38,7 @@ from acd.adapters.asterisk.queue_log import QueueLog
 from acd.adapters.asterisk.trunks import TrunkSecretError
 from acd.adapters.db.access_log import AccessLog
 from acd.adapters.db.call_records import CallRecords
+from acd.adapters.db.emergencies import EmergencyStore
 from acd.adapters.db.engine import Database, make_engine
 from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.event_items import EventStore
@@ -60,6 +61,7 @@ from acd.recordings.sealing import failures_to_event_log
 from acd.reports.scheduler import ReportScheduler
 from acd.runtime import Controller
 from acd.services.call_controls import CallControls
+from acd.services.emergency import EmergencySwitch
 from acd.services.event_line import EventLines
 from acd.services.event_log import EventLog
 from acd.services.flows import (
@@ -161,7 +163,7 @@ def gateway_services(engine: AsyncEngine, db: Database, controller: Controller,
                      reports_dir: Path, **features: Any) -> GatewayServices:
     """The stores of the gateway over ``engine`` (the access log written through ``db``,
     spooled while the database is away); ``features``: the optional services
-    (apply_flows, event_lines, recordings, call_controls)."""
+    (apply_flows, event_lines, emergency, recordings, call_controls)."""
     access = AccessLog(engine, writer=db.save_access)
     return GatewayServices(
         controller=controller, api_token=api_token, roster=roster, apply_roster=apply_roster,
@@ -251,9 +253,16 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         event_lines = EventLines(EventStore(engine), ami, running.site_and_prompts,
                                  settings.sounds_dir)
+        emergency = EmergencySwitch(EmergencyStore(engine), ami, running.site_and_prompts,
+                                    settings.sounds_dir)
+
+        async def flows_applied() -> None:  # lines and prompts may have changed
+            await event_lines.push_days()
+            await emergency.write()
+
         flows = FlowsService(settings, running, roster, asterisk.console,
                              roster_changed=controller.update_roster,
-                             flows_applied=event_lines.push_days)
+                             flows_applied=flows_applied)
         call_controls = CallControls(ami, lambda: controller.calls, running.transfer_policy,
                                      event_log.append, lambda: set(controller.agents.by_id),
                                      presented=running.presented_number,
@@ -261,8 +270,8 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
         services = gateway_services(
             engine, db, controller, roster, secrets.get("api"), flows.apply_roster,
             running.current_site, AuthPolicy.from_settings(settings), settings.reports_path,
-            apply_flows=flows.apply_flows, event_lines=event_lines, recordings=recordings,
-            call_controls=call_controls)
+            apply_flows=flows.apply_flows, event_lines=event_lines, emergency=emergency,
+            recordings=recordings, call_controls=call_controls)
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
         https = server_context(site_tls_files(settings)) if settings.gateway_https else None
@@ -282,6 +291,7 @@ async def up(settings: Settings, stop: asyncio.Event | None = None) -> None:
             tasks.create_task(controller.run(), name="controller")
             tasks.create_task(run_daily_purge(recordings), name="recordings")
             tasks.create_task(event_lines.run(), name="event-lines")
+            tasks.create_task(emergency.run(), name="emergency")
             tasks.create_task(ReportScheduler(
                 engine, settings.reports_path, settings.report_formats.split(","),
                 targets=running.targets).run(), name="reports")

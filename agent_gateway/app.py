@@ -28,6 +28,7 @@ from acd.ivr.models import Site
 from acd.recordings.store import RecordingStore
 from acd.runtime import Controller
 from acd.services.call_controls import CallControls
+from acd.services.emergency import EmergencySwitch
 from acd.services.event_line import EventLines
 from agent_gateway import keys
 from agent_gateway.auth.middleware import allowed_sources, authenticate
@@ -39,6 +40,7 @@ from agent_gateway.http import error_middleware
 from agent_gateway.openapi import setup_openapi_route
 from agent_gateway.routes.agents import setup_agent_routes
 from agent_gateway.routes.calls import setup_call_routes
+from agent_gateway.routes.emergency import setup_emergency_routes
 from agent_gateway.routes.events import setup_event_routes
 from agent_gateway.routes.followups import setup_followup_routes
 from agent_gateway.routes.ivr import setup_ivr_routes
@@ -68,6 +70,7 @@ class GatewayServices:
     reports_dir: Path
     apply_flows: keys.ApplyFlows | None = None
     event_lines: EventLines | None = None
+    emergency: EmergencySwitch | None = None
     recordings: RecordingStore | None = None
     call_controls: CallControls | None = None
 
@@ -113,6 +116,9 @@ def create_app(services: GatewayServices) -> web.Application:
     if s.event_lines is not None:
         app[keys.EVENT_LINES] = s.event_lines
         setup_event_routes(app)
+    if s.emergency is not None:
+        app[keys.EMERGENCY] = s.emergency
+        setup_emergency_routes(app)
     if s.recordings is not None:
         app[keys.RECORDING_STORE] = s.recordings
     if s.controller.on_demand is not None:

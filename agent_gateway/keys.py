@@ -22,6 +22,7 @@ from acd.recordings.on_demand import OnDemandRecorder
 from acd.recordings.store import RecordingStore
 from acd.runtime import Controller
 from acd.services.call_controls import CallControls
+from acd.services.emergency import EmergencySwitch
 from acd.services.event_line import EventLines
 
 #: async () -> what was applied; raises FlowError, RestartNeeded or AmiError.
@@ -46,6 +47,7 @@ VOICEMAILS = web.AppKey("voicemails", VoicemailStore)
 CALL_RECORDS = web.AppKey("call_records", CallRecords)
 CALL_CONTROLS = web.AppKey("call_controls", CallControls)
 EVENT_LINES = web.AppKey("event_lines", EventLines)
+EMERGENCY = web.AppKey("emergency", EmergencySwitch)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 ON_DEMAND = web.AppKey("on_demand", OnDemandRecorder)
 #: The console :class:`Session` of a request (absent for the API token).

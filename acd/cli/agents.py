@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from acd.adapters.asterisk.config import agent_credentials
 from acd.adapters.db.roster import Roster
-from acd.cli.common import flows_site, gateway, load_settings, roster_call
+from acd.cli.common import NOT_RUNNING, error, flows_site, gateway, load_settings, roster_call
 from acd.domain.agents import AgentProfile, Membership, RosterError
 from acd.stack import secret_store
 
@@ -157,7 +157,7 @@ def cmd_agent_state(args: argparse.Namespace) -> int:
                 "complaint": args.complaint, "note": args.note, "faq_prescribed": args.faq}
     answer = gateway(settings, "POST", path, body if body is not None else {})
     if answer is None:
-        print("acd: error: the stack is not running (start it with 'acd up')", file=sys.stderr)
+        error(NOT_RUNNING)
         return 2
     status, data = answer
     if status >= 400:

@@ -75,6 +75,26 @@ def gateway(settings: Settings, method: str, path: str, body: dict[str, Any] | N
         return None
 
 
+NOT_RUNNING = "the stack is not running (start it with 'acd up')"
+
+
+def stack_call(method: str, path: str, body: dict[str, Any] | None = None,
+               timeout: float = 60) -> Any:
+    """The running stack's answer (its JSON); None after printing why there is none (not
+    running, or the API's error id and message)."""
+    answer = gateway(load_settings(), method, path, body, timeout=timeout)
+    if answer is None:
+        error(NOT_RUNNING)
+        return None
+    status, data = answer
+    if status >= 400:
+        details = data.get("details") if isinstance(data, dict) else None
+        error(f"{data.get('error_id')}: {data.get('message')}"
+              + (f" ({details})" if details else ""))
+        return None
+    return data
+
+
 def roster_call(settings: Settings, work: Callable[[Roster], Awaitable[T]]) -> T:
     """Run ``work`` on the roster in the database (migrated first)."""
 

@@ -4,26 +4,9 @@ stack's HTTP API (the same checks, the same push to Asterisk)."""
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
 from urllib.parse import quote, urlencode
 
-from acd.cli.common import gateway, load_settings
-
-
-def _call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """The answer's JSON; None after printing why not (exit code via the caller)."""
-    answer = gateway(load_settings(), method, path, body, timeout=60)
-    if answer is None:
-        print("acd: error: the stack is not running (start it with 'acd up')", file=sys.stderr)
-        return None
-    status, data = answer
-    if status >= 400:
-        details = data.get("details") if isinstance(data, dict) else None
-        print(f"acd: error: {data.get('error_id')}: {data.get('message')}"
-              + (f" ({details})" if details else ""), file=sys.stderr)
-        return None
-    return data
+from acd.cli.common import stack_call
 
 
 def _show(item: dict) -> str:
@@ -36,7 +19,7 @@ def _show(item: dict) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     query = f"?{urlencode({'date': args.date})}" if args.date else ""
-    data = _call("GET", f"/api/events/{quote(args.events)}{query}")
+    data = stack_call("GET", f"/api/events/{quote(args.events)}{query}")
     if data is None:
         return 1
     for item in data["items"]:
@@ -47,7 +30,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_statuses(args: argparse.Namespace) -> int:
-    data = _call("GET", "/api/event-statuses")
+    data = stack_call("GET", "/api/event-statuses")
     if data is None:
         return 1
     for status, prompt in data.items():
@@ -59,7 +42,7 @@ def _send_item(method: str, path: str, args: argparse.Namespace, **extra) -> int
     """Send an event item's given fields (those left out are not sent) and show it."""
     body = {"status": args.status, "by": args.by, "position": args.position,
             "title_text": args.title, "title_prompt": args.title_prompt, **extra}
-    data = _call(method, path, {k: v for k, v in body.items() if v is not None})
+    data = stack_call(method, path, {k: v for k, v in body.items() if v is not None})
     if data is None:
         return 1
     print(_show(data))
@@ -75,7 +58,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    data = _call("DELETE", f"/api/events/{quote(args.events)}/{args.id}?"
+    data = stack_call("DELETE", f"/api/events/{quote(args.events)}/{args.id}?"
                  f"{urlencode({'by': args.by})}")
     if data is None:
         return 1

@@ -7,6 +7,7 @@ import sys
 
 from acd.cli.agents import add_agent_commands
 from acd.cli.backup import add_backup_commands
+from acd.cli.emergency import add_emergency_commands
 from acd.cli.events import add_event_commands
 from acd.cli.ivr import add_ivr_commands
 from acd.cli.plan import add_plan_commands
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ivr_commands(sub)
     add_agent_commands(sub)
     add_event_commands(sub)
+    add_emergency_commands(sub)
     add_recording_commands(sub)
     add_user_commands(sub)
     add_report_commands(sub)

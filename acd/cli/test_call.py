@@ -23,7 +23,7 @@ from sqlalchemy import select
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.schema import call_records
 from acd.adapters.test_call import TestCallError, place_test_call
-from acd.cli.common import gateway, load_settings
+from acd.cli.common import NOT_RUNNING, error, gateway, load_settings
 
 
 async def _record(url: str, did: str, since: float) -> dict | None:
@@ -46,7 +46,7 @@ async def _record(url: str, did: str, since: float) -> dict | None:
 def cmd_test_call(args: argparse.Namespace) -> int:
     settings = load_settings()
     if gateway(settings, "GET", "/healthz") is None:
-        print("acd: error: the stack is not running (start it with 'acd up')", file=sys.stderr)
+        error(NOT_RUNNING)
         return 2
     started = time.time() - 1
     print(f"calling {args.did} from {args.caller} (carrier {settings.carrier_address}) ...",

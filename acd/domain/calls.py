@@ -25,6 +25,7 @@ from acd.domain.events import (
     ChannelHungUp,
     ChannelsSnapshot,
     CongestionMessage,
+    EmergencyHeard,
     Event,
     EventAnnounced,
     FlowExited,
@@ -41,8 +42,9 @@ from acd.domain.numbers import national_number
 #: event_info: a call to an event-information line (announcements only, no queue).
 #: transferred: an IVR flow transferred the call out; ivr: it ended in the IVR (a hang-up
 #: node); a caller who left during the menus abandoned (no queue_joined_at).
+#: emergency: the line's emergency announcement ended the call (mode hangup).
 Outcome = Literal["answered", "abandoned", "overflow", "voicemail", "after_hours",
-                  "event_info", "transferred", "ivr"]
+                  "event_info", "transferred", "ivr", "emergency"]
 CloseReason = Literal["hangup", "resync"]
 
 
@@ -74,6 +76,8 @@ class CallState:
     menu_path: str | None = None  # the IVR choices, e.g. "lang:2>menu:3"
     language: str | None = None  # the caller's language, when chosen in a flow
     flow_exit: str | None = None  # where the flow let the call go (queue, transfer...)
+    emergency_switch: int | None = None  # the emergency announcement heard, if any
+    emergency_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class CallRecord:
     calendar_status: str | None = None  # the calendar's decision; None: no calendar
     menu_path: str | None = None  # the caller's IVR choices (shown to the agent)
     language: str | None = None
+    emergency_switch: int | None = None  # the emergency announcement heard, if any
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,9 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
             return replace(call, voicemail_file=event.file), None
         case CalendarDecided():
             return replace(call, calendar_status=event.status), None
+        case EmergencyHeard():
+            return replace(call, emergency_switch=event.switch,
+                           emergency_mode=event.mode), None
         case EventAnnounced():
             return replace(call, events_announced=call.events_announced + 1), None
         case MenuChosen():
@@ -279,7 +287,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         left_at = call.abandoned_at if call.abandoned_at is not None else ended_at
         wait = left_at - waited_from if waited_from is not None else None
         talk = None
-        outcome = (_flow_outcome(call) if call.flow is not None and call.queue == NO_QUEUE
+        outcome = ("emergency" if call.emergency_mode == "hangup" else
+                   _flow_outcome(call) if call.flow is not None and call.queue == NO_QUEUE
                    else "event_info" if call.queue == NO_QUEUE else
                    "after_hours" if call.calendar_status not in (None, "open") else
                    "voicemail" if call.voicemail_file else
@@ -297,7 +306,7 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         congestion_seconds=call.congestion_seconds, overflow_reason=call.overflow_reason,
         overflow_destination=call.overflow_destination, voicemail_file=call.voicemail_file,
         calendar_status=call.calendar_status, menu_path=call.menu_path,
-        language=call.language,
+        language=call.language, emergency_switch=call.emergency_switch,
     ))
     if call.recording_file and not _conversation_recorded(call):
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]

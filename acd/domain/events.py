@@ -180,6 +180,17 @@ class CalendarDecided:
 
 
 @dataclass(frozen=True)
+class EmergencyHeard:
+    """The caller heard an emergency announcement (acd/domain/emergency.py) on entering
+    the line; ``mode`` says what came next (continue, hangup, voicemail)."""
+
+    at: float
+    uniqueid: str
+    switch: int
+    mode: str
+
+
+@dataclass(frozen=True)
 class EventAnnounced:
     """The event line announced one event of the day (title and status played)."""
 
@@ -211,7 +222,7 @@ CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
     | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
     | VoicemailLeft | ChannelHungUp | CalendarDecided | EventAnnounced | MenuChosen
-    | FlowExited
+    | FlowExited | EmergencyHeard
 )
 ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent
@@ -222,6 +233,6 @@ EVENT_TYPES: dict[str, type] = {
         AmiConnected, AmiDisconnected, ChannelsSnapshot, LineEntered, QueueJoined,
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
         QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
-        CalendarDecided, EventAnnounced, MenuChosen, FlowExited,
+        CalendarDecided, EventAnnounced, MenuChosen, FlowExited, EmergencyHeard,
     )
 }

@@ -17,7 +17,7 @@ QUICK_ANSWER_SECONDS = 10
 
 COMPLETED, HANDED_OVER, TRANSFERRED, ESCALATED, OTHER = \
     "完了", "取次", "転送", "エスカレーション", "その他"
-NOT_OFFERED = ("after_hours", "event_info", "transferred", "ivr")
+NOT_OFFERED = ("after_hours", "event_info", "transferred", "ivr", "emergency")
 UNCATEGORISED = None
 
 
@@ -100,6 +100,8 @@ class Figures:
     answered_wait_sum: float = 0.0  # the waits of the answered calls (ASA)
     answered_wait_n: int = 0
     longest_wait: float = 0.0  # of the calls that waited in a queue (combined by max)
+    emergency_heard: int = 0  # calls that heard an emergency announcement
+    emergency_ended: int = 0  # ... and ended by it (mode hangup): not offered to operators
 
     def add(self, other: Figures) -> None:
         for name in FIGURE_COLUMNS:
@@ -114,7 +116,7 @@ class Figures:
 
     @property
     def calls(self) -> int:
-        return self.offered + self.after_hours + self.event_info
+        return self.offered + self.after_hours + self.event_info + self.emergency_ended
 
     @property
     def unanswered(self) -> int:

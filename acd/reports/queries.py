@@ -139,6 +139,8 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
         "answered_wait_n": _count_if(and_(answered, wait.is_not(None))),
         "longest_wait": func.max(case((and_(r.c.queue_joined_at.is_not(None),
                                             wait.is_not(None)), wait), else_=0.0)),
+        "emergency_heard": _count_if(r.c.emergency_switch.is_not(None)),
+        "emergency_ended": _count_if(outcome == "emergency"),
     }
     assert list(columns) == FIGURE_COLUMNS
     return (select(h.label("h"), r.c.line, r.c.queue, d.c.category,

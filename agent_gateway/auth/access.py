@@ -71,6 +71,7 @@ RULES: tuple[Rule, ...] = (
     _rule("GET", r"/api/reports/.*", REPORTS),
     _rule("*", r"/api/ivr/.*", ADMIN),
     _rule("*", r"/api/(events|event-statuses)(/.*)?", STAFF),
+    _rule("*", r"/api/emergency(/.*)?", STAFF),
     # recordings: the access log and the erasure certificate are the admin's; agents
     # only their own calls (when the site allows), decided by the recordings API itself
     _rule("GET", r"/api/recordings/(access-log|certificate)", ADMIN),

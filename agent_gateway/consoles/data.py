@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 from acd.domain.agents import AgentState
 from acd.domain.clock import JST_OFFSET
 from acd.ivr.models import Site
+from acd.reports.figures import NOT_OFFERED, QUICK_ANSWER_SECONDS
 from acd.runtime import Controller
 
 if TYPE_CHECKING:
     from acd.adapters.db.call_records import CallRecords
 
-QUICK_ANSWER_SECONDS = 10
 PREVIOUS_CONTACTS = 10
 #: Caller ids that are not a number to look a history up by.
 UNKNOWN_CALLERS = frozenset({"", "anonymous", "unknown", "unavailable", "private"})
-NOT_OFFERED = ("after_hours", "event_info")
 
 
 def today_start(now: float) -> float:

@@ -33,6 +33,18 @@ async def poisson_callers(did: str, calls: int, rate: float, workdir: Path, seed
     return await asyncio.gather(*tasks)
 
 
+def violation_context(events: list[dict]) -> list[str]:
+    """Each violation with the agent's events around it, for the failure message."""
+    lines = []
+    for violation in (e for e in events if e["kind"] == "OfferViolation"):
+        agent = violation["payload"]["agent"]
+        near = [e for e in events if abs(e["occurred_at"] - violation["occurred_at"]) < 3
+                and (e["payload"].get("agent") == agent or e["uniqueid"] == violation["uniqueid"])]
+        lines += [f"{e['id']} {e['occurred_at']:.3f} {e['kind']} {e['uniqueid']} {e['payload']}"
+                  for e in near] + ["--"]
+    return lines
+
+
 async def test_two_hundred_random_calls_go_evenly_to_the_longest_idle_agent(state_dir: Path):
     ids = [f"20{i}" for i in range(1, 6)]
     sipp = state_dir / "sipp"
@@ -108,5 +120,5 @@ async def test_three_hundred_calls_never_offered_to_an_agent_away_or_in_wrapup(s
     print(f"\noffers {audit.offers} to {len(ids)} agents; to an agent not ready: "
           f"{len(audit.not_ready)}; actions {actions}; wrap-ups timed out {timeouts}")
     assert audit.offers >= 300 and audit.not_ready == []
-    assert "OfferViolation" not in kinds
+    assert "OfferViolation" not in kinds, violation_context(events)
     assert actions["away"] >= 20 and actions["disposition"] >= 20 and timeouts >= 5

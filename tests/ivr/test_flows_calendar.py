@@ -210,9 +210,10 @@ def test_a_line_with_a_calendar_decides_after_answer_and_before_the_notice(tmp_p
             for s in steps]
     s_end = apps.index("Hangup") + 1
     assert apps[:s_end] == ["Set", "Set", "Set", "Set", "UserEvent", "QueueLog", "NoOp",
-                            "NoOp", "Answer", "Gosub", "Playback", "NoOp", "Set", "Gosub",
-                            "Hangup"]
-    assert steps[9] == " same => n,Gosub(calendar,1)"
+                            "NoOp", "Answer", "Gosub", "Gosub", "Playback", "NoOp", "Set",
+                            "Gosub", "Hangup"]
+    assert steps[9] == " same => n,Gosub(mdg-emergency,s,1(0570000500))"
+    assert steps[10] == " same => n,Gosub(calendar,1)"
     calendar = [step for step in steps[s_end:] if not step.startswith(";")]
     assert calendar[0] == "exten => calendar,1,Gosub(cal-city,s,1)"
     assert " same => n,UserEvent(MadoguchiCalendar,Status: ${CALSTATUS})" in calendar
@@ -223,7 +224,7 @@ def test_a_line_with_a_calendar_decides_after_answer_and_before_the_notice(tmp_p
     assert calendar[-1] == " same => n(open),Return()"
     # the other line has no calendar, but the same priorities up to the queue
     other = context(text, "line-0570000600")
-    assert len(other) == s_end and other[9] == " same => n,NoOp(no calendar: always open)"
+    assert len(other) == s_end and other[10] == " same => n,NoOp(no calendar: always open)"
     # the calendar's subroutine, with the public holidays of this year and the next two
     # in Tokyo (15:30 UTC on 12/31 is already 2027 in Tokyo)
     assert "[cal-city]" in text

@@ -159,3 +159,9 @@ def getvar(variable: str, channel: str | None = None) -> Action:
 
 def user_event(name: str, **headers: str) -> Action:
     return {"Action": "UserEvent", "UserEvent": name, **headers}
+
+
+def db_put(family: str, key: str, value: str) -> Action:
+    """Write a key of Asterisk's own database (AstDB, kept on disk); an empty value is
+    how a key is cleared (DBDel of a missing key is an error)."""
+    return {"Action": "DBPut", "Family": family, "Key": key, "Val": value}

@@ -19,6 +19,7 @@ from acd.domain.events import (
     CallerAbandoned,
     ChannelHungUp,
     CongestionMessage,
+    EmergencyHeard,
     Event,
     EventAnnounced,
     FlowExited,
@@ -115,6 +116,9 @@ _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
     EVENT_LINE_ENTER_USEREVENT: lambda f: LineEntered(
         at=f.at(), uniqueid=f.text("Uniqueid"), line=f.text("Line"), queue=NO_QUEUE,
         caller=f.text("Caller"), recording_file=None),
+    "MadoguchiEmergency": lambda f: EmergencyHeard(
+        at=f.at(), uniqueid=f.text("Uniqueid"), switch=f.integer("Switch"),
+        mode=f.text("Mode")),
     "MadoguchiEventItem": lambda f: EventAnnounced(
         at=f.at(), uniqueid=f.text("Uniqueid"), events=f.text("Events"),
         position=f.integer("Position"), item=f.text("Item"), status=f.text("Status")),

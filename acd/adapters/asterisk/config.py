@@ -39,10 +39,12 @@ AMI_USER = "madoguchi"
 AMI_READ = ("system", "call", "agent", "user")
 #: Actions it sends: call (Hangup, Redirect, Setvar, StopMixMonitor, BlindTransfer,
 #: Atxfer, Bridge, MuteAudio), agent (QueueAdd/Remove/Pause/Penalty), user (UserEvent),
-#: reporting (CoreShowChannels), originate (Originate), system (MixMonitor only: Asterisk
+#: reporting (CoreShowChannels), originate (Originate), system (MixMonitor: Asterisk
 #: files it under system because its options can run a command; on-demand recording
-#: starts it on a live call). Never command or config: reloads go through Asterisk's
-#: console socket, the event line through global variables (no DBPut).
+#: starts it on a live call; DBPut: the emergency switch lives in AstDB, on disk, so that
+#: it holds through an Asterisk restart while the controller is down). Never command or
+#: config: reloads go through Asterisk's console socket, the event line through global
+#: variables.
 AMI_WRITE = ("system", "call", "agent", "user", "reporting", "originate")
 #: Public holidays are compiled into the dialplan for this many years from the current
 #: one (Tokyo time); `acd ivr apply` or a restart re-renders them.

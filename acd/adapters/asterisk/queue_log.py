@@ -7,7 +7,8 @@ as the typed events the AMI would have given, with Asterisk's own times (whole s
 the queue log's precision), so the records carry the true talk time and the agents'
 states follow what really happened. Calls that came and went entirely while nobody
 listened are found here too: the dialplan writes its own lines beside its UserEvents
-(``MDGLINE`` at a line's entry, ``MDGCALENDAR``, ``MDGOVERFLOW``, ``MDGVOICEMAIL``:
+(``MDGLINE`` at a line's entry, ``MDGEMERGENCY``, ``MDGCALENDAR``, ``MDGOVERFLOW``,
+``MDGVOICEMAIL``:
 extensions.conf.j2), so such a call is rebuilt from its entry to its end.
 
 A line: ``time|callid|queue|agent|event|data1|data2|data3...``; the agent field is the
@@ -27,6 +28,7 @@ from acd.domain.events import (
     AgentRingNoAnswer,
     CalendarDecided,
     CallerAbandoned,
+    EmergencyHeard,
     Event,
     LineEntered,
     Overflowed,
@@ -79,6 +81,8 @@ def parse_line(line: str) -> Event | None:
             return CalendarDecided(at, uniqueid, data[0])
         case "MDGOVERFLOW":
             return Overflowed(at, uniqueid, data[0], data[1])
+        case "MDGEMERGENCY":  # switch|mode
+            return EmergencyHeard(at, uniqueid, _integer(data[0]), data[1])
         case "MDGVOICEMAIL":
             return VoicemailLeft(at, uniqueid, data[0])
         case "RINGNOANSWER":

@@ -63,6 +63,7 @@ call_records = Table(
     Column("calendar_status", String(20)),
     Column("menu_path", Text),  # the caller's IVR choices, e.g. "lang:2>menu:3"
     Column("language", String(8)),  # the caller's language chosen in an IVR flow
+    Column("emergency_switch", Integer),  # the emergency announcement the caller heard
 )
 
 
@@ -293,3 +294,21 @@ personal_data_erasures = Table(
     Column("items", Integer, nullable=False),
 )
 
+
+
+emergency_switches = Table(  # every emergency switch: the audit trail (acd/domain/emergency.py)
+    "emergency_switches", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("scope", String(32), nullable=False, index=True),  # a line's number, or "all"
+    Column("mode", String(16), nullable=False),
+    Column("audio", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("prompt", String(80)),
+    Column("text", Text),
+    Column("until", Double),
+    Column("on_by", String(80), nullable=False),
+    Column("on_at", Double, nullable=False, index=True),
+    Column("off_by", String(80)),
+    Column("off_at", Double),
+)
