@@ -75,10 +75,12 @@ class Effects:
         self.on_demand = on_demand
         self._clock = clock
 
-    async def carry_out(self, commands: Iterable[Command], state: State) -> None:
+    async def carry_out(self, commands: Iterable[Command], state: State) -> list[StateChanged]:
         """Carry out ``commands`` in order; ``state`` is the domain's state after the step
-        that returned them (what an agent's saved state is taken from)."""
+        that returned them (what an agent's saved state is taken from). The state changes
+        stamped later than the domain said (see below) are returned, as logged."""
         asterisk_changed = False
+        stamped: list[StateChanged] = []
         for command in commands:
             match command:
                 case SaveCallRecord(record=record):
@@ -95,7 +97,10 @@ class Effects:
                         # Becoming unavailable is true once Asterisk has paused or removed
                         # the agent, i.e. when its answer to the member action came: only
                         # this I/O knows that time, so it is stamped here, not in the domain.
-                        command = replace(command, at=max(command.at, self._clock()))
+                        confirmed = replace(command, at=max(command.at, self._clock()))
+                        if confirmed.at != command.at:
+                            stamped.append(confirmed)
+                        command = confirmed
                     await self._state_changed(command, state)
                 case DispositionRecorded():
                     await self._disposition(command)
@@ -110,6 +115,7 @@ class Effects:
                     asterisk_changed = True
                 case Rejected():
                     pass  # answered to the requester by the controller
+        return stamped
 
     # ------------------------------------------------------------ calls
 

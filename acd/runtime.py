@@ -325,5 +325,6 @@ class Controller:
     async def _step(self, message: domain.Message, now: float) -> list[domain.Command]:
         state, commands = domain.step(self.state, message, now)
         self.state = state
-        await self._effects.carry_out(commands, state)
+        for change in await self._effects.carry_out(commands, state):
+            self.state = domain.unavailable_confirmed(self.state, change.agent, change.at)
         return commands

@@ -305,10 +305,11 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
     if _already_holds(state, message):
         return agents, []  # a repeated request: done, nothing to change
     handler = TRANSITIONS.get((state.status, type(message)))
-    if isinstance(message, AgentRinging) and state.status in (Status.AWAY, Status.LOGGED_OUT) \
+    if isinstance(message, AgentRinging) and state.status in UNAVAILABLE_BY_REQUEST \
             and message.at <= state.since:
-        # Asterisk chose the agent just before the pause or removal reached it: the phone
-        # rang while the agent was still ready, so it rings; no violation.
+        # Asterisk chose the agent before the pause or removal reached it (``since`` is
+        # when Asterisk confirmed it: unavailable_confirmed): the phone rang while the
+        # agent was still ready, so it rings; no violation.
         handler = _rung
     if handler is None:
         return agents, [_illegal(state, message, now)]
@@ -324,6 +325,21 @@ def step(agents: Agents, message: Message, now: float) -> tuple[Agents, list[Com
             else [*commands, change]
     agents, renumbered = _compact_ranks(agents.with_agent(new_state))
     return agents, [*commands, *renumbered]
+
+
+#: The states an agent's own request puts them in, which hold in Asterisk only once it
+#: has answered the pause or the removal.
+UNAVAILABLE_BY_REQUEST = (Status.AWAY, Status.LOGGED_OUT)
+
+
+def unavailable_confirmed(agents: Agents, agent_id: str, at: float) -> Agents:
+    """Asterisk confirmed at ``at`` the pause or removal of an agent who went away or
+    logged out: an offer it made before that went to an agent still available. Their
+    state dates from then (as the event log has it)."""
+    state = agents.by_id.get(agent_id)
+    if state is None or state.status not in UNAVAILABLE_BY_REQUEST or at <= state.since:
+        return agents
+    return agents.with_agent(replace(state, since=at))
 
 
 def _already_holds(state: AgentState, message: Message) -> bool:

@@ -124,6 +124,12 @@ def step(state: State, message: Message, now: float) -> tuple[State, list[Comman
     return State(calls, agents), commands
 
 
+def unavailable_confirmed(state: State, agent: str, at: float) -> State:
+    """Asterisk confirmed at ``at`` that an agent who went away or logged out is paused or
+    removed (the controller knows that time from the answer to its member action)."""
+    return replace(state, agents=agent_machine.unavailable_confirmed(state.agents, agent, at))
+
+
 def replay(state: State, event: Event) -> tuple[State, list[Command]]:
     """An event read back from the log after a restart: only the call tracker sees it
     again (the agents' states come back from their own snapshots)."""

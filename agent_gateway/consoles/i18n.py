@@ -158,6 +158,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "out_escalated": ("エスカレーション", "Escalated"),
     "out_other": ("その他", "Other"),
     "lang_switch": ("English", "日本語"),
+    "emergency": ("緊急切替", "Emergency announcement"),
+    "emergency_line": ("対象回線", "Line"),
+    "emergency_all": ("全回線", "Every line"),
+    "emergency_text": ("案内文（音声合成）", "Announcement (synthesized)"),
+    "emergency_mode": ("案内の後", "After the announcement"),
+    "mode_continue": ("通常の受付へ", "The normal flow"),
+    "mode_hangup": ("切断", "Hang up"),
+    "mode_voicemail": ("録音メッセージ", "Take a message"),
+    "emergency_on": ("緊急案内を開始", "Switch on"),
+    "emergency_off": ("解除", "Switch off"),
+    "emergency_none": ("緊急案内は出ていません。", "No emergency announcement is on."),
+    "switched_by": ("切替者", "Switched by"),
+    "since_time": ("開始", "Since"),
 }
 
 #: The words the scripts use (sent in the page as JSON).
@@ -166,6 +179,8 @@ SCRIPT_WORDS = [k for k in WORDS if k.startswith(("st_", "rs_", "out_"))] + [
     "disconnected", "none", "yes",
     "no_extension", "hold", "unhold", "mark_handled", "assign", "handled", "listen",
     "whisper", "barge", "force_away", "force_logout", "session_expired",
+    "emergency_all", "emergency_off", "emergency_none", "mode_continue", "mode_hangup",
+    "mode_voicemail",
 ]
 
 

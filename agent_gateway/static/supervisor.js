@@ -1,5 +1,6 @@
 /* The supervisor console: the live wallboard (pushed), force away / log out, listen /
-   whisper / barge from the supervisor's own phone, voicemail and escalations. */
+   whisper / barge from the supervisor's own phone, the emergency switch, voicemail and
+   escalations. */
 "use strict";
 (() => {
   let board = null;
@@ -105,11 +106,55 @@
     }
   }
 
+  async function loadEmergency() {
+    const result = await MDG.api("GET", "/api/emergency");
+    if (!result.ok) return;
+    const select = $("em-line");
+    if (select.options.length === 1) {
+      for (const line of result.data.lines) {
+        const option = document.createElement("option");
+        option.value = line;
+        option.textContent = line;
+        select.appendChild(option);
+      }
+    }
+    const body = $("em-in-force").querySelector("tbody");
+    body.replaceChildren();
+    for (const s of result.data.in_force) {
+      const row = document.createElement("tr");
+      row.dataset.line = s.line;
+      MDG.cell(row, s.line === "all" ? MDG.word("emergency_all") : s.line);
+      MDG.cell(row, s.text || `[${s.prompt}]`);
+      MDG.cell(row, MDG.word(`mode_${s.mode}`));
+      MDG.cell(row, MDG.when(s.on_at));
+      MDG.cell(row, s.on_by);
+      MDG.cell(row, "").appendChild(MDG.button(MDG.word("emergency_off"), async () => {
+        const off = await MDG.api("DELETE", `/api/emergency/${encodeURIComponent(s.line)}`);
+        MDG.say("em-msg", off.ok ? MDG.word("done") : MDG.errorText(off), !off.ok);
+        loadEmergency();
+      }, "emergency-off"));
+      body.appendChild(row);
+    }
+    if (!result.data.in_force.length) {
+      const row = document.createElement("tr");
+      MDG.cell(row, MDG.word("emergency_none")).colSpan = 6;
+      body.appendChild(row);
+    }
+  }
+
+  $("em-on").addEventListener("click", async () => {
+    const result = await MDG.api("POST", "/api/emergency", {
+      line: $("em-line").value, mode: $("em-mode").value, text: $("em-text").value.trim()});
+    MDG.say("em-msg", result.ok ? MDG.word("done") : MDG.errorText(result), !result.ok);
+    loadEmergency();
+  });
+
   MDG.live((m) => {
     if (m.wallboard) { board = m.wallboard; renderBoard(); }
   });
   setInterval(tick, 1000);
   loadVoicemails();
+  loadEmergency();
   Followups.loadEscalations();
-  setInterval(() => { loadVoicemails(); Followups.loadEscalations(); }, 30000);
+  setInterval(() => { loadVoicemails(); loadEmergency(); Followups.loadEscalations(); }, 30000);
 })();

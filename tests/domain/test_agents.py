@@ -31,6 +31,7 @@ from acd.domain.agents import (
     Tick,
     reconcile,
     step,
+    unavailable_confirmed,
 )
 from acd.domain.events import (
     AgentAnswered,
@@ -216,6 +217,23 @@ def test_a_ring_asterisk_started_before_the_away_reached_it_is_no_violation():
                               now=T0 + 10.01)
     assert status(state) is Status.RINGING
     assert not any(isinstance(c, OfferViolation) for c in commands)
+
+
+def test_a_ring_before_asterisk_confirmed_the_pause_is_no_violation_and_one_after_is():
+    """The away request is handled at T0+10 but Asterisk answers the pause at T0+10.8
+    (a loaded machine): it may still ring the agent in between, as the event log says."""
+    away, _ = drive(in_status(Status.READY), SetAway("1001", "break"), now=T0 + 10)
+    confirmed = unavailable_confirmed(away, "1001", T0 + 10.8)
+    assert confirmed.by_id["1001"].since == T0 + 10.8
+    assert unavailable_confirmed(confirmed, "1001", T0 + 10.5) is confirmed  # never earlier
+    state, [commands] = drive(confirmed, AgentRinging(T0 + 10.5, "c9", "main", "1001"),
+                              now=T0 + 10.9)
+    assert status(state) is Status.RINGING
+    assert not any(isinstance(c, OfferViolation) for c in commands)
+    _, [late] = drive(confirmed, AgentRinging(T0 + 10.9, "c9", "main", "1001"), now=T0 + 11)
+    assert late == [OfferViolation(T0 + 11, "1001", "c9", Status.AWAY)]
+    ready = in_status(Status.READY)  # only an away or a logout waits for Asterisk
+    assert unavailable_confirmed(ready, "1001", T0 + 99) is ready
 
 
 def test_disposition_for_a_call_the_agent_did_not_take_is_rejected():

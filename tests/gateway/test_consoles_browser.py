@@ -13,47 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
 from playwright import async_api as playwright_api
 
 from tests.conftest import TEST_PORTS, stack_env
+from tests.support.consoles import CHROMIUM, SECONDS, add_user, sign_in
 from tests.support.event_log import load_events
-from tests.support.gateway import FLOWS, PASSWORD
+from tests.support.gateway import FLOWS
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 SIP = TEST_PORTS["sip_port"]
 DID = "0570000700"
 CALLS = 11
-SECONDS = 10_000  # Playwright timeouts are in milliseconds
 MDG_NO_PREVIOUS = "過去の問い合わせはありません。"
-
-
-async def _cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "acd.cli.main", *args, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate(stdin.encode())
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
-
-
-async def _sign_in(browser, base: str, login: str):
-    context = await browser.new_context(locale="ja-JP")
-    page = await context.new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("#sign-in")
-    await playwright_api.expect(page.locator("#live")).to_have_class("live on",
-                                                                    timeout=SECONDS)
-    return page
 
 
 async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: Path):
@@ -64,10 +41,9 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
     sipp = state_dir / "sipp"
     async with RunningStack(env, state_dir, TEST_PORTS["gateway_port"]) as stack:
         passwords = await stack.add_agents(["1001"], queues=("console",), login=False)
-        for args in (("yamada", "--role", "agent", "--agent", "1001"),
-                     ("suzuki", "--role", "supervisor", "--extension", "2001")):
-            await _cli(env, "users", "add", args[0], "--name", f"{args[0]}さん", *args[1:],
-                       "--password-stdin", stdin=PASSWORD + "\n")
+        for args in (("yamada", "agent", "--agent", "1001"),
+                     ("suzuki", "supervisor", "--extension", "2001")):
+            await add_user(env, args[0], f"{args[0]}さん", *args[1:])
         port = free_udp_port()
         await register_agents(list(passwords.items()), SIP, {"1001": port}, sipp)
         phone = SippAgent("1001", port, sipp, ring_seconds=0.3, talk_seconds=1.0)
@@ -75,8 +51,8 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
         async with playwright_api.async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
             try:
-                agent = await _sign_in(browser, stack.gateway, "yamada")
-                supervisor = await _sign_in(browser, stack.gateway, "suzuki")
+                agent = await sign_in(browser, stack.gateway, "yamada")
+                supervisor = await sign_in(browser, stack.gateway, "suzuki")
                 state = agent.locator("#state-label")
                 console_row = supervisor.locator('#wb-queues tr[data-queue="console"]')
                 await expect(state).to_have_attribute("data-status", "logged_out")

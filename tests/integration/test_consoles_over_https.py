@@ -9,10 +9,8 @@ SOURCE_NOT_ALLOWED, and the port speaks no plain http."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +20,13 @@ from cryptography.hazmat.primitives import serialization
 from playwright import async_api as playwright_api
 
 from tests.conftest import TEST_PORTS, stack_env
+from tests.support.consoles import CHROMIUM, SECONDS, add_user
 from tests.support.desk import desk_host
 from tests.support.gateway import FLOWS, PASSWORD
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-SECONDS = 10_000  # Playwright timeouts are in milliseconds
 
 
 def spki_pin(cert_pem: Path) -> str:
@@ -48,16 +45,6 @@ def chromium_on(netns: str, workdir: Path) -> Path:
     return wrapper
 
 
-async def add_supervisor(env: dict[str, str]) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "acd.cli.main", "users", "add", "suzuki", "--name", "鈴木",
-        "--role", "supervisor", "--extension", "2001", "--password-stdin", env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate(f"{PASSWORD}\n".encode())
-    assert proc.returncode == 0, out.decode()
-
-
 async def test_supervisor_signs_in_over_https_from_an_allowed_desk_only(state_dir: Path):
     assert CHROMIUM.exists(), "Debian's chromium is not installed: run 'make setup'"
     port = TEST_PORTS["gateway_port"]
@@ -68,7 +55,7 @@ async def test_supervisor_signs_in_over_https_from_an_allowed_desk_only(state_di
                         MADOGUCHI_HTTPS="true",
                         MADOGUCHI_CONSOLE_NETWORKS=f'["{desk.desk_address}/32"]')
         async with RunningStack(env, state_dir, port, host=desk.host_address) as stack:
-            await add_supervisor(env)
+            await add_user(env, "suzuki", "鈴木", "supervisor", "--extension", "2001")
             base = f"https://{desk.host_address}:{port}"
             pin = spki_pin(state_dir / "tls" / "server.pem")
             async with playwright_api.async_playwright() as pw:

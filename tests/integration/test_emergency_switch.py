@@ -1,8 +1,8 @@
-"""The emergency switch on a real Asterisk: a supervisor puts one line, then every line,
-on an announcement typed as text; the next caller's received audio holds it (and, in
-mode hangup, the call ends there); it goes on playing while the controller is down;
-taken off, the normal flow is back. The audit trail names who switched, and the reports
-count the callers who heard it."""
+"""The emergency switch on a real Asterisk: a supervisor puts one line (API), then every
+line (the console, in Chromium), on an announcement typed as text; the next caller's
+received audio holds it (and, in mode hangup, the call ends there); it goes on playing
+while the controller is down; taken off, the normal flow is back. The audit trail names
+who switched, and the reports count the callers who heard it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from playwright import async_api as playwright_api
 
 from acd.domain.clock import tokyo_today
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.asterisk_pid import asterisk_pid
+from tests.support.consoles import CHROMIUM, SECONDS, add_user, sign_in
 from tests.support.rtp_sniff import RtpSniffer, best_match_in, synthesized_prompt
 from tests.support.sipp import run_callers
 from tests.support.stack import RunningStack
@@ -85,9 +87,26 @@ async def test_a_line_then_every_line_on_an_emergency_announcement(state_dir: Pa
         assert best_match_in(heard_b, notice) > 0.9  # the other line goes on as usual
         assert best_match_in(heard_b, flood_audio) < 0.5
 
-        # every line, announcement then the normal flow; line A keeps its own
-        quake = await first.api("POST", "/api/emergency", {
-            "line": "all", "text": QUAKE, "mode": "continue", "by": SUPERVISOR}, expect=201)
+        # every line, from the supervisor's console: announcement then the normal flow;
+        # line A keeps its own
+        await add_user(env, "sato", SUPERVISOR, "supervisor")
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            try:
+                page = await sign_in(browser, first.gateway, "sato")
+                await page.select_option("#em-line", "all")
+                await page.select_option("#em-mode", "continue")
+                await page.fill("#em-text", QUAKE)
+                await page.click("#em-on")
+                shown = page.locator('#em-in-force tr[data-line="all"]')
+                await playwright_api.expect(shown).to_contain_text(QUAKE, timeout=SECONDS)
+                await playwright_api.expect(page.locator(
+                    f'#em-in-force tr[data-line="{LINE_A}"]')).to_contain_text(FLOOD)
+            finally:
+                await browser.close()
+        [quake] = [s for s in (await first.api("GET", "/api/emergency"))["in_force"]
+                   if s["line"] == "all"]
+        assert (quake["text"], quake["mode"], quake["on_by"]) == (QUAKE, "continue", "sato")
         quake_audio = head(synthesized_prompt(state_dir, QUAKE))
         heard_b = await call_and_listen(LINE_B, sipp / "b2", "0311110003")
         assert best_match_in(heard_b, quake_audio) > 0.9
@@ -115,7 +134,7 @@ async def test_a_line_then_every_line_on_an_emergency_announcement(state_dir: Pa
 
         history = (await second.api("GET", "/api/emergency/history"))["switches"]
         assert [(s["line"], s["on_by"], s["off_by"]) for s in history] == [
-            ("all", SUPERVISOR, SUPERVISOR), (LINE_A, SUPERVISOR, SUPERVISOR)]
+            ("all", "sato", SUPERVISOR), (LINE_A, SUPERVISOR, SUPERVISOR)]
         records_a = await record_for(url, LINE_A, 2)
         records_b = await record_for(url, LINE_B, 3)
         assert [(r["outcome"], r["emergency_switch"]) for r in records_a] == [
