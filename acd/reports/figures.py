@@ -18,6 +18,10 @@ QUICK_ANSWER_SECONDS = 10
 COMPLETED, HANDED_OVER, TRANSFERRED, ESCALATED, OTHER = \
     "完了", "取次", "転送", "エスカレーション", "その他"
 NOT_OFFERED = ("after_hours", "event_info", "transferred", "ivr", "emergency")
+#: How long abandoned callers had waited in the queue: (name, above s, up to s).
+ABANDONED_WAIT_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
+    ("0_10", 0, 10), ("10_30", 10, 30), ("30_60", 30, 60), ("60_120", 60, 120),
+    ("over_120", 120, None))
 UNCATEGORISED = None
 
 
@@ -100,6 +104,12 @@ class Figures:
     answered_wait_sum: float = 0.0  # the waits of the answered calls (ASA)
     answered_wait_n: int = 0
     longest_wait: float = 0.0  # of the calls that waited in a queue (combined by max)
+    # abandoned calls that had waited in a queue, by how long (ABANDONED_WAIT_BUCKETS)
+    abandoned_wait_0_10: int = 0
+    abandoned_wait_10_30: int = 0
+    abandoned_wait_30_60: int = 0
+    abandoned_wait_60_120: int = 0
+    abandoned_wait_over_120: int = 0
     emergency_heard: int = 0  # calls that heard an emergency announcement
     emergency_ended: int = 0  # ... and ended by it (mode hangup): not offered to operators
 
@@ -113,6 +123,18 @@ class Figures:
         """平均応答時間: the mean wait of the answered calls (s), the congestion guidance
         excluded as for 即応率."""
         return _mean(self.answered_wait_sum, self.answered_wait_n)
+
+    @property
+    def abandoned_waits(self) -> dict[str, int]:
+        """Abandoned calls that had waited in a queue, by wait bucket."""
+        return {name: getattr(self, f"abandoned_wait_{name}")
+                for name, _, _ in ABANDONED_WAIT_BUCKETS}
+
+    @property
+    def service_level(self) -> float | None:
+        """The share of the answered calls answered within the quick-answer seconds (即応率
+        of one interval)."""
+        return self.quick_answer_rate
 
     @property
     def calls(self) -> int:
@@ -241,10 +263,12 @@ class Kpis:
     overall: Figures
     by_day: dict[date, Figures]  # every day of the range, with zeros when no call
     by_hour: dict[int, Figures]  # hour of day 0..23 (JST), summed over the range
+    by_half_hour: dict[int, Figures]  # half-hour of day 0..47 (JST), summed over the range
     by_line: dict[str, Figures]
     by_queue: dict[str, Figures]
     by_category: dict[str | None, int]  # answered calls per disposition category
     escalations: list[Escalation]
+    complaint_calls: list[Escalation]  # calls whose latest disposition is a complaint
     staffing: Staffing
     staffing_by_hour: dict[int, Staffing]
     agents: dict[str, AgentFigures]

@@ -45,6 +45,7 @@ from acd.domain.clock import (
 )
 from acd.reports.figures import (
     DISPOSITIONS_AT,
+    ESCALATED,
     FIGURE_COLUMNS,
     AgentFigures,
     Escalation,
@@ -58,18 +59,45 @@ from acd.reports.figures import (
     combine,
 )
 from acd.reports.queries import (
+    HALF_HOURS_PER_DAY,
     _agent_calls_query,
     _agent_time_query,
     _date_of_day_index,
-    _escalations_query,
     _figures_query,
     _hour_index,
+    _listed_calls_query,
     _sessions_query,
     _staffing,
     hour_index_sql,
 )
 
 # ------------------------------------------------------------------------- compute
+
+def _agent_time(time_rows) -> dict[str, AgentFigures]:
+    """Each agent's time by state from (agent, status, reason, seconds) rows."""
+    agents: dict[str, AgentFigures] = {}
+    for agent, status, reason, spent in time_rows:
+        figures = agents.setdefault(agent, AgentFigures(agent))
+        spent = float(spent or 0.0)
+        figures.logged_in_seconds += spent
+        if status == "away":
+            key = reason or "away"
+            figures.away_seconds[key] = figures.away_seconds.get(key, 0.0) + spent
+        elif status in ("ready", "ringing", "on_call", "wrapup", "missed"):
+            setattr(figures, f"{status}_seconds", getattr(figures, f"{status}_seconds") + spent)
+    return agents
+
+
+async def agents_occupancy(engine: AsyncEngine, start: float, end: float
+                           ) -> dict[str, float | None]:
+    """Each agent's occupancy (稼働率: on a call or in wrap-up / logged in, percent) over
+    [start, end), from the agents' state intervals (the wallboard's: today so far)."""
+    if end <= start:
+        return {}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_agent_time_query(start, end))).all()
+    return {agent: figures.occupancy for agent, figures in _agent_time(rows).items()}
+
 
 async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
                        line: str | None = None, queue: str | None = None, *,
@@ -113,7 +141,7 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
         await asyncio.gather(
             rows(_figures_query(t0, t1, line, queue, targets.quick_answer_seconds)),
             rows(_agent_calls_query(t0, t1, line, queue)),
-            rows(_escalations_query(t0, t1, line, queue)),
+            rows(_listed_calls_query(t0, t1, line, queue)),
             rows(_agent_time_query(t0, state_end)) if state_end > t0 else nothing(),
             rows(_sessions_query(t0, state_end)) if state_end > t0 else nothing())
 
@@ -122,16 +150,20 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
     acc_all = list(zero)
     acc_day: dict[int, list] = {}
     acc_hour: dict[int, list] = {}
+    acc_half: dict[int, list] = {}
     acc_line: dict[str, list] = {}
     acc_queue: dict[str, list] = {}
     categories: dict[str | None, int] = {}
     for row in figure_rows:
-        h, line_, queue_, category = int(row[0]), row[1], row[2], row[3]
+        half, line_, queue_, category = int(row[0]), row[1], row[2], row[3]
+        h = half // 2
         values = [v or 0 for v in row[4:]]
         if values[DISPOSITIONS_AT]:
             categories[category] = categories.get(category, 0) + values[DISPOSITIONS_AT]
         for acc in (acc_all, acc_day.setdefault(h // 24, list(zero)),
-                    acc_hour.setdefault(h % 24, list(zero)), acc_line.setdefault(line_, list(zero)),
+                    acc_hour.setdefault(h % 24, list(zero)),
+                    acc_half.setdefault(half % HALF_HOURS_PER_DAY, list(zero)),
+                    acc_line.setdefault(line_, list(zero)),
                     acc_queue.setdefault(queue_, list(zero))):
             acc[:] = combine(acc, values)
 
@@ -143,25 +175,19 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
     by_day = {_date_of_day_index(d): as_figures(acc_day.get(d))
               for d in sorted(set(range(first_day, last_day + 1)) | set(acc_day))}
     by_hour = {h: as_figures(acc_hour.get(h)) for h in range(24)}
+    by_half_hour = {h: as_figures(acc_half.get(h)) for h in range(HALF_HOURS_PER_DAY)}
     by_line = {k: as_figures(v) for k, v in acc_line.items()}
     by_queue = {k: as_figures(v) for k, v in acc_queue.items()}
 
     by_category = {category: n for category, n in
                    sorted(categories.items(), key=lambda kv: (-kv[1], kv[0] or ""))}
-    escalations = [Escalation(r.uniqueid, float(r.entered_at), r.line, r.queue, r.agent,
-                              r.outcome, r.category, bool(r.complaint), bool(r.escalation),
-                              r.note) for r in escalation_rows]
+    listed = [Escalation(r.uniqueid, float(r.entered_at), r.line, r.queue, r.agent,
+                         r.outcome, r.category, bool(r.complaint), bool(r.escalation),
+                         r.note) for r in escalation_rows]
+    escalations = [e for e in listed if e.escalation or e.outcome == ESCALATED]
+    complaint_calls = [e for e in listed if e.complaint]
 
-    agents: dict[str, AgentFigures] = {}
-    for agent, status, reason, spent in time_rows:
-        figures = agents.setdefault(agent, AgentFigures(agent))
-        spent = float(spent or 0.0)
-        figures.logged_in_seconds += spent
-        if status == "away":
-            key = reason or "away"
-            figures.away_seconds[key] = figures.away_seconds.get(key, 0.0) + spent
-        elif status in ("ready", "ringing", "on_call", "wrapup", "missed"):
-            setattr(figures, f"{status}_seconds", getattr(figures, f"{status}_seconds") + spent)
+    agents = _agent_time(time_rows)
     logins = [(agent, max(float(login_at), t0), float(until))
               for agent, login_at, until in session_rows]
     logins = [(agent, a, b) for agent, a, b in logins if b > a]
@@ -190,9 +216,9 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
         else:
             staffing_by_hour[hour] = Staffing(None if not hours_in_range[hour] else 0.0, 0)
 
-    return Kpis(start, end, line, queue, overall, by_day, by_hour, dict(sorted(by_line.items())),
-                dict(sorted(by_queue.items())), by_category, escalations, staffing,
-                staffing_by_hour, agents, targets)
+    return Kpis(start, end, line, queue, overall, by_day, by_hour, by_half_hour,
+                dict(sorted(by_line.items())), dict(sorted(by_queue.items())), by_category,
+                escalations, complaint_calls, staffing, staffing_by_hour, agents, targets)
 
 
 __all__ = [
@@ -206,6 +232,7 @@ __all__ = [
     "Targets",
     "UnknownLineError",
     "UnknownQueueError",
+    "agents_occupancy",
     "compute_kpis",
     "day_range",
     "hour_index_sql",

@@ -23,6 +23,7 @@ from acd.domain.clock import (
     JST_OFFSET,
 )
 from acd.reports.figures import (
+    ABANDONED_WAIT_BUCKETS,
     COMPLETED,
     ESCALATED,
     FIGURE_COLUMNS,
@@ -35,13 +36,23 @@ from acd.reports.figures import (
 
 # ------------------------------------------------------------------------- time
 
-def hour_index_sql(column: str = "call_records.entered_at"):
-    """floor((t + 9 h) / 1 h): JST hours since the epoch, for t > 0, as literal SQL that
-    is the same text on SQLite (where the cast truncates) and PostgreSQL (where it
-    rounds), and the same in SELECT and GROUP BY."""
-    x = f"(({column} + 32400) / 3600.0)"
+#: The intervals of the service level breakdown (30 minutes, as staffing plans count).
+HALF_HOUR = 1800
+HALF_HOURS_PER_DAY = 48
+
+
+def slot_index_sql(seconds: int, column: str = "call_records.entered_at"):
+    """floor((t + 9 h) / seconds): JST intervals since the epoch, for t > 0, as literal
+    SQL that is the same text on SQLite (where the cast truncates) and PostgreSQL (where
+    it rounds), and the same in SELECT and GROUP BY."""
+    x = f"(({column} + 32400) / {seconds}.0)"
     return literal_column(
         f"(CAST({x} AS BIGINT) - CASE WHEN CAST({x} AS BIGINT) > {x} THEN 1 ELSE 0 END)")
+
+
+def hour_index_sql(column: str = "call_records.entered_at"):
+    """JST hours since the epoch (see :func:`slot_index_sql`)."""
+    return slot_index_sql(3600, column)
 
 
 def _hour_index(t: float) -> int:
@@ -95,6 +106,12 @@ def _filters(r, start: float, end: float, line: str | None, queue: str | None) -
 
 
 
+def _within(value, low: float, high: float | None) -> list:
+    """low < value <= high (no upper bound when high is None; 0 is in the first)."""
+    bounds = [value <= high] if high is not None else []
+    return [value > low, *bounds] if low > 0 else bounds
+
+
 def _figures_query(start: float, end: float, line: str | None, queue: str | None,
                    quick_seconds: float = QUICK_ANSWER_SECONDS):
     r = call_records
@@ -103,7 +120,7 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
     answered = outcome == "answered"
     abandoned = outcome == "abandoned"
     disposed = and_(answered, d.c.id.is_not(None))
-    h = hour_index_sql()
+    h = slot_index_sql(HALF_HOUR)  # the half-hour: hours and days are made of them
     columns = {
         "offered": _count_if(outcome.not_in(NOT_OFFERED)),
         "after_hours": _count_if(outcome == "after_hours"),
@@ -139,6 +156,9 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
         "answered_wait_n": _count_if(and_(answered, wait.is_not(None))),
         "longest_wait": func.max(case((and_(r.c.queue_joined_at.is_not(None),
                                             wait.is_not(None)), wait), else_=0.0)),
+        **{f"abandoned_wait_{bucket}": _count_if(and_(abandoned, wait.is_not(None),
+                                                     *_within(wait, low, high)))
+           for bucket, low, high in ABANDONED_WAIT_BUCKETS},
         "emergency_heard": _count_if(r.c.emergency_switch.is_not(None)),
         "emergency_ended": _count_if(outcome == "emergency"),
     }
@@ -160,14 +180,15 @@ def _agent_calls_query(start, end, line, queue):
             .group_by(r.c.agent))
 
 
-def _escalations_query(start, end, line, queue):
+def _listed_calls_query(start, end, line, queue):
+    """The calls the reports list one by one: escalations and complaints."""
     r = call_records
     d, joined = _latest_disposition_join(r, start)
     return (select(r.c.uniqueid, r.c.entered_at, r.c.line, r.c.queue, d.c.agent, d.c.outcome,
                    d.c.category, d.c.complaint, d.c.escalation, d.c.note)
             .select_from(joined)
             .where(*_filters(r, start, end, line, queue), d.c.id.is_not(None),
-                   (d.c.escalation) | (d.c.outcome == ESCALATED))
+                   (d.c.escalation) | (d.c.outcome == ESCALATED) | d.c.complaint)
             .order_by(r.c.entered_at, r.c.uniqueid))
 
 

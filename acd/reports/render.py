@@ -18,7 +18,13 @@ from markupsafe import Markup
 
 from acd.domain.agents import STANDARD_AWAY_REASONS
 from acd.domain.clock import JST
-from acd.reports.figures import QUICK_ANSWER_SECONDS, Figures, Kpis, Targets
+from acd.reports.figures import (
+    ABANDONED_WAIT_BUCKETS,
+    QUICK_ANSWER_SECONDS,
+    Figures,
+    Kpis,
+    Targets,
+)
 
 #: The contract targets (KPI.md): figure ≥ target, in percent.
 DEFAULT_TARGETS: dict[str, float] = Targets().rates
@@ -96,6 +102,13 @@ WORDS = {
     "uniqueid": ("受付番号", "Call id"), "entered": ("着信日時", "Arrived"),
     "outcome": ("対応結果", "Outcome"), "complaint": ("苦情", "Complaint"),
     "note": ("メモ", "Note"), "yes": ("あり", "yes"),
+    "by_half_hour": ("30分間隔別サービスレベル", "Service level by half-hour"),
+    "interval": ("時間帯", "Interval"),
+    "service_level": ("サービスレベル（{seconds}秒以内応答率）",
+                      "Service level (answered within {seconds} s)"),
+    "abandoned_waits": ("放棄呼の待ち時間分布", "Abandoned calls by wait"),
+    "wait": ("待ち時間", "Wait"), "share": ("割合（%）", "Share (%)"),
+    "complaints_list": ("苦情一覧", "Complaints"),
     "notes": ("注記", "Notes"),
     "legend_answered": ("応答", "answered"), "legend_unanswered": ("不応答（放棄・あふれ）",
                                                                   "not answered"),
@@ -245,6 +258,18 @@ def _breakdown(key: str, title: str, first: str, first_kind: str,
                  [[k, *[getattr(f, b) for b in BREAKDOWN]] for k, f in items.items()])
 
 
+def half_hour_label(half: int) -> str:
+    """e.g. 09:30-10:00 for half-hour 19 of the day."""
+    start, end = half * 30, (half + 1) * 30 % (24 * 60)
+    return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+
+
+def wait_bucket_label(low: float, high: float | None, lang: str) -> str:
+    if high is None:
+        return f"{low:g} s+" if lang == "en" else f"{low:g}秒超"
+    return f"{low:g}-{high:g} s" if lang == "en" else f"{low:g}～{high:g}秒"
+
+
 def report_tables(kpis: Kpis, lang: str) -> list[Table]:
     """Every breakdown of the report, in the order shown."""
     w = partial(_w, lang=lang)
@@ -266,6 +291,29 @@ def report_tables(kpis: Kpis, lang: str) -> list[Table]:
                    [[a.agent, a.calls, a.talk_seconds, a.logged_in_seconds, a.on_call_seconds,
                      a.wrapup_seconds, *[a.away_seconds.get(r, 0.0) for r in reasons],
                      a.occupancy] for a in kpis.agents.values()])
+    seconds = f"{kpis.targets.quick_answer_seconds:g}"
+    by_half_hour = Table(
+        "by_half_hour", w("by_half_hour"),
+        [w("interval"), label("offered", lang), label("answered", lang),
+         label("quick_answered", lang, kpis.targets.quick_answer_seconds),
+         w("service_level").format(seconds=seconds), label("abandoned", lang)],
+        ["text", "count", "count", "count", "pct", "count"],
+        [[half_hour_label(h), f.offered, f.answered, f.quick_answered, f.service_level,
+          f.abandoned] for h, f in kpis.by_half_hour.items()])
+    waits = kpis.overall.abandoned_waits
+    waited = sum(waits.values())
+    abandoned_waits = Table(
+        "abandoned_waits", w("abandoned_waits"), [w("wait"), w("count"), w("share")],
+        ["text", "count", "pct"],
+        [[wait_bucket_label(low, high, lang), waits[name],
+          100.0 * waits[name] / waited if waited else None]
+         for name, low, high in ABANDONED_WAIT_BUCKETS])
+    complaints = Table(
+        "complaints", w("complaints_list"),
+        [w("entered"), w("line"), w("agent"), w("category"), w("note"), w("uniqueid")],
+        ["text"] * 6,
+        [[datetime.fromtimestamp(e.entered_at, JST).strftime("%Y-%m-%d %H:%M:%S"), e.line,
+          e.agent, e.category or "", e.note, e.uniqueid] for e in kpis.complaint_calls])
     escalations = Table(
         "escalations", w("escalations"),
         [w("uniqueid"), w("entered"), w("line"), w("queue"), w("agent"), w("outcome"),
@@ -276,13 +324,16 @@ def report_tables(kpis: Kpis, lang: str) -> list[Table]:
     return [
         _breakdown("by_day", w("by_day"), w("date"), "date", kpis.by_day, lang),
         by_hour,
+        by_half_hour,
         _breakdown("by_line", w("by_line"), w("line"), "text", kpis.by_line, lang),
         _breakdown("by_queue", w("by_queue"), w("queue"), "text", kpis.by_queue, lang),
         Table("by_category", w("by_category"), [w("category"), w("count")], ["text", "count"],
               [[c if c is not None else w("uncategorised"), n]
                for c, n in kpis.by_category.items()]),
+        abandoned_waits,
         agents,
         escalations,
+        complaints,
     ]
 
 

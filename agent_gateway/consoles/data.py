@@ -15,6 +15,8 @@ from acd.domain.agents import AgentState
 from acd.domain.clock import JST_OFFSET
 from acd.ivr.models import Site
 from acd.reports.figures import NOT_OFFERED, QUICK_ANSWER_SECONDS
+from acd.reports.kpi import agents_occupancy
+from acd.reports.queries import HALF_HOUR
 from acd.runtime import Controller
 
 if TYPE_CHECKING:
@@ -114,20 +116,24 @@ class ConsoleData:
 
     async def wallboard(self) -> dict[str, Any]:
         """Per queue: callers waiting now and since when, today's offered / answered /
-        abandoned / overflow and the answer and quick-answer rates; per agent: state,
-        since when, calls answered today. Today's figures are the call records of the
-        day plus the calls in progress (a call counts as answered once connected)."""
+        abandoned / overflow and the answer and quick-answer rates, and the service level
+        of the current half-hour; per agent: state, since when, calls answered today and
+        occupancy today. Today's figures are the call records of the day plus the calls
+        in progress (a call counts as answered once connected)."""
         now = self._clock()
         start = today_start(now)
+        interval = start + (now - start) // HALF_HOUR * HALF_HOUR
         counted, calls_today = await self.records.counts_since(
-            start, QUICK_ANSWER_SECONDS, NOT_OFFERED)
+            start, QUICK_ANSWER_SECONDS, NOT_OFFERED, interval_start=interval)
+        occupancy = await agents_occupancy(self.records.engine, start, now)
         queues: dict[str, dict[str, Any]] = {}
         site = self.site()
 
         def entry(name: str) -> dict[str, Any]:
             return queues.setdefault(name, {"name": name, "waiting": 0, "oldest_joined_at": None,
                                             "offered": 0, "answered": 0, "quick": 0,
-                                            "abandoned": 0, "overflow": 0})
+                                            "abandoned": 0, "overflow": 0,
+                                            "interval_answered": 0, "interval_quick": 0})
         for queue in site.queues if site else ():
             entry(queue.name)
         for name, counts in counted.items():
@@ -138,10 +144,13 @@ class ConsoleData:
             q = entry(call.queue)
             q["offered"] += 1
             if call.answered_at is not None:
+                quick = call.answered_at - call.queue_joined_at - call.congestion_seconds \
+                    <= QUICK_ANSWER_SECONDS
                 q["answered"] += 1
-                if call.answered_at - call.queue_joined_at - call.congestion_seconds \
-                        <= QUICK_ANSWER_SECONDS:
-                    q["quick"] += 1
+                q["quick"] += quick
+                if call.entered_at >= interval:
+                    q["interval_answered"] += 1
+                    q["interval_quick"] += quick
                 if call.agent:
                     calls_today[call.agent] = calls_today.get(call.agent, 0) + 1
             elif call.abandoned_at is None and call.left_queue_status is None:
@@ -152,11 +161,17 @@ class ConsoleData:
         for q in queues.values():
             q["answer_rate"] = _pct(q["answered"], q["offered"])
             q["quick_answer_rate"] = _pct(q["quick"], q["answered"])
-        agents = [{**state_json(a), "calls_today": calls_today.get(a.id, 0)}
+            q["service_level"] = _pct(q["interval_quick"], q["interval_answered"])
+        agents = [{**state_json(a), "calls_today": calls_today.get(a.id, 0),
+                   "occupancy": _rounded(occupancy.get(a.id))}
                   for a in sorted(self.controller.agents.by_id.values(), key=lambda a: a.id)]
         day = datetime.fromtimestamp(start + JST_OFFSET, UTC).date().isoformat()
-        return {"at": now, "day": day,
+        return {"at": now, "day": day, "interval_start": interval,
                 "queues": sorted(queues.values(), key=lambda q: q["name"]), "agents": agents}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _pct(numerator: int, denominator: int) -> float | None:

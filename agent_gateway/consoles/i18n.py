@@ -116,6 +116,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "agents": ("オペレーター", "Agents"),
     "agent": ("オペレーター", "Agent"),
     "calls_today": ("本日の応答", "Calls today"),
+    "service_level_now": ("サービスレベル（現在の30分）", "Service level (this half-hour)"),
+    "occupancy_today": ("本日の稼働率", "Occupancy today"),
     "actions": ("操作", "Actions"),
     "force_away": ("離席にする", "Set away"),
     "force_logout": ("受付終了にする", "Log out"),

@@ -30,7 +30,7 @@ from acd.domain.clock import JST, parse_period
 from acd.reports.figures import Kpis
 from acd.reports.formats import FORMATS, render_report
 from acd.reports.kpi import compute_kpis
-from acd.reports.render import SUMMARY, judge, value
+from acd.reports.render import SUMMARY, half_hour_label, judge, value
 from acd.reports.scheduler import find_file, list_files
 from acd.reports.targets import targets_for
 from agent_gateway.http import ApiError
@@ -50,6 +50,14 @@ def _summary_json(kpis: Kpis) -> dict[str, Any]:
                        for d, f in kpis.by_day.items()},
             "by_hour": {h: {"offered": f.offered, "answered": f.answered,
                             "answer_rate": f.answer_rate} for h, f in kpis.by_hour.items()},
+            "by_half_hour": {half_hour_label(h): {"answered": f.answered,
+                                                  "quick_answered": f.quick_answered,
+                                                  "service_level": f.service_level}
+                             for h, f in kpis.by_half_hour.items() if f.calls},
+            "abandoned_waits": kpis.overall.abandoned_waits,
+            "complaints": [{"uniqueid": c.uniqueid, "entered_at": c.entered_at,
+                            "line": c.line, "agent": c.agent, "category": c.category,
+                            "note": c.note} for c in kpis.complaint_calls],
             "by_category": {c or "": n for c, n in kpis.by_category.items()}}
 
 

@@ -25,6 +25,7 @@
       MDG.cell(row, q.overflow, "overflow");
       MDG.cell(row, pct(q.answer_rate), "answer-rate");
       MDG.cell(row, pct(q.quick_answer_rate), "quick-answer-rate");
+      MDG.cell(row, pct(q.service_level), "service-level");
       qBody.appendChild(row);
     }
     const aBody = $("wb-agents").querySelector("tbody");
@@ -37,6 +38,7 @@
       MDG.cell(row, MDG.statusWord(a.status) + (a.reason && a.status !== "ready" ? ` / ${MDG.reasonWord(a.reason)}` : ""), "status");
       MDG.cell(row, a.since ? MDG.duration(now - a.since) : "-", "since").dataset.since = a.since;
       MDG.cell(row, a.calls_today, "calls-today");
+      MDG.cell(row, pct(a.occupancy), "occupancy");
       const actions = MDG.cell(row, "");
       if (["ready", "missed", "wrapup"].includes(a.status)) {
         actions.appendChild(MDG.button(MDG.word("force_away"), () => agentAction(a.id, "away"), "force-away"));

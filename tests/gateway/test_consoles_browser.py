@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -114,11 +116,22 @@ async def test_agent_takes_calls_and_supervisor_watches_in_chromium(state_dir: P
                                                           timeout=SECONDS)
                     await expect(pop).to_be_hidden()
                 results = await asyncio.gather(*callers)
+                answered_by = time.time()
                 for result in results:
                     assert result.successful == 1, result.describe()
                 await expect(console_row.locator("td.answered")).to_have_text(str(CALLS))
                 await expect(supervisor.locator('#wb-agents tr[data-agent="1001"] '
                                                 "td.calls-today")).to_have_text(str(CALLS))
+                # today's occupancy from the agent's state intervals; the service level
+                # of this half-hour: every call answered at once (unless the half-hour
+                # just began and holds none of them yet)
+                await expect(supervisor.locator('#wb-agents tr[data-agent="1001"] '
+                                                "td.occupancy")).to_have_text(
+                                                    re.compile(r"^\d+\.\d%$"))
+                level = console_row.locator("td.service-level")
+                await expect(level).to_have_text(re.compile(r"^(100\.0%|-)$"))
+                if time.time() // 1800 == answered_by // 1800:
+                    await expect(level).to_have_text("100.0%")
                 await supervisor.reload()
                 await expect(supervisor.locator("#escalations tbody tr")).to_have_count(1)
                 await expect(supervisor.locator("#escalations tbody")).to_contain_text(

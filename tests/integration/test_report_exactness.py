@@ -277,6 +277,17 @@ async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Pat
         assert not report["empty"]
         assert report["by_category"] == {"税金": 2, "子育て": 2, "": 1}
         check_figures(report["figures"], congestion)
+        # the service level per half-hour: the answered calls of each interval add up,
+        # and each interval's level is its own quick share
+        halves = report["by_half_hour"].values()
+        assert sum(h["answered"] for h in halves) == 5
+        assert sum(h["quick_answered"] for h in halves) == 4
+        for h in halves:
+            assert h["service_level"] == (None if not h["answered"] else pytest.approx(
+                100 * h["quick_answered"] / h["answered"]))
+        assert report["abandoned_waits"] == ABANDONED_WAITS
+        assert [(c["agent"], c["category"], c["note"]) for c in report["complaints"]] == [
+            (AGENT, "子育て", "テスト")]  # Q2
 
     # the same rows on PostgreSQL give the same report
     from tests.support.postgres import fresh_database
@@ -295,6 +306,9 @@ async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Pat
             assert sum(f.offered for f in k.by_hour.values()) == 9
             assert [(e.outcome, e.category, e.escalation) for e in k.escalations] == [
                 ("エスカレーション", "子育て", True)]
+            assert [(c.outcome, c.category) for c in k.complaint_calls] == [("完了", "子育て")]
+            assert k.overall.abandoned_waits == ABANDONED_WAITS
+            assert sum(f.quick_answered for f in k.by_half_hour.values()) == 4
             [a] = k.agents.values()
             assert (a.agent, a.calls) == (AGENT, 5)
             assert a.talk_seconds == pytest.approx(5 * 2.0, abs=2.5)
@@ -319,6 +333,8 @@ EXPECTED = {
     "other": 1, "complaints": 1,
     "faq_prescribed": 3, "faq_followed": 2,  # Q1 Q2 S; Q1 Q2 (S was escalated)
 }
+#: B waited about 5 s in the queue; M left in the menu (no queue wait: not in the buckets)
+ABANDONED_WAITS = {"0_10": 1, "10_30": 0, "30_60": 0, "60_120": 0, "over_120": 0}
 RATES = {"answer_rate": 100 * 5 / 9, "quick_answer_rate": 80.0,
          "first_contact_resolution": 50.0,  # 完了 2 / (answered 5 - その他 1)
          "first_response_rate": 100 * 2 / 3,  # FAQ-prescribed 3, handled so 2

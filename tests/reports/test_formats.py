@@ -30,8 +30,25 @@ from tests.support.pdf import pdf_text
 async def test_xlsx_has_a_sheet_per_breakdown_with_numbers(engine):
     k = await compute_kpis(engine, *day_range(DAY), now=FAR_FUTURE)
     wb = load_workbook(io.BytesIO(render_xlsx(k)))
-    assert wb.sheetnames == ["概要", "日別", "時間帯別", "回線別", "キュー別",
-                             "カテゴリ別問合せ件数", "オペレーター別", "エスカレーション一覧"]
+    assert wb.sheetnames == ["概要", "日別", "時間帯別", "30分間隔別サービスレベル", "回線別",
+                             "キュー別", "カテゴリ別問合せ件数", "放棄呼の待ち時間分布",
+                             "オペレーター別", "エスカレーション一覧", "苦情一覧"]
+    halves = list(wb["30分間隔別サービスレベル"].iter_rows(values_only=True))
+    assert len(halves) == 49 and halves[0][4] == "サービスレベル（10秒以内応答率）"
+    by_interval = {row[0]: row[1:] for row in halves[1:]}
+    # A1 (5 s) and A2 (exactly 10 s) quick; B1 abandoned at 10:59:59.6; A3 45 s, A4 10.5 s
+    assert by_interval["10:00-10:30"] == (2, 2, 2, 1.0, 0)
+    assert by_interval["10:30-11:00"] == (1, 0, 0, None, 1)
+    assert by_interval["11:00-11:30"][:4] == (1, 1, 0, 0.0)
+    assert by_interval["23:30-00:00"][:3] == (1, 1, 1)  # C1
+    waits = list(wb["放棄呼の待ち時間分布"].iter_rows(values_only=True))
+    # B1 waited 30 s; B2 left in the menu (no queue wait); C0 was the day before
+    assert [row[:2] for row in waits[1:]] == [("0～10秒", 0), ("10～30秒", 1), ("30～60秒", 0),
+                                              ("60～120秒", 0), ("120秒超", 0)]
+    assert waits[2][2] == 1.0
+    complaints = list(wb["苦情一覧"].iter_rows(values_only=True))
+    assert complaints[1:] == [("2026-11-20 10:20:00", "0570000123", "1002", "税金",
+                               "note A2", "A2")]
     summary = {row[0]: row[1:] for row in wb["概要"].iter_rows(values_only=True) if row[0]}
     assert summary["着信件数"][0] == 12 and summary["応答件数"][0] == 8
     assert summary["応答率"][0] == pytest.approx(8 / 12) and summary["応答率"][1] == 0.9

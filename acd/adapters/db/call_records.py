@@ -66,11 +66,12 @@ class CallRecords:
             return [dict(row) for row in rows.mappings().all()]
 
     async def counts_since(self, start: float, quick_answer_seconds: float,
-                           not_offered: Collection[str]
+                           not_offered: Collection[str], interval_start: float | None = None
                            ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
         """Per queue, the calls entered since ``start``: offered (outcomes in
         ``not_offered`` are not), answered, quick (answered within the seconds, the
-        congestion message not counted), abandoned, overflow (to voicemail too); and
+        congestion message not counted), abandoned, overflow (to voicemail too), and
+        answered and quick of those entered since ``interval_start`` (default: start);
         per agent the calls answered."""
         r = call_records
         answered = r.c.outcome == "answered"
@@ -80,9 +81,11 @@ class CallRecords:
         def count(condition: Any) -> Any:
             return func.sum(case((condition, 1), else_=0))
 
+        recent = r.c.entered_at >= (start if interval_start is None else interval_start)
         query = (select(r.c.queue, count(r.c.outcome.not_in(tuple(not_offered))),
                         count(answered), count(quick), count(r.c.outcome == "abandoned"),
-                        count(r.c.outcome.in_(("overflow", "voicemail"))))
+                        count(r.c.outcome.in_(("overflow", "voicemail"))),
+                        count(and_(answered, recent)), count(and_(quick, recent)))
                  .where(r.c.entered_at >= start, r.c.queue != "").group_by(r.c.queue))
         per_agent = (select(r.c.agent, func.count()).where(r.c.entered_at >= start, answered)
                      .group_by(r.c.agent))
@@ -91,6 +94,9 @@ class CallRecords:
             agent_rows = (await conn.execute(per_agent)).all()
         queues = {name: {"offered": int(offered or 0), "answered": int(answered_n or 0),
                          "quick": int(quick_n or 0), "abandoned": int(abandoned or 0),
-                         "overflow": int(overflow or 0)}
-                  for name, offered, answered_n, quick_n, abandoned, overflow in rows}
+                         "overflow": int(overflow or 0),
+                         "interval_answered": int(interval_answered or 0),
+                         "interval_quick": int(interval_quick or 0)}
+                  for name, offered, answered_n, quick_n, abandoned, overflow,
+                  interval_answered, interval_quick in rows}
         return queues, {agent: int(n) for agent, n in agent_rows if agent}
