@@ -35,6 +35,8 @@ from acd.domain.events import (
     Overflowed,
     QueueJoined,
     QueueLeft,
+    SurveyAnswered,
+    SurveyOffered,
     VoicemailLeft,
 )
 from acd.domain.numbers import national_number
@@ -78,6 +80,8 @@ class CallState:
     flow_exit: str | None = None  # where the flow let the call go (queue, transfer...)
     emergency_switch: int | None = None  # the emergency announcement heard, if any
     emergency_mode: str | None = None
+    survey_offered: bool = False
+    survey_answers: tuple[int, ...] = ()  # the keys 1-5 pressed, question by question
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ class CallRecord:
     menu_path: str | None = None  # the caller's IVR choices (shown to the agent)
     language: str | None = None
     emergency_switch: int | None = None  # the emergency announcement heard, if any
+    survey_offered: bool = False  # the caller heard the satisfaction survey
+    survey_answer_sum: int = 0  # of the keys 1-5 the caller answered it with
+    survey_answer_count: int = 0  # questions answered (0: offered, not answered)
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,12 @@ def _advance(call: CallState, event: Event) -> tuple[CallState, str | None]:
         case EmergencyHeard():
             return replace(call, emergency_switch=event.switch,
                            emergency_mode=event.mode), None
+        case SurveyOffered():
+            return replace(call, survey_offered=True), None
+        case SurveyAnswered():
+            if not 1 <= event.answer <= 5:
+                return call, f"survey answer {event.answer} is not 1-5"
+            return replace(call, survey_answers=(*call.survey_answers, event.answer)), None
         case EventAnnounced():
             return replace(call, events_announced=call.events_announced + 1), None
         case MenuChosen():
@@ -307,6 +320,8 @@ def _finish(call: CallState, ended_at: float, reason: CloseReason) -> list[Comma
         overflow_destination=call.overflow_destination, voicemail_file=call.voicemail_file,
         calendar_status=call.calendar_status, menu_path=call.menu_path,
         language=call.language, emergency_switch=call.emergency_switch,
+        survey_offered=call.survey_offered, survey_answer_sum=sum(call.survey_answers),
+        survey_answer_count=len(call.survey_answers),
     ))
     if call.recording_file and not _conversation_recorded(call):
         return [record, DiscardEmptyRecording(call.recording_file, call.uniqueid)]

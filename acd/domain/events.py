@@ -191,6 +191,24 @@ class EmergencyHeard:
 
 
 @dataclass(frozen=True)
+class SurveyOffered:
+    """The operator hung up and the caller hears the satisfaction survey."""
+
+    at: float
+    uniqueid: str
+
+
+@dataclass(frozen=True)
+class SurveyAnswered:
+    """The caller answered one question of the survey with a key 1-5."""
+
+    at: float
+    uniqueid: str
+    question: int
+    answer: int
+
+
+@dataclass(frozen=True)
 class EventAnnounced:
     """The event line announced one event of the day (title and status played)."""
 
@@ -222,7 +240,7 @@ CallEvent = (
     LineEntered | QueueJoined | AgentRinging | AgentRingNoAnswer | AgentAnswered
     | AgentCallEnded | CallerAbandoned | QueueLeft | CongestionMessage | Overflowed
     | VoicemailLeft | ChannelHungUp | CalendarDecided | EventAnnounced | MenuChosen
-    | FlowExited | EmergencyHeard
+    | FlowExited | EmergencyHeard | SurveyOffered | SurveyAnswered
 )
 ConnectionEvent = AmiConnected | AmiDisconnected | ChannelsSnapshot | MembersSnapshot
 Event = CallEvent | ConnectionEvent
@@ -234,5 +252,6 @@ EVENT_TYPES: dict[str, type] = {
         AgentRinging, AgentRingNoAnswer, AgentAnswered, AgentCallEnded, CallerAbandoned,
         QueueLeft, CongestionMessage, Overflowed, VoicemailLeft, MembersSnapshot, ChannelHungUp,
         CalendarDecided, EventAnnounced, MenuChosen, FlowExited, EmergencyHeard,
+        SurveyOffered, SurveyAnswered,
     )
 }

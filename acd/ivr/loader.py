@@ -206,6 +206,10 @@ def _assemble(parsed: list[tuple[SourceDocument, SiteFile]]) -> Site:
                         f"prompt), there are {len(event_statuses)}")
             need_prompt(doc, here + ("notice",), line.notice)
             need_prompt(doc, here + ("busy_prompt",), line.busy_prompt)
+            if line.survey is not None:
+                for number, question in enumerate(line.survey.questions):
+                    need_prompt(doc, here + ("survey", "questions", number), question)
+                need_prompt(doc, here + ("survey", "thanks_prompt"), line.survey.thanks_prompt)
             if line.trunk is not None and line.trunk not in known_trunks:
                 problems.append(f"{doc.position_of(here + ('trunk',))}: unknown trunk "
                                 f"'{line.trunk}' (known: {', '.join(known_trunks)})")

@@ -115,6 +115,19 @@ class ReportTargets(Strict):
                                               description="一次対応率, e.g. 0.95")
 
 
+class Survey(Strict):
+    """The caller satisfaction survey after the call (利用者満足度): once the operator
+    hangs up, the caller hears each question and answers with a key, 1 (poor) to 5
+    (very good)."""
+
+    questions: list[str] = Field(min_length=1, max_length=3, description="one to three "
+                                 "prompts, each a question answered with a key 1-5")
+    share: float = Field(default=1.0, gt=0, le=1, description="the share of the answered "
+                         "calls offered the survey (1: every call; 0.2: one in five, at "
+                         "random)")
+    thanks_prompt: str | None = Field(default=None, description="played after the answers")
+
+
 class Line(Strict):
     did: str = Field(pattern=r"^[0-9]{4,15}$", description="the dialled number, digits only")
     name: str
@@ -163,6 +176,8 @@ class Line(Strict):
     targets: ReportTargets | None = Field(default=None, description="the KPI targets this "
                                           "line's reports judge against; default: the "
                                           "site's report_targets")
+    survey: Survey | None = Field(default=None, description="the caller satisfaction "
+                                  "survey after the operator hangs up")
 
     @model_validator(mode="after")
     def _queue_or_events(self) -> Line:
@@ -180,7 +195,7 @@ class Line(Strict):
         if "recording" in self.model_fields_set and self.recording != "off":
             raise ValueError("an event line is not recorded: remove 'recording' or set it "
                              "to 'off'")
-        for key in ("notice", "calendar", "targets", *CLOSED_PROMPT_KEYS.values()):
+        for key in ("notice", "calendar", "targets", "survey", *CLOSED_PROMPT_KEYS.values()):
             if getattr(self, key) is not None:
                 raise ValueError(f"'{key}' is not used on an event line; remove it")
         return self

@@ -112,6 +112,10 @@ class Figures:
     abandoned_wait_over_120: int = 0
     emergency_heard: int = 0  # calls that heard an emergency announcement
     emergency_ended: int = 0  # ... and ended by it (mode hangup): not offered to operators
+    survey_offered: int = 0  # answered calls that heard the satisfaction survey
+    survey_responses: int = 0  # ... and answered at least one question
+    survey_answer_sum: int = 0  # the keys 1-5 of every answer
+    survey_answer_n: int = 0  # the answers (questions answered)
 
     def add(self, other: Figures) -> None:
         for name in FIGURE_COLUMNS:
@@ -135,6 +139,17 @@ class Figures:
         """The share of the answered calls answered within the quick-answer seconds (即応率
         of one interval)."""
         return self.quick_answer_rate
+
+    @property
+    def satisfaction(self) -> float | None:
+        """利用者満足度: the mean answer (1-5) scaled to 100 (5 -> 100); callers who hung up
+        without answering are not counted as low scores, only as no response."""
+        mean = _mean(self.survey_answer_sum, self.survey_answer_n)
+        return None if mean is None else mean * 20
+
+    @property
+    def survey_response_rate(self) -> float | None:
+        return _pct(self.survey_responses, self.survey_offered)
 
     @property
     def calls(self) -> int:
@@ -228,6 +243,7 @@ class AgentFigures:
     wrapup_seconds: float = 0.0
     missed_seconds: float = 0.0
     away_seconds: dict[str, float] = field(default_factory=dict)  # by reason
+    survey: Figures = field(default_factory=Figures)  # the survey of their answered calls
 
     @property
     def busy_seconds(self) -> float:

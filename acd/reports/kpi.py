@@ -194,6 +194,10 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
     for row in agent_call_rows:
         figures = agents.setdefault(row.agent, AgentFigures(row.agent))
         figures.calls, figures.talk_seconds = int(row.n), float(row.talk or 0.0)
+        figures.survey = Figures(survey_offered=int(row.surveyed or 0),
+                                 survey_responses=int(row.responses or 0),
+                                 survey_answer_sum=int(row.answer_sum or 0),
+                                 survey_answer_n=int(row.answer_n or 0))
     agents = {k: agents[k] for k in sorted(agents) if agents[k].logged_in_seconds > 0
               or agents[k].calls > 0}
 

@@ -161,6 +161,10 @@ def _figures_query(start: float, end: float, line: str | None, queue: str | None
            for bucket, low, high in ABANDONED_WAIT_BUCKETS},
         "emergency_heard": _count_if(r.c.emergency_switch.is_not(None)),
         "emergency_ended": _count_if(outcome == "emergency"),
+        "survey_offered": _count_if(r.c.survey_offered),
+        "survey_responses": _count_if(r.c.survey_answer_count > 0),
+        "survey_answer_sum": func.sum(r.c.survey_answer_sum),
+        "survey_answer_n": func.sum(r.c.survey_answer_count),
     }
     assert list(columns) == FIGURE_COLUMNS
     return (select(h.label("h"), r.c.line, r.c.queue, d.c.category,
@@ -174,7 +178,11 @@ def _agent_calls_query(start, end, line, queue):
     r = call_records
     return (select(r.c.agent, func.count().label("n"),
                    func.sum(case((r.c.talk_seconds.is_not(None), r.c.talk_seconds),
-                                 else_=0.0)).label("talk"))
+                                 else_=0.0)).label("talk"),
+                   _count_if(r.c.survey_offered).label("surveyed"),
+                   _count_if(r.c.survey_answer_count > 0).label("responses"),
+                   func.sum(r.c.survey_answer_sum).label("answer_sum"),
+                   func.sum(r.c.survey_answer_count).label("answer_n"))
             .where(*_filters(r, start, end, line, queue), r.c.outcome == "answered",
                    r.c.agent.is_not(None))
             .group_by(r.c.agent))

@@ -70,13 +70,17 @@ SUMMARY = [
     ("aht_transferred", "平均通話時間（職員取次）（秒）", "Mean talk time, handed to staff (s)",
      "sec"),
     ("complaints", "苦情件数", "Complaints", "count"),
+    ("satisfaction", "利用者満足度（100点満点）", "Caller satisfaction (of 100)", "num"),
+    ("survey_responses", "満足度調査の回答件数", "Survey responses", "count"),
+    ("survey_response_rate", "満足度調査の回答率", "Survey response rate", "pct"),
     ("escalation_count", "エスカレーション件数", "Escalations", "count"),
     ("staffing_mean", "オペレーター配置人数（平均）", "Agents logged in (mean)", "num"),
     ("staffing_max", "オペレーター配置人数（最大）", "Agents logged in (max)", "count"),
     ("occupancy", "稼働率", "Occupancy", "pct"),
 ]
 BREAKDOWN = ["offered", "answered", "answer_rate", "abandoned", "overflow", "voicemail",
-             "quick_answer_rate", "first_contact_resolution", "transfer_rate", "after_hours"]
+             "quick_answer_rate", "first_contact_resolution", "transfer_rate", "after_hours",
+             "satisfaction", "survey_responses"]
 LABELS = {key: (ja, en) for key, ja, en, _ in SUMMARY}
 KINDS = {key: kind for key, _, _, kind in SUMMARY}
 WORDS = {
@@ -285,12 +289,14 @@ def report_tables(kpis: Kpis, lang: str) -> list[Table]:
     agents = Table("by_agent", w("by_agent"),
                    [w("agent"), w("calls"), w("talk"), w("logged_in"), w("on_call"),
                     w("wrapup"), *[w("away_reason").format(reason=away_label(r, lang))
-                                   for r in reasons], w("occupancy")],
+                                   for r in reasons], w("occupancy"), label("satisfaction", lang),
+                    label("survey_responses", lang), label("survey_response_rate", lang)],
                    ["text", "count", "dur", "dur", "dur", "dur", *["dur"] * len(reasons),
-                    "pct"],
+                    "pct", "num", "count", "pct"],
                    [[a.agent, a.calls, a.talk_seconds, a.logged_in_seconds, a.on_call_seconds,
                      a.wrapup_seconds, *[a.away_seconds.get(r, 0.0) for r in reasons],
-                     a.occupancy] for a in kpis.agents.values()])
+                     a.occupancy, a.survey.satisfaction, a.survey.survey_responses,
+                     a.survey.survey_response_rate] for a in kpis.agents.values()])
     seconds = f"{kpis.targets.quick_answer_seconds:g}"
     by_half_hour = Table(
         "by_half_hour", w("by_half_hour"),

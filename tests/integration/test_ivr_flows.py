@@ -20,17 +20,13 @@ from pathlib import Path
 import pytest
 
 from acd.adapters.db.schema import call_events
-from acd.adapters.test_call import dtmf_capture, speech_capture
 from acd.domain.clock import TOKYO
 from tests.support.flows import write_flows
 from tests.support.recordings import recording_rows, sealed_audio, seconds_and_rms
 from tests.support.sipp import (
-    ASTERISK_ADDRESS,
     CARRIER_ADDRESS,
-    CallerResult,
     SippAgent,
-    SippProcess,
-    SippStats,
+    dial,
     free_udp_port,
 )
 from tests.support.stack import RunningStack, environment, ports
@@ -106,47 +102,6 @@ def flows_yaml(menu_prompt: str = "税は1、その他は2。", extra_choice: st
           intro: {{text: {{ja: 本日のイベントです。}}}}
           none_today: {{text: {{ja: 本日のイベントはありません。}}}}
         """) + prompts
-
-
-async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str]],
-               wait: float = 40, speak_after: float | None = None,
-               hang_up: bool = False) -> CallerResult:
-    """One call to ``did`` pressing each key after its pause (s); then, with
-    ``speak_after``, 7 s of speech after that pause; waits ``wait`` s for the BYE, or
-    with ``hang_up`` hangs up itself after ``wait`` s."""
-    pcaps = state_dir / "sipp" / f"{name}-dtmf"
-    pcaps.mkdir(parents=True, exist_ok=True)
-    steps = "".join(
-        f'  <pause milliseconds="{round(pause * 1000)}"/>\n'
-        f'  <nop><action><exec play_pcap_audio="{dtmf_capture(key, n, pcaps)}"/></action></nop>\n'
-        for n, (pause, key) in enumerate(keys))
-    if speak_after is not None:
-        steps += (f'  <pause milliseconds="{round(speak_after * 1000)}"/>\n'
-                  f'  <nop><action><exec play_pcap_audio="{speech_capture(pcaps)}"/></action>'
-                  '</nop>\n')
-    run = SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
-                       {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
-                        "ontimeout": 'ontimeout="hangup"' if hang_up else "",
-                        "steps": steps}, [], CARRIER_ADDRESS)
-    injection = run.dir / "callers.csv"
-    injection.write_text("SEQUENTIAL\n0312340000;\n")
-    run.args = [f"{ASTERISK_ADDRESS}:{ports()['sip_port']}", "-s", did, "-inf",
-                str(injection), "-m", "1", "-l", "1"]
-    started = time.monotonic()
-    try:
-        await run.start()
-        await run.wait(wait + 30)
-    finally:
-        await run.kill()
-    kinds = [e[0] for e in run.events()]
-    stats = run.stats() or SippStats()
-    return CallerResult(
-        calls=1, successful=stats.successful, failed=stats.failed,
-        answered=kinds.count("answered"), remote_hangups=kinds.count("remote-hangup"),
-        local_hangups=kinds.count("local-hangup"), returncode=run.returncode, timed_out=False,
-        duration=time.monotonic() - started, bye_wait=wait, stats=stats,
-        errors=run.error_entries(), overload_warnings=[], stderr="", caller_numbers=[],
-        call_ids=[], workdir=run.dir)
 
 
 def kinds_of(events: list[dict], uniqueid: str, kind: str) -> list[dict]:

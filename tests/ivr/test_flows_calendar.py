@@ -211,7 +211,7 @@ def test_a_line_with_a_calendar_decides_after_answer_and_before_the_notice(tmp_p
     s_end = apps.index("Hangup") + 1
     assert apps[:s_end] == ["Set", "Set", "Set", "Set", "UserEvent", "QueueLog", "NoOp",
                             "NoOp", "Answer", "Gosub", "Gosub", "Playback", "NoOp", "Set",
-                            "Gosub", "Hangup"]
+                            "NoOp", "Gosub", "Hangup"]
     assert steps[9] == " same => n,Gosub(mdg-emergency,s,1(0570000500))"
     assert steps[10] == " same => n,Gosub(calendar,1)"
     calendar = [step for step in steps[s_end:] if not step.startswith(";")]

@@ -28,6 +28,8 @@ from acd.domain.events import (
     Overflowed,
     QueueJoined,
     QueueLeft,
+    SurveyAnswered,
+    SurveyOffered,
     VoicemailLeft,
 )
 
@@ -89,6 +91,16 @@ class _Fields:
         return interface.rsplit("/", 1)[-1]
 
 
+def _survey(f: _Fields) -> Event:
+    if f.text("State") == "offered":
+        return SurveyOffered(at=f.at(), uniqueid=f.text("Uniqueid"))
+    if f.text("State") != "answered":
+        raise AmiTranslationError(f"AMI {f.name}: State={f.text('State')!r}, expected "
+                                  "offered or answered")
+    return SurveyAnswered(at=f.at(), uniqueid=f.text("Uniqueid"),
+                          question=f.integer("Question"), answer=f.integer("Answer"))
+
+
 #: The dialplan's own events (UserEvent names) and their translation.
 _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
     LINE_ENTER_USEREVENT: lambda f: LineEntered(
@@ -119,6 +131,7 @@ _USER_EVENTS: dict[str, Callable[[_Fields], Event]] = {
     "MadoguchiEmergency": lambda f: EmergencyHeard(
         at=f.at(), uniqueid=f.text("Uniqueid"), switch=f.integer("Switch"),
         mode=f.text("Mode")),
+    "MadoguchiSurvey": _survey,
     "MadoguchiEventItem": lambda f: EventAnnounced(
         at=f.at(), uniqueid=f.text("Uniqueid"), events=f.text("Events"),
         position=f.integer("Position"), item=f.text("Item"), status=f.text("Status")),

@@ -64,6 +64,9 @@ call_records = Table(
     Column("menu_path", Text),  # the caller's IVR choices, e.g. "lang:2>menu:3"
     Column("language", String(8)),  # the caller's language chosen in an IVR flow
     Column("emergency_switch", Integer),  # the emergency announcement the caller heard
+    Column("survey_offered", Boolean, nullable=False, server_default="0"),
+    Column("survey_answer_sum", Integer, nullable=False, server_default="0"),
+    Column("survey_answer_count", Integer, nullable=False, server_default="0"),
 )
 
 

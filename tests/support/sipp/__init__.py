@@ -60,7 +60,7 @@ SIPp quirks handled here (3.6.1):
 """
 
 from tests.support.sipp.agents import AgentCounts, SippAgent, register_agents
-from tests.support.sipp.callers import CallerResult, caller_numbers, run_callers
+from tests.support.sipp.callers import CallerResult, caller_numbers, dial, run_callers
 from tests.support.sipp.ports import (
     AGENT_ADDRESS,
     ASTERISK_ADDRESS,
@@ -72,5 +72,5 @@ from tests.support.sipp.process import AUDIO_PCAP, SippError, SippProcess, SippS
 
 __all__ = ["AGENT_ADDRESS", "ASTERISK_ADDRESS", "AUDIO_PCAP", "CARRIER_ADDRESS", "AgentCounts",
            "CallerResult", "SippAgent", "SippError", "SippProcess", "SippStats",
-           "caller_numbers", "free_media_port", "free_udp_port", "register_agents",
+           "caller_numbers", "dial", "free_media_port", "free_udp_port", "register_agents",
            "run_callers"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from acd.adapters.test_call import dtmf_capture, speech_capture
 from tests.support.sipp.ports import (
     ASTERISK_ADDRESS,
     CARRIER_ADDRESS,
@@ -203,3 +205,49 @@ async def run_callers(did: str, asterisk_port: int, calls: int, rate: float, wor
         caller_numbers=numbers,
         call_ids=[e[2] for e in events if e[0] == "answered" and len(e) > 2],
         workdir=run.dir)
+
+
+async def dial(did: str, state_dir: Path, name: str, keys: list[tuple[float, str]],
+               wait: float = 40, speak_after: float | None = None,
+               hang_up: bool = False, asterisk_port: int | None = None) -> CallerResult:
+    """One call to ``did`` pressing each key (RFC 2833) after its pause (s); then, with
+    ``speak_after``, 7 s of speech after that pause; waits ``wait`` s for the BYE, or
+    with ``hang_up`` hangs up itself after ``wait`` s. ``asterisk_port``: default the
+    tests' SIP port."""
+    if asterisk_port is None:
+        from tests.conftest import TEST_PORTS
+
+        asterisk_port = TEST_PORTS["sip_port"]
+    pcaps = state_dir / "sipp" / f"{name}-dtmf"
+    pcaps.mkdir(parents=True, exist_ok=True)
+    steps = "".join(
+        f'  <pause milliseconds="{round(pause * 1000)}"/>\n'
+        f'  <nop><action><exec play_pcap_audio="{dtmf_capture(key, n, pcaps)}"/></action></nop>\n'
+        for n, (pause, key) in enumerate(keys))
+    if speak_after is not None:
+        steps += (f'  <pause milliseconds="{round(speak_after * 1000)}"/>\n'
+                  f'  <nop><action><exec play_pcap_audio="{speech_capture(pcaps)}"/></action>'
+                  '</nop>\n')
+    run = SippProcess("ivr", state_dir / "sipp" / name, "ivr_caller.xml",
+                       {"answer_ms": 15000, "wait_bye_ms": round(wait * 1000),
+                        "ontimeout": 'ontimeout="hangup"' if hang_up else "",
+                        "steps": steps}, [], CARRIER_ADDRESS)
+    injection = run.dir / "callers.csv"
+    injection.write_text("SEQUENTIAL\n0312340000;\n")
+    run.args = [f"{ASTERISK_ADDRESS}:{asterisk_port}", "-s", did, "-inf",
+                str(injection), "-m", "1", "-l", "1"]
+    started = time.monotonic()
+    try:
+        await run.start()
+        await run.wait(wait + 30)
+    finally:
+        await run.kill()
+    kinds = [e[0] for e in run.events()]
+    stats = run.stats() or SippStats()
+    return CallerResult(
+        calls=1, successful=stats.successful, failed=stats.failed,
+        answered=kinds.count("answered"), remote_hangups=kinds.count("remote-hangup"),
+        local_hangups=kinds.count("local-hangup"), returncode=run.returncode, timed_out=False,
+        duration=time.monotonic() - started, bye_wait=wait, stats=stats,
+        errors=run.error_entries(), overload_warnings=[], stderr="", caller_numbers=[],
+        call_ids=[], workdir=run.dir)
