@@ -45,6 +45,7 @@ from acd.adapters.db.event_items import EventStore
 from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.roster import Roster
 from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.staff_ratings import StaffRatings
 from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
 from acd.adapters.fail2ban import BanGuard, ban_problem
@@ -169,6 +170,7 @@ def gateway_services(engine: AsyncEngine, db: Database, controller: Controller,
         controller=controller, api_token=api_token, roster=roster, apply_roster=apply_roster,
         users=UserStore(engine, auth_policy, access), sessions=SessionStore(engine, auth_policy),
         access_log=access, auth_policy=auth_policy, escalations=EscalationStore(engine),
+        staff_ratings=StaffRatings(engine),
         voicemails=VoicemailStore(engine), call_records=CallRecords(engine), site=site,
         reports_dir=reports_dir, **features)
 

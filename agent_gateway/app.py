@@ -21,6 +21,7 @@ from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.roster import Roster
 from acd.adapters.db.sessions import SessionStore
+from acd.adapters.db.staff_ratings import StaffRatings
 from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
 from acd.auth.policy import AuthPolicy
@@ -47,6 +48,7 @@ from agent_gateway.routes.ivr import setup_ivr_routes
 from agent_gateway.routes.plans import setup_plan_routes
 from agent_gateway.routes.recordings import setup_recording_routes
 from agent_gateway.routes.reports import setup_report_routes
+from agent_gateway.routes.staff_ratings import setup_staff_rating_routes
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class GatewayServices:
     access_log: AccessLog
     auth_policy: AuthPolicy
     escalations: EscalationStore
+    staff_ratings: StaffRatings
     voicemails: VoicemailStore
     call_records: CallRecords
     #: () -> the flows now (None before any were loaded)
@@ -96,6 +99,7 @@ def create_app(services: GatewayServices) -> web.Application:
     app[keys.ACCESS_LOG] = s.access_log
     app[keys.AUTH_POLICY] = s.auth_policy
     app[keys.ESCALATIONS] = s.escalations
+    app[keys.STAFF_RATINGS] = s.staff_ratings
     app[keys.VOICEMAILS] = s.voicemails
     app[keys.CALL_RECORDS] = s.call_records
     app[keys.REPORTS_DIR] = s.reports_dir
@@ -106,6 +110,7 @@ def create_app(services: GatewayServices) -> web.Application:
     setup_plan_routes(app)
     setup_auth_routes(app)
     setup_followup_routes(app)
+    setup_staff_rating_routes(app)
     data = ConsoleData(s.controller, s.call_records, s.site)
     hub = LiveHub(data, s.access_log)
     setup_console_routes(app, data, hub)

@@ -14,6 +14,7 @@ from acd.adapters.db.call_records import CallRecords
 from acd.adapters.db.escalations import EscalationStore
 from acd.adapters.db.roster import Roster
 from acd.adapters.db.sessions import Session, SessionStore
+from acd.adapters.db.staff_ratings import StaffRatings
 from acd.adapters.db.users import UserStore
 from acd.adapters.db.voicemails import VoicemailStore
 from acd.auth.policy import AuthPolicy
@@ -48,6 +49,7 @@ CALL_RECORDS = web.AppKey("call_records", CallRecords)
 CALL_CONTROLS = web.AppKey("call_controls", CallControls)
 EVENT_LINES = web.AppKey("event_lines", EventLines)
 EMERGENCY = web.AppKey("emergency", EmergencySwitch)
+STAFF_RATINGS = web.AppKey("staff_ratings", StaffRatings)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 ON_DEMAND = web.AppKey("on_demand", OnDemandRecorder)
 #: The console :class:`Session` of a request (absent for the API token).

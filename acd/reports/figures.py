@@ -289,6 +289,8 @@ class Kpis:
     staffing_by_hour: dict[int, Staffing]
     agents: dict[str, AgentFigures]
     targets: Targets = field(default_factory=Targets)
+    #: 職員満足度: the scores (0-100) the city's staff gave the months of the period
+    staff_scores: list[int] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(JST))
 
     @property
@@ -299,6 +301,14 @@ class Kpis:
     @property
     def complaints(self) -> int:
         return self.overall.complaints
+
+    @property
+    def staff_satisfaction(self) -> float | None:
+        return _mean(sum(self.staff_scores), len(self.staff_scores))
+
+    @property
+    def staff_ratings(self) -> int:
+        return len(self.staff_scores)
 
     @property
     def occupancy(self) -> float | None:

@@ -67,6 +67,7 @@ from acd.reports.queries import (
     _hour_index,
     _listed_calls_query,
     _sessions_query,
+    _staff_scores_query,
     _staffing,
     hour_index_sql,
 )
@@ -137,13 +138,14 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
 
     # independent queries, each on its own connection: the database works on them at once
     state_end = min(t1, max(now, t0))
-    figure_rows, agent_call_rows, escalation_rows, time_rows, session_rows = \
+    figure_rows, agent_call_rows, escalation_rows, time_rows, session_rows, staff_rows = \
         await asyncio.gather(
             rows(_figures_query(t0, t1, line, queue, targets.quick_answer_seconds)),
             rows(_agent_calls_query(t0, t1, line, queue)),
             rows(_listed_calls_query(t0, t1, line, queue)),
             rows(_agent_time_query(t0, state_end)) if state_end > t0 else nothing(),
-            rows(_sessions_query(t0, state_end)) if state_end > t0 else nothing())
+            rows(_sessions_query(t0, state_end)) if state_end > t0 else nothing(),
+            rows(_staff_scores_query(t0, t1)))
 
     n = len(FIGURE_COLUMNS)
     zero = [0] * n
@@ -222,7 +224,8 @@ async def compute_kpis(engine: AsyncEngine, start: datetime, end: datetime,
 
     return Kpis(start, end, line, queue, overall, by_day, by_hour, by_half_hour,
                 dict(sorted(by_line.items())), dict(sorted(by_queue.items())), by_category,
-                escalations, complaint_calls, staffing, staffing_by_hour, agents, targets)
+                escalations, complaint_calls, staffing, staffing_by_hour, agents, targets,
+                staff_scores=[int(score) for score, in staff_rows])
 
 
 __all__ = [

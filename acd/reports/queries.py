@@ -5,7 +5,7 @@ call's latest disposition, the agents' calls and escalations, and the agents' ti
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     Double,
@@ -18,8 +18,9 @@ from sqlalchemy import (
     select,
 )
 
-from acd.adapters.db.schema import agent_intervals, call_records, dispositions
+from acd.adapters.db.schema import agent_intervals, call_records, dispositions, staff_ratings
 from acd.domain.clock import (
+    JST,
     JST_OFFSET,
 )
 from acd.reports.figures import (
@@ -186,6 +187,21 @@ def _agent_calls_query(start, end, line, queue):
             .where(*_filters(r, start, end, line, queue), r.c.outcome == "answered",
                    r.c.agent.is_not(None))
             .group_by(r.c.agent))
+
+
+def months_of(start: float, end: float) -> list[str]:
+    """The Tokyo months (YYYY-MM) [start, end) touches."""
+    first = datetime.fromtimestamp(start, JST).date().replace(day=1)
+    last = datetime.fromtimestamp(max(start, end - 1e-6), JST).date()
+    months = []
+    while first <= last:
+        months.append(f"{first:%Y-%m}")
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _staff_scores_query(start: float, end: float):
+    return select(staff_ratings.c.score).where(staff_ratings.c.month.in_(months_of(start, end)))
 
 
 def _listed_calls_query(start, end, line, queue):

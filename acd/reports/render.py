@@ -73,6 +73,9 @@ SUMMARY = [
     ("satisfaction", "利用者満足度（100点満点）", "Caller satisfaction (of 100)", "num"),
     ("survey_responses", "満足度調査の回答件数", "Survey responses", "count"),
     ("survey_response_rate", "満足度調査の回答率", "Survey response rate", "pct"),
+    ("staff_satisfaction", "職員満足度（月次評価）", "Staff satisfaction (monthly rating)",
+     "num"),
+    ("staff_ratings", "職員満足度の評価数", "Staff ratings", "count"),
     ("escalation_count", "エスカレーション件数", "Escalations", "count"),
     ("staffing_mean", "オペレーター配置人数（平均）", "Agents logged in (mean)", "num"),
     ("staffing_max", "オペレーター配置人数（最大）", "Agents logged in (max)", "count"),
@@ -166,8 +169,8 @@ def value(kpis: Kpis, key: str) -> Any:
         return kpis.staffing.mean
     if key == "staffing_max":
         return kpis.staffing.max
-    if key == "occupancy":
-        return kpis.occupancy
+    if key in ("occupancy", "staff_satisfaction", "staff_ratings"):
+        return getattr(kpis, key)
     return getattr(kpis.overall, key)
 
 

@@ -8,7 +8,8 @@ and path match decides; an ``/api/`` route no rule names is for supervisors and 
   (``/api/agents/{their id}/...``), the calls they hold (``/api/calls/{uniqueid}/...``,
   except listening in), their own console data.
 - ``supervisor``, ``admin``: everyone's; the roster and the flows are the admin's.
-- ``viewer`` (city staff): the reports and the escalation list, read only.
+- ``viewer`` (city staff): the reports and the escalation list, read only; their monthly
+  rating of the centre (職員満足度).
 
 Personal-data routes (caller numbers, callback details, messages) are written to the
 access log after a successful answer.
@@ -69,6 +70,9 @@ RULES: tuple[Rule, ...] = (
     _rule("*", r"/api/voicemails.*", STAFF),
     # reports, flows, events, recordings
     _rule("GET", r"/api/reports/.*", REPORTS),
+    # 職員満足度: the city's staff (viewers) rate the centre; supervisors see it
+    _rule("POST", r"/api/staff-ratings", ("viewer", "admin")),
+    _rule("GET", r"/api/staff-ratings", REPORTS),
     _rule("*", r"/api/ivr/.*", ADMIN),
     _rule("*", r"/api/(events|event-statuses)(/.*)?", STAFF),
     _rule("*", r"/api/emergency(/.*)?", STAFF),

@@ -1,6 +1,27 @@
-/* The viewer (city staff) page: the escalation list, read only, and the reports. */
+/* The viewer (city staff) page: the escalation list, read only, the month's rating of
+   the centre (職員満足度), and the reports. */
 "use strict";
 (() => {
+  const $ = (id) => document.getElementById(id);
+
+  async function loadRatings() {
+    const result = await MDG.api("GET", "/api/staff-ratings");
+    if (!result.ok) return;
+    $("sr-month").textContent = result.data.month;
+    const n = result.data.ratings.length;
+    $("sr-summary").textContent = n ? MDG.word("staff_summary")
+      .replace("{mean}", result.data.mean.toFixed(1)).replace("{n}", n) : "";
+  }
+
+  $("sr-send").addEventListener("click", async () => {
+    const score = Number($("sr-score").value);
+    const result = await MDG.api("POST", "/api/staff-ratings",
+                                 {score, comment: $("sr-comment").value});
+    MDG.say("sr-msg", result.ok ? MDG.word("done") : MDG.errorText(result), !result.ok);
+    if (result.ok) { $("sr-comment").value = ""; loadRatings(); }
+  });
+  loadRatings();
+
   Followups.loadEscalations();
   setInterval(Followups.loadEscalations, 30000);
   const form = document.getElementById("report-form");

@@ -31,14 +31,18 @@ async def add_user(env: dict[str, str], login: str, name: str, role: str, *extra
                   "--password-stdin", stdin=PASSWORD + "\n")
 
 
-async def sign_in(browser, base: str, login: str):
-    """A page of a new browser context, signed in, its live connection up."""
+async def sign_in(browser, base: str, login: str, live: bool = True):
+    """A page of a new browser context, signed in, its live connection up (``live``:
+    the page has one; the viewer's has not)."""
     context = await browser.new_context(locale="ja-JP")
     page = await context.new_page()
     await page.goto(f"{base}/login")
     await page.fill("#login", login)
     await page.fill("#password", PASSWORD)
     await page.click("#sign-in")
-    await playwright_api.expect(page.locator("#live")).to_have_class("live on",
-                                                                    timeout=SECONDS)
+    if live:
+        await playwright_api.expect(page.locator("#live")).to_have_class("live on",
+                                                                        timeout=SECONDS)
+    else:
+        await page.wait_for_load_state("networkidle")
     return page

@@ -315,3 +315,16 @@ emergency_switches = Table(  # every emergency switch: the audit trail (acd/doma
     Column("off_by", String(80)),
     Column("off_at", Double),
 )
+
+
+staff_ratings = Table(  # 職員満足度: the city's staff rate the centre, month by month
+    "staff_ratings", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("month", String(7), nullable=False, index=True),  # YYYY-MM (Tokyo)
+    Column("score", Integer, nullable=False),  # 0-100
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("rated_by", String(80), nullable=False),
+    Column("rated_at", Double, nullable=False),
+    CheckConstraint("score >= 0 AND score <= 100", name="ck_staff_ratings_score"),
+)
