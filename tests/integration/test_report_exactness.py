@@ -35,11 +35,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-import acd.adapters.db.migrate
 from acd.adapters.db.engine import make_engine
-from acd.adapters.db.schema import agent_intervals, call_records, dispositions
+from acd.adapters.db.schema import call_records
 from acd.domain.clock import JST, day_range
 from acd.reports.kpi import compute_kpis
 from acd.reports.render import SUMMARY, value
@@ -48,6 +47,7 @@ from tests.support.flows import write_flows
 from tests.support.rtp_sniff import prompt_seconds
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
+from tests.support.tables import copy_rows
 
 pytestmark = pytest.mark.integration
 SIP = TEST_PORTS["sip_port"]
@@ -178,21 +178,6 @@ class Agent:
 def caller(did: str, workdir: Path, number: str, **options):
     return run_callers(did, SIP, 1, 1.0, workdir / number, caller_start=number,
                        max_seconds=options.pop("max_seconds", 60), **options)
-
-
-async def copy_rows(source: str, target: str) -> None:
-    await acd.adapters.db.migrate.upgrade(target)
-    src, dst = make_engine(source), make_engine(target)
-    try:
-        for table in (call_records, dispositions, agent_intervals):
-            async with src.connect() as conn:
-                rows = [dict(r) for r in (await conn.execute(
-                    select(table).order_by(*table.primary_key.columns))).mappings().all()]
-            async with dst.begin() as conn:
-                await conn.execute(insert(table), rows)
-    finally:
-        await src.dispose()
-        await dst.dispose()
 
 
 async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Path,

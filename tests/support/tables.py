@@ -1,13 +1,16 @@
-"""A running stack's database read back: a table's rows, and a line's call records once written."""
+"""A running stack's database read back: a table's rows, a line's call records once
+written, and the report's rows copied into another database (the same report computed on
+PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from acd.adapters.db.engine import make_engine
-from acd.adapters.db.schema import call_records
+from acd.adapters.db.migrate import upgrade
+from acd.adapters.db.schema import agent_intervals, call_records, dispositions
 
 
 async def rows(url: str, table) -> list[dict]:
@@ -28,3 +31,21 @@ async def record_for(url: str, line: str, count: int = 1, timeout: float = 15) -
             return sorted(found, key=lambda r: r["entered_at"])
         await asyncio.sleep(0.2)
     raise AssertionError(f"{len(found)} of {count} call records of line {line}")
+
+
+async def copy_rows(source: str, target: str) -> None:
+    """The call records, dispositions and agent intervals of ``source`` into ``target``
+    (migrated first)."""
+    await upgrade(target)
+    src, dst = make_engine(source), make_engine(target)
+    try:
+        for table in (call_records, dispositions, agent_intervals):
+            async with src.connect() as conn:
+                found = [dict(r) for r in (await conn.execute(
+                    select(table).order_by(*table.primary_key.columns))).mappings().all()]
+            if found:
+                async with dst.begin() as conn:
+                    await conn.execute(insert(table), found)
+    finally:
+        await src.dispose()
+        await dst.dispose()
