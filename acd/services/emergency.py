@@ -20,7 +20,7 @@ import structlog
 
 from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
-from acd.adapters.asterisk.prompts import PromptError, text_audio
+from acd.adapters.asterisk.prompts import PromptError, audio_in, text_audio
 from acd.adapters.db.emergencies import EmergencyStore
 from acd.domain.emergency import (
     ALL_LINES,
@@ -82,8 +82,7 @@ class EmergencySwitch:
             if not by_language:
                 raise EmergencyError("PROMPT_UNKNOWN", f"unknown prompt {prompt!r}",
                                      {"known": sorted(self.flows()[1])})
-            audio = by_language.get(language) or by_language.get("ja") \
-                or next(iter(by_language.values()))
+            audio = audio_in(by_language, language)
         else:
             assert text is not None
             try:
@@ -149,8 +148,7 @@ class EmergencySwitch:
         async with self._lock:
             now = time.time()
             on_record = await self.store.on_record()
-            self.next_end = min((s.until for s in on_record if s.until is not None),
-                                default=None)
+            self.next_end = _next_end(on_record)
             wanted = astdb_values(on_record, self.lines(), now)
             try:
                 for key, value in wanted.items():
@@ -165,10 +163,10 @@ class EmergencySwitch:
         if self.next_end is None or time.time() < self.next_end:
             return 0
         switches = expired(await self.store.on_record(), time.time())
-        self.next_end = None  # found again by the write that follows
         for switch in switches:
             if await self.store.take_off(switch.id, END_TIME, switch.until or time.time()):
                 log.warning("emergency.ended", scope=switch.scope, switch=switch.id)
+        self.next_end = _next_end(await self.store.on_record())
         return len(switches)
 
     async def run(self) -> None:
@@ -183,3 +181,7 @@ class EmergencySwitch:
                 was_written = await self.write()
             was_written = was_written and connected
             await asyncio.sleep(WATCH_SECONDS)
+
+
+def _next_end(switches: list[Emergency]) -> float | None:
+    return min((s.until for s in switches if s.until is not None), default=None)

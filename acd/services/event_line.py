@@ -21,7 +21,7 @@ import structlog
 
 from acd.adapters.ami import actions
 from acd.adapters.ami.client import AmiClient, AmiError
-from acd.adapters.asterisk.prompts import PromptError, text_audio
+from acd.adapters.asterisk.prompts import PromptError, audio_in, text_audio
 from acd.adapters.db.event_items import EventStore
 from acd.domain.clock import tokyo_today
 from acd.domain.event_info import EventItem, dialplan_payload, ordered
@@ -166,8 +166,8 @@ class EventLines:
         """Every prompt's audio in the language of the event line."""
         site, prompts = self.flows()
         language = site.event_lines()[events].language
-        return {name: by_lang.get(language) or by_lang.get("ja") or next(iter(by_lang.values()))
-                for name, by_lang in prompts.items() if by_lang}
+        return {name: audio_in(by_lang, language) for name, by_lang in prompts.items()
+                if by_lang}
 
     async def push(self, events: str, day: date) -> bool:
         """Write the announcement of ``events`` on ``day`` into the dialplan's global

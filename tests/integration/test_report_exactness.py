@@ -40,14 +40,13 @@ from sqlalchemy import select
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.schema import call_records
 from acd.domain.clock import JST, day_range
-from acd.reports.kpi import compute_kpis
 from acd.reports.render import SUMMARY, value
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.flows import write_flows
 from tests.support.rtp_sniff import prompt_seconds
 from tests.support.sipp import SippAgent, free_udp_port, register_agents, run_callers
 from tests.support.stack import RunningStack
-from tests.support.tables import copy_rows
+from tests.support.tables import kpis_on_both_databases
 
 pytestmark = pytest.mark.integration
 SIP = TEST_PORTS["sip_port"]
@@ -275,35 +274,24 @@ async def test_every_figure_of_the_report_equals_the_traffic_sent(state_dir: Pat
             (AGENT, "子育て", "テスト")]  # Q2
 
     # the same rows on PostgreSQL give the same report
-    from tests.support.postgres import fresh_database
-
-    pg_url, drop, _name = await fresh_database(postgres_admin_url)
-    try:
-        await copy_rows(url, pg_url)
-        for database in (url, pg_url):
-            engine = make_engine(database)
-            try:
-                k = await compute_kpis(engine, day_range(first)[0], day_range(last)[1])
-            finally:
-                await engine.dispose()
-            check_figures({key: value(k, key) for key, *_ in SUMMARY}, congestion)
-            assert k.by_category == {"税金": 2, "子育て": 2, None: 1}
-            assert sum(f.offered for f in k.by_hour.values()) == 9
-            assert [(e.outcome, e.category, e.escalation) for e in k.escalations] == [
-                ("エスカレーション", "子育て", True)]
-            assert [(c.outcome, c.category) for c in k.complaint_calls] == [("完了", "子育て")]
-            assert k.overall.abandoned_waits == ABANDONED_WAITS
-            assert sum(f.quick_answered for f in k.by_half_hour.values()) == 4
-            [a] = k.agents.values()
-            assert (a.agent, a.calls) == (AGENT, 5)
-            assert a.talk_seconds == pytest.approx(5 * 2.0, abs=2.5)
-            assert set(a.away_seconds) == {"break", "meeting"}
-            for reason, seconds in agent.away.items():
-                assert a.away_seconds[reason] == pytest.approx(seconds, abs=1.5), reason
-            assert a.logged_in_seconds < finished - started
-            assert 0 < a.occupancy < 100
-    finally:
-        await drop()
+    for k in await kpis_on_both_databases(url, postgres_admin_url, day_range(first)[0],
+                                          day_range(last)[1]):
+        check_figures({key: value(k, key) for key, *_ in SUMMARY}, congestion)
+        assert k.by_category == {"税金": 2, "子育て": 2, None: 1}
+        assert sum(f.offered for f in k.by_hour.values()) == 9
+        assert [(e.outcome, e.category, e.escalation) for e in k.escalations] == [
+            ("エスカレーション", "子育て", True)]
+        assert [(c.outcome, c.category) for c in k.complaint_calls] == [("完了", "子育て")]
+        assert k.overall.abandoned_waits == ABANDONED_WAITS
+        assert sum(f.quick_answered for f in k.by_half_hour.values()) == 4
+        [a] = k.agents.values()
+        assert (a.agent, a.calls) == (AGENT, 5)
+        assert a.talk_seconds == pytest.approx(5 * 2.0, abs=2.5)
+        assert set(a.away_seconds) == {"break", "meeting"}
+        for reason, seconds in agent.away.items():
+            assert a.away_seconds[reason] == pytest.approx(seconds, abs=1.5), reason
+        assert a.logged_in_seconds < finished - started
+        assert 0 < a.occupancy < 100
     assert stack.returncode == 0
 
 

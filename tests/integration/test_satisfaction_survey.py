@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.db.engine import make_engine
 from acd.domain.clock import JST, day_range
-from acd.reports.kpi import compute_kpis
 from tests.conftest import TEST_PORTS, stack_env
 from tests.support.flows import write_flows
 from tests.support.sipp import SippAgent, dial, free_udp_port, register_agents
 from tests.support.stack import RunningStack
-from tests.support.tables import copy_rows, record_for
+from tests.support.tables import kpis_on_both_databases, record_for
 
 pytestmark = pytest.mark.integration
 
@@ -78,24 +76,12 @@ async def test_three_callers_answer_five_three_and_nothing(state_dir: Path,
         assert figures["survey_response_rate"] == pytest.approx(100 * 2 / 3)
 
     # the same rows on PostgreSQL give the same figures
-    from tests.support.postgres import fresh_database
-
-    pg_url, drop, _name = await fresh_database(postgres_admin_url)
-    try:
-        await copy_rows(url, pg_url)
-        for database in (url, pg_url):
-            engine = make_engine(database)
-            try:
-                kpis = await compute_kpis(engine, *day_range(day))
-            finally:
-                await engine.dispose()
-            survey = kpis.agents[AGENT].survey  # per operator
-            assert (survey.satisfaction, survey.survey_responses, survey.survey_offered) == \
-                (80.0, 2, 3), database
-            assert kpis.by_line[LINE].satisfaction == pytest.approx(80.0)  # per line
-            assert kpis.overall.survey_response_rate == pytest.approx(100 * 2 / 3)
-    finally:
-        await drop()
+    for kpis in await kpis_on_both_databases(url, postgres_admin_url, *day_range(day)):
+        survey = kpis.agents[AGENT].survey  # per operator
+        assert (survey.satisfaction, survey.survey_responses, survey.survey_offered) == \
+            (80.0, 2, 3)
+        assert kpis.by_line[LINE].satisfaction == pytest.approx(80.0)  # per line
+        assert kpis.overall.survey_response_rate == pytest.approx(100 * 2 / 3)
     print(f"\nsurvey: answers 5 and 3 and one hang-up -> satisfaction "
           f"{figures['satisfaction']:.0f}/100, {figures['survey_responses']} responses, "
           f"response rate {figures['survey_response_rate']:.1f} %")

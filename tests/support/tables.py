@@ -5,12 +5,14 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from sqlalchemy import insert, select
 
 from acd.adapters.db.engine import make_engine
 from acd.adapters.db.migrate import upgrade
 from acd.adapters.db.schema import agent_intervals, call_records, dispositions
+from acd.reports.kpi import Kpis, compute_kpis
 
 
 async def rows(url: str, table) -> list[dict]:
@@ -49,3 +51,24 @@ async def copy_rows(source: str, target: str) -> None:
     finally:
         await src.dispose()
         await dst.dispose()
+
+
+async def kpis_on_both_databases(url: str, postgres_admin_url: str, start: datetime,
+                                 end: datetime) -> list[Kpis]:
+    """The KPIs of [start, end) computed on ``url`` and on a fresh PostgreSQL database
+    holding a copy of its rows (the same SQL must give the same figures)."""
+    from tests.support.postgres import fresh_database
+
+    pg_url, drop, _name = await fresh_database(postgres_admin_url)
+    try:
+        await copy_rows(url, pg_url)
+        computed = []
+        for database in (url, pg_url):
+            engine = make_engine(database)
+            try:
+                computed.append(await compute_kpis(engine, start, end))
+            finally:
+                await engine.dispose()
+        return computed
+    finally:
+        await drop()

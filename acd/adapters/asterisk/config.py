@@ -15,6 +15,7 @@ import jinja2
 
 from acd.adapters.ami.events import USED_EVENTS
 from acd.adapters.asterisk.process import AsteriskInstallation
+from acd.adapters.asterisk.prompts import audio_in
 from acd.adapters.asterisk.trunks import (
     OUTGOING_TRUNK_VARIABLE,
     TrunkConfig,
@@ -164,8 +165,7 @@ def site_languages(site: Site) -> set[str]:
 
 def _prompt_path(prompts: dict[str, dict[str, str]], name: str, language: str) -> str:
     """The prompt in the caller's language, else in Japanese, else in any language."""
-    by_language = prompts[name]
-    return by_language.get(language) or by_language.get("ja") or next(iter(by_language.values()))
+    return audio_in(prompts[name], language)
 
 
 def write_config(settings: Settings, files: dict[str, str],

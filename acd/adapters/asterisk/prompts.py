@@ -36,6 +36,11 @@ def build_prompts(site: Site, flows_dir: Path, sounds_dir: Path) -> dict[str, di
     return result
 
 
+def audio_in(by_language: dict[str, str], language: str) -> str:
+    """A prompt's audio in the caller's language, else in Japanese, else in any."""
+    return by_language.get(language) or by_language.get("ja") or next(iter(by_language.values()))
+
+
 def text_audio(text: str, lang: str, sounds_dir: Path) -> Path:
     """Audio for a text said at run time (an event's title): synthesized once, cached by
     the hash of the text like the prompts of the flows; the path without extension."""
